@@ -1,0 +1,441 @@
+"""The shopping list: an add-wins observed-remove map of causal counters.
+
+State
+    One :class:`~crdt.context.CausalContext` per list, plus two dot stores:
+
+    * ``items``: item name -> {dot: (needed increment, acquired increment)}.
+      Every ``add`` and ``acquire`` creates a fresh dot that carries only its
+      own increment, so an item's counts are the sums over its live dots.
+    * ``names``: {dot: list name}, a multi-value register for the list name.
+
+    A dot that is in the context but in no store has been removed. That is
+    the whole trick of causal CRDTs: the context remembers what was seen, so
+    removal needs no tombstones, and an item that is removed costs nothing
+    once the context's version vector has absorbed its dots.
+
+Join (``merge``)
+    A dot survives if both sides have it, or if one side has it and the other
+    side has not seen it. Hence add-wins: a remove only drops the dots it
+    observed, and a concurrent ``add`` of 3 survives with exactly 3 (not with
+    whatever the item held before, as a per-replica cumulative counter would).
+
+Deltas
+    Every mutator returns a delta, itself a ``ShoppingList`` holding just the
+    new dot and the dots the operation observed. Deltas join like full
+    states, in any order and any number of times.
+
+Thread safety: none; a list belongs to one thread (an actor) at a time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from typing import Any, TypeVar
+
+from crdt.context import CausalContext, Dot
+from crdt.errors import OverAcquireError, UnknownItemError
+from protocol import ProtocolError, decode_state, encode_state
+from protocol.limits import MAX_ID_CHARS, MAX_ITEM_NAME_CHARS, MAX_LIST_NAME_CHARS, MAX_QUANTITY
+from protocol.state import ItemState, ListState
+from protocol.types import UUID4_PATTERN
+
+__all__ = ["ShoppingList"]
+
+_UUID4 = re.compile(UUID4_PATTERN)
+
+#: (needed increment, acquired increment) carried by one dot
+Counts = tuple[int, int]
+V = TypeVar("V")
+
+
+class ShoppingList:
+    """A replica of one shopping list.
+
+    Args:
+        list_id: the list's canonical lowercase uuid4 string.
+        replica_id: the id under which *this copy* makes operations; every
+            copy that edits must have its own. A copy decoded without one can
+            be read and merged but not edited.
+        name: if given, sets the list name (one operation).
+
+    Raises:
+        ValueError: ``list_id`` is not a uuid4 string or an argument is malformed.
+    """
+
+    __slots__ = ("_ctx", "_items", "_names", "list_id", "replica_id")
+
+    def __init__(self, list_id: str, replica_id: str, name: str = "") -> None:
+        if not isinstance(list_id, str) or not _UUID4.match(list_id):
+            raise ValueError(f"list id must be a lowercase uuid4 string, got {list_id!r}")
+        if not isinstance(replica_id, str) or len(replica_id) > MAX_ID_CHARS:
+            raise ValueError(f"replica id must be a string of at most {MAX_ID_CHARS} characters")
+        self.list_id = list_id
+        self.replica_id = replica_id
+        self._ctx = CausalContext()
+        self._items: dict[str, dict[Dot, Counts]] = {}
+        self._names: dict[Dot, str] = {}
+        if name:
+            self.rename(name)
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def name(self) -> str:
+        """The list name; of concurrent renames, the greatest string is shown."""
+        return max(self._names.values(), default="")
+
+    @property
+    def names(self) -> list[str]:
+        """Every concurrently set name, sorted (one unless renames raced)."""
+        return sorted(set(self._names.values()))
+
+    @property
+    def version(self) -> int:
+        """Number of operations this state has seen."""
+        return len(self._ctx)
+
+    @property
+    def context(self) -> CausalContext:
+        """The causal context; read-only by convention."""
+        return self._ctx
+
+    def items(self) -> list[str]:
+        """Names of the items on the list, sorted."""
+        return sorted(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._items
+
+    def lookup(self, item: str) -> bool:
+        """True when ``item`` is on the list."""
+        return _clean_item(item) in self._items
+
+    def needed(self, item: str) -> int:
+        return sum(n for n, _ in self._items.get(_clean_item(item), {}).values())
+
+    def acquired(self, item: str) -> int:
+        return sum(a for _, a in self._items.get(_clean_item(item), {}).values())
+
+    def remaining(self, item: str) -> int:
+        """How many are still to buy: ``max(0, needed - acquired)``."""
+        dots = self._items.get(_clean_item(item), {})
+        return max(0, sum(n - a for n, a in dots.values()))
+
+    def dot_count(self) -> int:
+        """Dots held in the stores: the size the state grows with."""
+        return len(self._names) + sum(len(d) for d in self._items.values())
+
+    # ---------------------------------------------------------------- mutators
+
+    def add(self, item: str, quantity: int = 1) -> ShoppingList:
+        """Put ``item`` on the list and grow its needed count by ``quantity``.
+
+        Raises:
+            ValueError: ``quantity`` is not an int >= 1, or the name is malformed.
+        """
+        item = _clean_item(item)
+        _check_quantity(quantity)
+        return self._apply_item_dot(item, (quantity, 0))
+
+    def acquire(self, item: str, quantity: int = 1) -> ShoppingList:
+        """Record that ``quantity`` of ``item`` were bought.
+
+        Raises:
+            UnknownItemError: ``item`` is not on the list.
+            OverAcquireError: ``quantity`` exceeds what remains to buy in this
+                replica's view.
+            ValueError: ``quantity`` is not an int >= 1.
+        """
+        item = _clean_item(item)
+        _check_quantity(quantity)
+        if item not in self._items:
+            raise UnknownItemError(item)
+        left = self.remaining(item)
+        if quantity > left:
+            raise OverAcquireError(item, quantity, left)
+        return self._apply_item_dot(item, (0, quantity))
+
+    def remove(self, item: str) -> ShoppingList:
+        """Take ``item`` off the list: drop every dot of it this replica has seen.
+
+        Raises:
+            UnknownItemError: ``item`` is not on the list.
+        """
+        item = _clean_item(item)
+        self._require_replica()
+        dots = self._items.pop(item, None)
+        if dots is None:
+            raise UnknownItemError(item)
+        dot = self._new_dot()
+        delta = self._empty_delta()
+        delta._ctx = CausalContext(cloud=[*dots, dot])
+        return delta
+
+    def rename(self, name: str) -> ShoppingList:
+        """Set the list name, replacing every name this replica has seen."""
+        if not isinstance(name, str) or len(name) > MAX_LIST_NAME_CHARS:
+            raise ValueError(f"list name must be a string of at most {MAX_LIST_NAME_CHARS} chars")
+        _check_utf8(name)
+        self._require_replica()
+        old = list(self._names)
+        dot = self._new_dot()
+        self._names = {dot: name}
+        delta = self._empty_delta()
+        delta._ctx = CausalContext(cloud=[*old, dot])
+        delta._names = {dot: name}
+        return delta
+
+    def _apply_item_dot(self, item: str, counts: Counts) -> ShoppingList:
+        self._require_replica()
+        dot = self._new_dot()
+        self._items.setdefault(item, {})[dot] = counts
+        delta = self._empty_delta()
+        delta._ctx = CausalContext(cloud=[dot])
+        delta._items = {item: {dot: counts}}
+        return delta
+
+    def _new_dot(self) -> Dot:
+        dot = self._ctx.next_dot(self.replica_id)
+        self._ctx.add(dot)
+        return dot
+
+    def _require_replica(self) -> None:
+        if not self.replica_id:
+            raise ValueError("this copy has no replica id; decode it with one to edit it")
+
+    def _empty_delta(self) -> ShoppingList:
+        delta = ShoppingList.__new__(ShoppingList)
+        delta.list_id = self.list_id
+        delta.replica_id = self.replica_id
+        delta._ctx = CausalContext()
+        delta._items = {}
+        delta._names = {}
+        return delta
+
+    # ------------------------------------------------------------------ lattice
+
+    def merge(self, other: ShoppingList) -> None:
+        """Join ``other`` (a full state or a delta) into this state, in place.
+
+        Raises:
+            ValueError: ``other`` is a copy of another list.
+        """
+        if other.list_id != self.list_id:
+            raise ValueError(f"cannot merge list {other.list_id} into list {self.list_id}")
+        mine, theirs = self._ctx, other._ctx
+        items: dict[str, dict[Dot, Counts]] = {}
+        other_items = other._items
+        for item, dots in self._items.items():
+            joined = _join_dots(dots, other_items.get(item), mine, theirs)
+            if joined:
+                items[item] = joined
+        for item, dots in other_items.items():
+            if item not in self._items:
+                joined = _join_dots(None, dots, mine, theirs)
+                if joined:
+                    items[item] = joined
+        self._names = _join_dots(self._names, other._names, mine, theirs)
+        self._items = items
+        mine.update(theirs)
+
+    def compare(self, other: ShoppingList) -> bool:
+        """True when ``other`` has seen every operation this state has seen.
+
+        This is the lattice order: for states reachable by the mutators and
+        ``merge``, ``a.compare(b)`` holds exactly when merging ``a`` into
+        ``b`` leaves ``b`` unchanged.
+        """
+        return self._ctx.issubset(other._ctx)
+
+    def copy(self, replica_id: str | None = None) -> ShoppingList:
+        """An independent copy, optionally under another replica id."""
+        new = self._empty_delta()
+        if replica_id is not None:
+            new.replica_id = replica_id
+        new._ctx = self._ctx.copy()
+        new._items = {item: dict(dots) for item, dots in self._items.items()}
+        new._names = dict(self._names)
+        return new
+
+    def __eq__(self, other: object) -> bool:
+        """States are equal when they hold the same data; replica ids don't count."""
+        if not isinstance(other, ShoppingList):
+            return NotImplemented
+        return (
+            self.list_id == other.list_id
+            and self._ctx == other._ctx
+            and self._items == other._items
+            and self._names == other._names
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable
+
+    def __repr__(self) -> str:
+        return (
+            f"ShoppingList({self.list_id!r}, replica={self.replica_id!r}, "
+            f"items={len(self._items)}, version={self.version})"
+        )
+
+    # ---------------------------------------------------------- serialisation
+
+    def to_json(self) -> dict[str, Any]:
+        """The list as the seed design's JSON schema, items sorted by name."""
+        rows = []
+        for item in sorted(self._items):
+            dots = self._items[item].values()
+            needed = sum(n for n, _ in dots)
+            bought = sum(a for _, a in dots)
+            left = max(0, needed - bought)
+            rows.append(
+                {
+                    "id": item,
+                    "quantity": left,
+                    "needed": needed,
+                    "bought": bought,
+                    "acquired": left == 0,
+                }
+            )
+        return {"id": self.list_id, "name": self.name, "version": self.version, "list": rows}
+
+    def to_state(self) -> ListState:
+        """The canonical wire form: every table sorted."""
+        ctx = self._ctx
+        replicas = ctx.replicas()
+        for dots in self._items.values():
+            replicas.update(r for r, _ in dots)
+        replicas.update(r for r, _ in self._names)
+        order = sorted(replicas)
+        index = {r: i for i, r in enumerate(order)}
+        return ListState(
+            list_id=self.list_id,
+            replicas=order,
+            vv=[ctx.vv.get(r, 0) for r in order],
+            cloud=sorted((index[r], n) for r, n in ctx.cloud),
+            names=sorted((index[r], n, name) for (r, n), name in self._names.items()),
+            items=[
+                ItemState(
+                    name=item,
+                    dots=sorted(
+                        (index[r], n, need, got)
+                        for (r, n), (need, got) in self._items[item].items()
+                    ),
+                )
+                for item in sorted(self._items)
+            ],
+        )
+
+    def encode(self) -> bytes:
+        """Canonical bytes of this state: equal states give equal bytes."""
+        return encode_state(self.to_state())
+
+    def digest(self) -> bytes:
+        """A 16-byte fingerprint of the state, for anti-entropy comparisons."""
+        return hashlib.md5(self.encode(), usedforsecurity=False).digest()
+
+    @classmethod
+    def decode(cls, blob: bytes | memoryview, replica_id: str = "") -> ShoppingList:
+        """Decode and validate a state or delta from untrusted bytes.
+
+        Raises:
+            ProtocolError: the blob is malformed or violates the CRDT's
+                invariants (unknown replica index, a stored dot outside the
+                causal context, a dot used twice, a repeated item).
+        """
+        return cls.from_state(decode_state(blob), replica_id)
+
+    @classmethod
+    def from_state(cls, state: ListState, replica_id: str = "") -> ShoppingList:
+        """Build a list from its wire form, checking every invariant.
+
+        Raises:
+            ProtocolError: as for :meth:`decode`.
+        """
+        replicas = state.replicas
+        if len(set(replicas)) != len(replicas) or "" in replicas:
+            raise ProtocolError("list state: replica ids must be unique and non-empty")
+        if len(state.vv) != len(replicas):
+            raise ProtocolError("list state: version vector does not match the replica table")
+        try:
+            new = cls(state.list_id, replica_id)
+        except ValueError as exc:
+            raise ProtocolError(f"list state: {exc}") from None
+        ctx = CausalContext(
+            dict(zip(replicas, state.vv, strict=True)),
+            (_dot(replicas, i, n) for i, n in state.cloud),
+        )
+        seen: set[Dot] = set()
+
+        def checked(i: int, n: int) -> Dot:
+            dot = _dot(replicas, i, n)
+            if dot not in ctx:
+                raise ProtocolError(f"list state: dot {dot} is stored but not in the context")
+            if dot in seen:
+                raise ProtocolError(f"list state: dot {dot} is used twice")
+            seen.add(dot)
+            return dot
+
+        new._ctx = ctx
+        new._names = {checked(i, n): name for i, n, name in state.names}
+        for item_state in state.items:
+            if item_state.name in new._items:
+                raise ProtocolError(f"list state: item {item_state.name!r} appears twice")
+            new._items[item_state.name] = {
+                checked(i, n): (need, got) for i, n, need, got in item_state.dots
+            }
+        return new
+
+
+def _dot(replicas: list[str], index: int, counter: int) -> Dot:
+    if index >= len(replicas):
+        raise ProtocolError(f"list state: replica index {index} is out of range")
+    return (replicas[index], counter)
+
+
+def _join_dots(
+    mine: dict[Dot, V] | None,
+    theirs: dict[Dot, V] | None,
+    my_ctx: CausalContext,
+    their_ctx: CausalContext,
+) -> dict[Dot, V]:
+    """Join two dot stores: keep what both have, and what the other side never saw."""
+    if not theirs:
+        if not mine:
+            return {}
+        return {d: v for d, v in mine.items() if d not in their_ctx}
+    if not mine:
+        return {d: v for d, v in theirs.items() if d not in my_ctx}
+    if mine == theirs:
+        return dict(mine)
+    joined = {d: v for d, v in mine.items() if d in theirs or d not in their_ctx}
+    for d, v in theirs.items():
+        if d not in joined and d not in my_ctx:
+            joined[d] = v
+    return joined
+
+
+def _clean_item(item: str) -> str:
+    if not isinstance(item, str):
+        raise TypeError(f"item name must be a string, got {type(item).__name__}")
+    name = item.strip()
+    if not name or len(name) > MAX_ITEM_NAME_CHARS:
+        raise ValueError(f"item name must have 1 to {MAX_ITEM_NAME_CHARS} characters")
+    _check_utf8(name)
+    return name
+
+
+def _check_utf8(text: str) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("names must be valid unicode text") from None
+
+
+def _check_quantity(quantity: object) -> None:
+    if isinstance(quantity, bool) or not isinstance(quantity, int):
+        raise ValueError(f"quantity must be an int >= 1, got {quantity!r}")
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ValueError(f"quantity must be between 1 and {MAX_QUANTITY}, got {quantity}")

@@ -1,0 +1,17 @@
+"""Structured JSON logs and per-request tracing."""
+
+from __future__ import annotations
+
+from logs.config import configure
+from logs.processors import StaticFields, render_json_bytes
+from logs.tracing import TraceContext, Tracer, bound_trace, new_trace_id
+
+__all__ = [
+    "StaticFields",
+    "TraceContext",
+    "Tracer",
+    "bound_trace",
+    "configure",
+    "new_trace_id",
+    "render_json_bytes",
+]

@@ -1,0 +1,251 @@
+"""Every message of the protocol, as a frozen, typed struct.
+
+All messages share an envelope (:class:`Envelope`): the protocol version, a
+``msg_id`` unique per sender, the ``trace_id`` of the request it belongs to,
+the sender's id and whether the request is traced (its hops logged at the
+trace level). Replies carry ``reply_to``, the ``msg_id`` they answer.
+
+On the wire a message is a msgpack array whose first element is the tag (the
+class name), so the receiver knows the type before it reads the fields. Which
+socket carries which messages:
+
+=================  ==========================================================
+frontend ROUTER    Put, Get, StatusRequest -> Saved, ListReply, StatusReply,
+                   ErrorReply
+frontend PUB       Update (topic frame: the list id)
+backend ROUTER     Store, Fetch -> Stored, Fetched, ErrorReply
+hello ROUTER       SHello -> Ack
+liveness ROUTER    SReach -> SOnline
+=================  ==========================================================
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Final, Literal
+
+import msgspec
+
+from protocol.types import Blob, Count, Id, ListId, Reason
+
+__all__ = [
+    "PROTOCOL_VERSION",
+    "Ack",
+    "Envelope",
+    "ErrorCode",
+    "ErrorReply",
+    "Fetch",
+    "Fetched",
+    "Get",
+    "ListReply",
+    "MemberStatus",
+    "Message",
+    "Put",
+    "SHello",
+    "SOnline",
+    "SReach",
+    "Saved",
+    "StatusReply",
+    "StatusRequest",
+    "Store",
+    "Stored",
+    "Update",
+]
+
+PROTOCOL_VERSION: Final = 1
+
+ErrorCode = Literal[
+    "bad_frame",  # the bytes did not decode into a message
+    "bad_request",  # a valid message that makes no sense here (wrong socket, bad state blob)
+    "unavailable",  # fewer than the required replicas answered in time
+    "not_member",  # a server that is not (yet) in the ring was asked to serve
+    "internal",  # a bug on our side; the request may be retried
+]
+
+
+class Envelope(
+    msgspec.Struct,
+    frozen=True,
+    tag=True,
+    array_like=True,
+    forbid_unknown_fields=True,
+    kw_only=True,
+):
+    """Fields every message carries. Never sent on its own."""
+
+    v: int = PROTOCOL_VERSION
+    msg_id: Id = ""
+    trace_id: Id = ""
+    sender: Id = ""
+    traced: bool = False
+
+
+# --------------------------------------------------------------------------
+# client <-> proxy (frontend)
+
+
+class Put(Envelope, frozen=True, kw_only=True):
+    """Merge ``state`` (a full state or a delta) into the cluster's copy."""
+
+    list_id: ListId
+    state: Blob
+
+
+class Saved(Envelope, frozen=True, kw_only=True):
+    """The write ``reply_to`` is on disk on ``acks`` (>= W) replicas."""
+
+    reply_to: Id
+    list_id: ListId
+    acks: Count
+
+
+class Get(Envelope, frozen=True, kw_only=True):
+    """Read a list: the merge of R replicas' copies."""
+
+    list_id: ListId
+
+
+class ListReply(Envelope, frozen=True, kw_only=True):
+    """Answer to :class:`Get`; ``state`` is ``None`` when no replica has the list."""
+
+    reply_to: Id
+    list_id: ListId
+    state: Blob | None
+
+
+class Update(Envelope, frozen=True, kw_only=True):
+    """Published after a write is saved: the delta that was written."""
+
+    list_id: ListId
+    state: Blob
+
+
+class StatusRequest(Envelope, frozen=True, kw_only=True):
+    """Ask the proxy for ring membership, joiners and liveness."""
+
+
+class MemberStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One ring member as the proxy sees it."""
+
+    node_id: Id
+    vnodes: Count
+    #: fraction of the hash space this node coordinates, in [0, 1]
+    share: float
+    #: (start, end] of each arc it coordinates, as 32-digit hex positions
+    ranges: list[tuple[str, str]]
+    #: answered the most recent probe
+    alive: bool
+    #: skipped by requests (missed probes or requests)
+    suspect: bool
+    #: seconds since the last answer, or -1 if it never answered
+    last_seen_s: float
+
+
+class StatusReply(Envelope, frozen=True, kw_only=True):
+    """Answer to :class:`StatusRequest`."""
+
+    reply_to: Id
+    members: list[MemberStatus]
+    #: servers waiting in the hello queue for the next batch
+    queued: list[Id]
+    n: Count
+    r: Count
+    w: Count
+    ring_epoch: Count
+    #: where clients subscribe to list updates
+    pub_endpoint: Annotated[str, msgspec.Meta(max_length=256)]
+
+
+class ErrorReply(Envelope, frozen=True, kw_only=True):
+    """A request failed; ``reason`` is meant for humans."""
+
+    reply_to: Id
+    code: ErrorCode
+    reason: Reason
+
+
+# --------------------------------------------------------------------------
+# proxy <-> server (backend)
+
+
+class Store(Envelope, frozen=True, kw_only=True):
+    """Merge ``state`` into the stored copy and commit before answering.
+
+    ``hint`` names the owner when this server holds the write for a replica
+    that is down (hinted handoff); it is empty for a server's own keys.
+    """
+
+    list_id: ListId
+    state: Blob
+    hint: Id = ""
+
+
+class Stored(Envelope, frozen=True, kw_only=True):
+    """The :class:`Store` ``reply_to`` is committed to disk."""
+
+    reply_to: Id
+    list_id: ListId
+
+
+class Fetch(Envelope, frozen=True, kw_only=True):
+    """Read the stored copy of a list."""
+
+    list_id: ListId
+
+
+class Fetched(Envelope, frozen=True, kw_only=True):
+    """Answer to :class:`Fetch`; ``state`` is ``None`` when the list is unknown here."""
+
+    reply_to: Id
+    list_id: ListId
+    state: Blob | None
+
+
+# --------------------------------------------------------------------------
+# joining (hello/ack) and liveness (reach/online)
+
+
+class SHello(Envelope, frozen=True, kw_only=True):
+    """A server asks to join the ring; sent until it is acked."""
+
+    server_id: Id
+
+
+class Ack(Envelope, frozen=True, kw_only=True):
+    """The server is a ring member and may serve requests."""
+
+    reply_to: Id
+    server_id: Id
+    ring_epoch: Count
+
+
+class SReach(Envelope, frozen=True, kw_only=True):
+    """Liveness probe from the proxy."""
+
+    seq: Count
+
+
+class SOnline(Envelope, frozen=True, kw_only=True):
+    """A server's answer to :class:`SReach`."""
+
+    reply_to: Id
+    seq: Count
+
+
+Message = (
+    Put
+    | Saved
+    | Get
+    | ListReply
+    | Update
+    | StatusRequest
+    | StatusReply
+    | ErrorReply
+    | Store
+    | Stored
+    | Fetch
+    | Fetched
+    | SHello
+    | Ack
+    | SReach
+    | SOnline
+)

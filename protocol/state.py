@@ -1,0 +1,51 @@
+"""The wire form of a shopping-list CRDT state (or delta).
+
+This is plain data: the CRDT in ``crdt/`` converts to and from it and checks
+the semantic rules (indices in range, every stored dot inside the causal
+context). Replica ids are interned in a sorted table and dots refer to them by
+index, which keeps a state with many small dots compact.
+
+The encoding is canonical: ``crdt`` sorts every table, so two equal states
+encode to equal bytes and a digest of the bytes identifies the state.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+
+from protocol.limits import MAX_DOTS, MAX_ITEMS, MAX_REPLICAS
+from protocol.types import Count, Id, ItemName, ListId, ListName, Quantity
+
+__all__ = ["ItemState", "ListState"]
+
+ReplicaIndex = Annotated[int, msgspec.Meta(ge=0, lt=MAX_REPLICAS)]
+Counter = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
+
+#: (replica index, counter, needed increment, acquired increment)
+ItemDot = tuple[ReplicaIndex, Counter, Quantity, Quantity]
+#: (replica index, counter, name)
+NameDot = tuple[ReplicaIndex, Counter, ListName]
+#: (replica index, counter)
+Dot = tuple[ReplicaIndex, Counter]
+
+
+class ItemState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """One item: its name and the dots of the operations that still count."""
+
+    name: ItemName
+    dots: Annotated[list[ItemDot], msgspec.Meta(min_length=1, max_length=MAX_DOTS)]
+
+
+class ListState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
+    """A whole list state or a delta; both have the same shape."""
+
+    list_id: ListId
+    replicas: Annotated[list[Id], msgspec.Meta(max_length=MAX_REPLICAS)]
+    #: version vector, aligned with ``replicas``
+    vv: Annotated[list[Count], msgspec.Meta(max_length=MAX_REPLICAS)]
+    #: dots seen beyond the version vector
+    cloud: Annotated[list[Dot], msgspec.Meta(max_length=MAX_DOTS)]
+    names: Annotated[list[NameDot], msgspec.Meta(max_length=MAX_DOTS)]
+    items: Annotated[list[ItemState], msgspec.Meta(max_length=MAX_ITEMS)]

@@ -1,0 +1,87 @@
+"""Round trips through protocol's codec, and rejection of malformed blobs."""
+
+from __future__ import annotations
+
+import contextlib
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from crdt import ShoppingList
+from protocol import ListState, ProtocolError
+from protocol.state import ItemState
+from tests.crdt.strategies import LIST_ID, replicas
+
+
+@settings(max_examples=1000, deadline=None)
+@given(replicas(min_replicas=1, max_replicas=4))
+def test_round_trip_gives_an_equal_state(reps: object) -> None:
+    for s in reps.lists + [d for ds in reps.deltas for d in ds]:  # type: ignore[attr-defined]
+        back = ShoppingList.decode(s.encode(), replica_id=s.replica_id)
+        assert s == back
+        assert s.to_json() == back.to_json()
+        assert s.encode() == back.encode()
+        assert s.digest() == back.digest()
+
+
+def valid_state() -> ListState:
+    s = ShoppingList(LIST_ID, "a", "n")
+    s.add("milk", 2)
+    return s.to_state()
+
+
+def blob(state: ListState) -> bytes:
+    return msgspec.msgpack.encode(state)
+
+
+@pytest.mark.parametrize(
+    ("mutation", "reason"),
+    [
+        (lambda s: msgspec.structs.replace(s, replicas=["a", "a"], vv=[1, 1]), "unique"),
+        (lambda s: msgspec.structs.replace(s, vv=[2, 0]), "version vector"),
+        (lambda s: msgspec.structs.replace(s, vv=[1]), "not in the context"),
+        (lambda s: msgspec.structs.replace(s, cloud=[(5, 9)]), "out of range"),
+        (
+            lambda s: msgspec.structs.replace(
+                s, items=[ItemState(name="milk", dots=[(0, 1, 2, 0)])]
+            ),
+            "used twice",
+        ),
+        (
+            lambda s: msgspec.structs.replace(s, items=[*s.items, *s.items]),
+            "appears twice",
+        ),
+        (lambda s: msgspec.structs.replace(s, replicas=[""]), "non-empty"),
+    ],
+)
+def test_semantically_invalid_states_raise_protocol_error(mutation: object, reason: str) -> None:
+    bad = mutation(valid_state())  # type: ignore[operator]
+    with pytest.raises(ProtocolError, match=reason):
+        ShoppingList.decode(blob(bad))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"\xc1",
+        b"\x90",
+        b"garbage that is not msgpack",
+        msgspec.msgpack.encode(["not-a-uuid", [], [], [], [], []]),
+        msgspec.msgpack.encode([LIST_ID, ["a"], [-1], [], [], []]),
+        msgspec.msgpack.encode([LIST_ID, ["a"], [1], [], [], [["", [[0, 1, 1, 0]]]]]),
+        msgspec.msgpack.encode([LIST_ID, ["a"], [1], [], [], [["milk", []]]]),
+    ],
+)
+def test_malformed_blobs_raise_protocol_error(raw: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        ShoppingList.decode(raw)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.binary(max_size=200))
+def test_random_bytes_only_ever_raise_protocol_error(raw: bytes) -> None:
+    with contextlib.suppress(ProtocolError):
+        ShoppingList.decode(raw)
