@@ -1,21 +1,38 @@
-"""Command line of shoplist.
+"""shoplist's command line.
 
-``python run.py demo`` shows two offline replicas of a list converging.
-The cluster commands arrive with the cluster itself.
+``python run.py``                          start the default topology and open the menu
+``python run.py cluster TOPOLOGY [--host H]`` run a topology's processes (on host H)
+``python run.py client --id NAME ... CMD``  one client command (see ``--help``)
+``python run.py status``                    ring members, joiners, probe results
+``python run.py trace TRACE_ID``            the hops of one request, from every log
+``python run.py demo``                      two offline replicas converging, no cluster
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
+import subprocess
 import sys
 import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-from crdt import ShoppingList
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from supervisor.console import ClientOptions
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_TOPOLOGY = ROOT / "topologies" / "local.toml"
 
 
 def demo() -> int:
     """Two shoppers edit one list offline; their copies merge without losing work."""
+    from crdt import ShoppingList  # noqa: PLC0415
+
     list_id = str(uuid.uuid4())
     alice = ShoppingList(list_id, "alice", "groceries")
     bob = alice.copy(replica_id="bob")
@@ -30,14 +47,174 @@ def demo() -> int:
     return 0
 
 
+def cmd_cluster(args: argparse.Namespace) -> int:
+    from supervisor.supervisor import Supervisor  # noqa: PLC0415
+    from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
+
+    try:
+        topology = load_topology(args.topology)
+        if args.host is not None and args.host not in topology.hosts():
+            raise TopologyError(f"{args.topology}: no process is placed on host {args.host!r}")
+    except TopologyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    where = f" on host {args.host}" if args.host else ""
+    print(f"starting cluster {topology.cluster.name!r}{where}; Ctrl-C stops it", flush=True)
+    return Supervisor(topology, host=args.host).run()
+
+
+def _client_options(args: argparse.Namespace) -> ClientOptions:
+    from supervisor.console import ClientOptions  # noqa: PLC0415
+    from supervisor.topology import load_topology  # noqa: PLC0415
+
+    topology = None
+    if args.proxy is None:
+        topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
+    return ClientOptions(
+        client_id=args.id,
+        topology=topology,
+        proxy=args.proxy,
+        store=Path(args.store) if args.store else None,
+        json=args.json,
+        trace=args.trace,
+    )
+
+
+def cmd_client(args: argparse.Namespace) -> int:
+    from supervisor.console import EXIT_USAGE, run_client  # noqa: PLC0415
+    from supervisor.topology import TopologyError  # noqa: PLC0415
+
+    try:
+        opts = _client_options(args)
+    except TopologyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return run_client(opts, args.command, args.args)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
+    from supervisor.ops import print_status, status_to_json  # noqa: PLC0415
+    from supervisor.probe import ProxyUnreachable, fetch_status  # noqa: PLC0415
+    from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
+
+    try:
+        endpoint = (
+            args.proxy
+            or resolve_endpoints(load_topology(args.topology or DEFAULT_TOPOLOGY))["frontend"]
+        )
+        status = fetch_status(endpoint)
+    except TopologyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+    except ProxyUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+    if args.json:
+        print(json.dumps(status_to_json(status)))
+    else:
+        print_status(status, Console(highlight=False), show_ranges=args.ranges)
+    return 0
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    from supervisor.ops import print_trace, read_trace  # noqa: PLC0415
+
+    events = read_trace(args.trace_id, Path(args.logs))
+    print_trace(args.trace_id, events, Console(highlight=False), args.json)
+    return 0 if events else 3
+
+
+def cmd_default(_args: argparse.Namespace) -> int:
+    """Start the default topology in the background, open the menu, stop it on exit."""
+    from supervisor.console import ClientOptions  # noqa: PLC0415
+    from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
+    from supervisor.probe import ProxyUnreachable, wait_for_ring  # noqa: PLC0415
+    from supervisor.shell import Shell  # noqa: PLC0415
+    from supervisor.topology import load_topology  # noqa: PLC0415
+
+    topology = load_topology(DEFAULT_TOPOLOGY)
+    topology.log_dir.mkdir(parents=True, exist_ok=True)
+    out = (topology.log_dir / "cluster.out").open("ab")
+    cluster = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "cluster", str(DEFAULT_TOPOLOGY)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,  # Ctrl-C in the menu must not hit the cluster directly
+    )
+    console = Console(highlight=False)
+    try:
+        console.print("starting the cluster (5 servers)...")
+        try:
+            wait_for_ring(resolve_endpoints(topology)["frontend"], len(topology.servers), 30.0)
+        except ProxyUnreachable as exc:
+            console.print(f"[red]the cluster did not come up: {exc}[/red]")
+            return 4
+        console.print("[green]cluster up[/green]")
+        client_id = os.environ.get("USER") or "me"
+        return Shell(ClientOptions(client_id=client_id, topology=topology)).run()
+    finally:
+        cluster.send_signal(signal.SIGTERM)
+        try:
+            cluster.wait(10)
+        except subprocess.TimeoutExpired:
+            cluster.kill()
+            cluster.wait()
+        out.close()
+        console.print("cluster stopped")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from supervisor.console import COMMANDS  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(
+        prog="run.py", description="shoplist: local-first shopping lists on a replicated cluster"
+    )
+    sub = parser.add_subparsers(dest="mode")
+
+    p = sub.add_parser("cluster", help="run a topology's processes under the supervisor")
+    p.add_argument("topology", help="topology TOML file")
+    p.add_argument("--host", help="start only the processes placed on this host")
+    p.set_defaults(func=cmd_cluster)
+
+    p = sub.add_parser("client", help="one client command")
+    p.add_argument("--id", required=True, help="client id; names its local store")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--topology", help=f"topology file (default {DEFAULT_TOPOLOGY.name})")
+    where.add_argument("--proxy", help="the proxy's frontend endpoint, e.g. tcp://host:5550")
+    p.add_argument("--store", help="local store folder (default var/clients/ID)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--trace", action="store_true", help="trace this command's requests")
+    p.add_argument("command", choices=COMMANDS)
+    p.add_argument("args", nargs="*")
+    p.set_defaults(func=cmd_client)
+
+    p = sub.add_parser("status", help="ring members, joiners and probe results")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--topology")
+    where.add_argument("--proxy")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--ranges", type=int, default=2, help="key ranges shown per server")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("trace", help="the hops of one request, from every process's log")
+    p.add_argument("trace_id")
+    p.add_argument("--logs", default="var", help="folder searched for *.jsonl logs (default var)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("demo", help="two offline replicas converging, no cluster")
+    p.set_defaults(func=lambda _a: demo())
+    return parser
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="run.py", description="shoplist")
-    sub = parser.add_subparsers(dest="command")
-    sub.add_parser("demo", help="show two offline replicas converging")
+    parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command not in (None, "demo"):
-        parser.error(f"unknown command {args.command}")
-    return demo()
+    if args.mode is None:
+        return cmd_default(args)
+    code: int = args.func(args)
+    return code
 
 
 if __name__ == "__main__":

@@ -1,0 +1,155 @@
+"""The shell every actor of ours shares: bridge in, outbox out, crash hand-over.
+
+Subclasses implement :meth:`BridgedActor.handle` (one decoded message) or
+override :meth:`BridgedActor.handle_batch` (a poll's worth, e.g. to commit a
+group of writes at once), plus the optional hooks. Every hook runs in the
+actor's own thread, one message at a time, so actor state needs no locks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+import pykka
+import structlog
+import zmq
+
+from actors.bridge import Outbox
+from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+
+__all__ = ["BridgedActor", "CrashHandler"]
+
+#: Called in the dying actor's thread with the messages it had not finished
+#: (to be re-delivered, in order) and the exception that killed it.
+CrashHandler = Callable[[list[Any], BaseException | None], None]
+
+log = structlog.get_logger(__name__)
+
+
+class BridgedActor(pykka.ThreadingActor):
+    """Base class of the proxy, server and client actors.
+
+    Args:
+        ctx: the process's zmq context, used only to create the outbox.
+        out_endpoint: the bridge's inproc endpoint (``Bridge.out_endpoint``).
+        node_id: this process's node id.
+        on_crash: where unfinished messages go when the actor dies of an
+            exception (the in-process supervisor); ``None`` drops them.
+    """
+
+    # A stuck actor thread must never keep a stopping process alive.
+    use_daemon_thread = True
+
+    def __init__(
+        self,
+        ctx: zmq.Context[Any],
+        out_endpoint: str,
+        node_id: str,
+        on_crash: CrashHandler | None = None,
+    ) -> None:
+        super().__init__()
+        self._zmq_ctx = ctx
+        self._out_endpoint = out_endpoint
+        self.node_id = node_id
+        self._on_crash = on_crash
+        self._batch: list[Delivery] = []
+        self._current: Delivery | None = None
+        self.outbox: Outbox
+
+    # ------------------------------------------------------------ subclass API
+
+    def started(self) -> None:
+        """Open resources (files, databases). Runs in the actor thread."""
+
+    def stopping(self) -> None:
+        """Close resources. Runs in the actor thread, also after a crash."""
+
+    def handle(self, delivery: Delivery) -> None:
+        """Handle one message from the network."""
+
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        """Handle a poll's worth of messages; by default one by one."""
+        for delivery in deliveries:
+            self._current = delivery
+            self.handle(delivery)
+
+    def on_tick(self, now: float) -> None:
+        """Timers: called every bridge tick with ``time.monotonic()``."""
+
+    def on_undeliverable(self, event: Undeliverable) -> None:
+        """A message we sent could not be delivered."""
+
+    def on_link(self, event: LinkEvent) -> None:
+        """A connect-side socket connected or disconnected."""
+
+    def on_command(self, message: Any) -> Any:
+        """A message from this process (not from the network)."""
+        log.warning("actor.unknown_message", type=type(message).__name__)
+        return None
+
+    # ------------------------------------------------------------ pykka hooks
+
+    def on_start(self) -> None:
+        self.outbox = Outbox(self._zmq_ctx, self._out_endpoint)
+        self.started()
+
+    def on_stop(self) -> None:
+        try:
+            self.stopping()
+        finally:
+            self.outbox.close()
+
+    def on_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # The message being handled is the likely poison: it is not re-delivered.
+        # Every other message of its batch, and all still in the inbox, are.
+        leftover: list[Any] = []
+        rest = [d for d in self._batch if d is not self._current]
+        if rest:
+            leftover.append(Inbound(rest))
+        while not self.actor_inbox.empty():
+            envelope = self.actor_inbox.get()
+            if envelope.reply_to is None:
+                leftover.append(envelope.message)
+            else:
+                envelope.reply_to.set_exception(
+                    exc_info=(pykka.ActorDeadError, pykka.ActorDeadError("actor crashed"), None)
+                )
+        poison = self._current.msg if self._current is not None else None
+        log.error(
+            "actor.crashed",
+            actor=type(self).__name__,
+            error=repr(exception_value),
+            poison=type(poison).__name__ if poison is not None else None,
+            redelivered=len(leftover),
+        )
+        try:
+            self.stopping()
+        except Exception:
+            log.exception("actor.cleanup_failed", actor=type(self).__name__)
+        self.outbox.close()
+        if self._on_crash is not None:
+            self._on_crash(leftover, exception_value)
+
+    def on_receive(self, message: Any) -> Any:
+        if isinstance(message, Inbound):
+            self._batch = message.deliveries
+            self.handle_batch(message.deliveries)
+            self._batch, self._current = [], None
+            return None
+        if isinstance(message, Tick):
+            self.on_tick(message.now)
+            return None
+        if isinstance(message, Undeliverable):
+            self.on_undeliverable(message)
+            return None
+        if isinstance(message, LinkEvent):
+            self.on_link(message)
+            return None
+        return self.on_command(message)

@@ -1,0 +1,421 @@
+"""The bridge: the one thread of a process that touches its ZeroMQ sockets.
+
+pyzmq sockets are not thread-safe, so every network socket of a process is
+created, polled, read and written by the bridge thread alone. The loop is the
+ZeroMQ guide's broker loop: poll with a timeout equal to the tick interval,
+handle what arrived, then always send the tick that drives timers.
+
+Inbound: each frame is decoded by :func:`protocol.decode` in the bridge
+thread. A frame that does not decode gets an ``ErrorReply`` (on ROUTER
+sockets, where we know who sent it) and a rate-limited log line; it never
+reaches an actor. What decodes is batched per poll into one
+:class:`~actors.messages.Inbound` and ``tell``-ed to the actor.
+
+Outbound: actors never touch network sockets. Each actor owns an
+:class:`Outbox`, a PUSH socket on its own thread connected over ``inproc`` to
+the bridge's PULL socket; the bridge forwards what arrives there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import functools
+import heapq
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+import pykka
+import structlog
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from protocol import ErrorReply, Message, ProtocolError, decode, encode
+from protocol.limits import MAX_FRAME_BYTES
+
+__all__ = ["Bridge", "FaultPolicy", "Outbox", "SocketSpec"]
+
+log = structlog.get_logger(__name__)
+
+#: Most frames read from one socket in one poll; keeps one busy socket from
+#: starving the others and bounds the size of an Inbound batch.
+MAX_BATCH: Final = 512
+#: Messages kept while the actor is being restarted; beyond it the oldest go.
+MAX_BACKLOG: Final = 50_000
+#: Bad-frame warnings per second before they are only counted.
+MAX_BAD_FRAME_LOGS_PER_S: Final = 5
+#: First frame of an outbox control message (no channel name starts with NUL).
+_SUBSCRIBE: Final = b"\x00subscribe"
+
+
+@dataclass(frozen=True)
+class SocketSpec:
+    """One network socket of the bridge.
+
+    ``kind`` is a zmq socket type (ROUTER, DEALER, PUB, SUB). Bind endpoints
+    may use port 0 (``tcp://127.0.0.1:0``); the bound endpoint is then in
+    :attr:`Bridge.endpoints` once :meth:`Bridge.wait_ready` returns.
+    """
+
+    channel: str
+    kind: int
+    bind: str | None = None
+    connect: str | None = None
+    identity: bytes | None = None
+    subscribe: tuple[bytes, ...] = ()
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    #: high-water mark in messages, both ways
+    hwm: int = 10_000
+    #: report connect/disconnect to the actor as LinkEvents
+    monitor: bool = False
+    #: queue messages only to completed connections (fail fast when offline)
+    immediate: bool = False
+
+
+class FaultPolicy(Protocol):
+    """Decides the fate of one message on a link (see :mod:`actors.faults`).
+
+    Runs in the bridge thread. Returns how many copies to pass on (0 drops
+    it, 2 duplicates it) and a delay in seconds.
+    """
+
+    def decide(self, direction: str, channel: str, peer: bytes) -> tuple[int, float]: ...
+
+
+@dataclass(order=True)
+class _Delayed:
+    due: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+
+
+class Outbox:
+    """An actor's way out to the network, through the bridge.
+
+    Create it in the actor's own thread (``on_start``) and close it there
+    (``on_stop``/``on_failure``): the PUSH socket belongs to that thread.
+    """
+
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str) -> None:
+        self._sock = ctx.socket(zmq.PUSH)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        # inproc PUSH blocks at the mark: that is the backpressure we want
+        # from the network on an actor, and the mark bounds the queue.
+        self._sock.setsockopt(zmq.SNDHWM, 100_000)
+        self._sock.connect(endpoint)
+
+    def send(self, channel: str, peer: bytes, msg: Message) -> None:
+        """Send ``msg`` on ``channel``, to ``peer`` on a ROUTER (ignored elsewhere)."""
+        self._sock.send_multipart((channel.encode(), peer, encode(msg)))
+
+    def publish(self, channel: str, topic: bytes, msg: Message) -> None:
+        """Publish ``msg`` under ``topic`` on a PUB channel."""
+        self._sock.send_multipart((channel.encode(), topic, encode(msg)))
+
+    def subscribe(self, channel: str, topic: bytes) -> None:
+        """Ask the bridge to subscribe its SUB socket ``channel`` to ``topic``."""
+        self._sock.send_multipart((_SUBSCRIBE, channel.encode(), topic))
+
+    def close(self) -> None:
+        self._sock.close(linger=0)
+
+
+class Bridge(threading.Thread):
+    """Owns and polls a process's sockets; see the module docstring.
+
+    Args:
+        ctx: the process's zmq context (made after the process started).
+        specs: the network sockets.
+        target: returns the actor to deliver to, or ``None`` while it is being
+            restarted (messages are then kept, up to :data:`MAX_BACKLOG`).
+        node_id: names the inproc endpoint and log lines.
+        tick_interval_s: how often a :class:`Tick` is delivered.
+        faults: optional fault injection (tests and chaos runs only).
+    """
+
+    def __init__(
+        self,
+        ctx: zmq.Context[Any],
+        specs: list[SocketSpec],
+        target: Callable[[], pykka.ActorRef[Any] | None],
+        node_id: str,
+        tick_interval_s: float = 0.05,
+        faults: FaultPolicy | None = None,
+    ) -> None:
+        super().__init__(name=f"bridge-{node_id}", daemon=True)
+        self.ctx = ctx
+        self.specs = specs
+        self.target = target
+        self.node_id = node_id
+        self.tick_interval_s = tick_interval_s
+        self.faults = faults
+        self.out_endpoint = f"inproc://outbox-{node_id}-{id(self):x}"
+        #: bound endpoints by channel, filled before wait_ready() returns
+        self.endpoints: dict[str, str] = {}
+        self.error: BaseException | None = None
+        self._ready = threading.Event()
+        self._stop_event = threading.Event()
+        self._socks: dict[str, zmq.Socket[bytes]] = {}
+        self._kinds: dict[str, int] = {}
+        self._monitors: dict[zmq.Socket[bytes], str] = {}
+        self._backlog: deque[Any] = deque(maxlen=MAX_BACKLOG)
+        self._delayed: list[_Delayed] = []
+        self._delayed_seq = 0
+        self._bad_frames = 0
+        self._bad_logged_at = 0.0
+        self._bad_logged = 0
+
+    # ----------------------------------------------------------- lifecycle
+
+    def wait_ready(self, timeout_s: float = 10.0) -> None:
+        """Block until every socket is bound/connected.
+
+        Raises:
+            RuntimeError: the bridge failed to start (e.g. a port in use).
+        """
+        if not self._ready.wait(timeout_s):
+            raise RuntimeError(f"bridge of {self.node_id} did not start in {timeout_s}s")
+        if self.error is not None:
+            raise RuntimeError(f"bridge of {self.node_id} failed: {self.error}") from self.error
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Ask the loop to end (within one tick) and wait for the sockets to close."""
+        self._stop_event.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout_s)
+
+    def run(self) -> None:
+        """Thread body: set up, loop, and always close every socket (LINGER 0)."""
+        out = None
+        try:
+            out = self.ctx.socket(zmq.PULL)
+            out.setsockopt(zmq.LINGER, 0)
+            out.setsockopt(zmq.RCVHWM, 100_000)
+            out.bind(self.out_endpoint)
+            for spec in self.specs:
+                self._open(spec)
+            self._ready.set()
+            self._loop(out)
+        except BaseException as exc:  # noqa: BLE001 - reported to the owner through wait_ready/error
+            self.error = exc
+            log.error("bridge.failed", node=self.node_id, error=repr(exc))
+        finally:
+            self._ready.set()
+            for sock in [*self._socks.values(), *self._monitors, out]:
+                if sock is not None:
+                    sock.close(linger=0)
+
+    def _open(self, spec: SocketSpec) -> None:
+        sock = self.ctx.socket(spec.kind)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.MAXMSGSIZE, spec.max_frame_bytes)
+        sock.setsockopt(zmq.SNDHWM, spec.hwm)
+        sock.setsockopt(zmq.RCVHWM, spec.hwm)
+        if spec.kind == zmq.ROUTER:
+            # An unroutable reply must be an error, not a silent drop; a peer
+            # that reconnects under the same id (a restarted server) takes over.
+            sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
+            sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+        if spec.identity is not None:
+            sock.setsockopt(zmq.ROUTING_ID, spec.identity)
+        if spec.immediate:
+            sock.setsockopt(zmq.IMMEDIATE, 1)
+        if spec.kind in (zmq.DEALER, zmq.SUB):
+            sock.setsockopt(zmq.RECONNECT_IVL, 100)
+            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        for topic in spec.subscribe:
+            sock.setsockopt(zmq.SUBSCRIBE, topic)
+        if spec.monitor:
+            mon = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+            self._monitors[mon] = spec.channel
+        if spec.bind is not None:
+            sock.bind(spec.bind)
+            self.endpoints[spec.channel] = sock.getsockopt_string(zmq.LAST_ENDPOINT)
+        if spec.connect is not None:
+            sock.connect(spec.connect)
+        self._socks[spec.channel] = sock
+        self._kinds[spec.channel] = spec.kind
+
+    # ----------------------------------------------------------------- loop
+
+    def _loop(self, out: zmq.Socket[bytes]) -> None:
+        poller = zmq.Poller()
+        poller.register(out, zmq.POLLIN)
+        # PUB sockets only send; everything else is polled for input.
+        by_socket = {
+            sock: channel
+            for channel, sock in self._socks.items()
+            if self._kinds[channel] != zmq.PUB
+        }
+        for sock in by_socket:
+            poller.register(sock, zmq.POLLIN)
+        for mon in self._monitors:
+            poller.register(mon, zmq.POLLIN)
+        max_frames = {s.channel: s.max_frame_bytes for s in self.specs}
+        tick = self.tick_interval_s
+        next_tick = time.monotonic() + tick
+        while not self._stop_event.is_set():
+            due = next_tick if not self._delayed else min(next_tick, self._delayed[0].due)
+            timeout_ms = max(0, int((due - time.monotonic()) * 1000.0) + 1)
+            ready = poller.poll(timeout_ms)
+            batch: list[Delivery] = []
+            for sock, _ in ready:
+                if sock is out:
+                    self._forward_outbound(out)
+                elif sock in self._monitors:
+                    self._read_monitor(sock)
+                else:
+                    channel = by_socket[sock]
+                    self._read(sock, channel, max_frames[channel], batch)
+            if batch:
+                self._deliver(Inbound(batch))
+            now = time.monotonic()
+            while self._delayed and self._delayed[0].due <= now:
+                heapq.heappop(self._delayed).action()
+            if now >= next_tick:
+                next_tick = now + tick
+                self._deliver(Tick(now))
+
+    def _read(
+        self, sock: zmq.Socket[bytes], channel: str, max_bytes: int, batch: list[Delivery]
+    ) -> None:
+        kind = self._kinds[channel]
+        for _ in range(MAX_BATCH):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if kind == zmq.ROUTER:
+                peer, payload = frames[0], frames[1:]
+            elif kind == zmq.SUB:
+                peer, payload = b"", frames[1:]
+            else:
+                peer, payload = b"", frames
+            if len(payload) != 1:
+                self._bad_frame(
+                    sock, kind, channel, peer, f"expected 1 payload frame, got {len(payload)}"
+                )
+                continue
+            try:
+                msg = decode(payload[0], max_bytes=max_bytes)
+            except ProtocolError as exc:
+                self._bad_frame(sock, kind, channel, peer, str(exc))
+                continue
+            if self.faults is not None:
+                copies, delay_s = self.faults.decide("in", channel, peer)
+                if copies == 0:
+                    continue
+                if delay_s > 0:
+                    item = Inbound([Delivery(channel, peer, msg)] * copies)
+                    self._later(delay_s, functools.partial(self._deliver, item))
+                    continue
+                batch.extend([Delivery(channel, peer, msg)] * (copies - 1))
+            batch.append(Delivery(channel, peer, msg))
+
+    def _forward_outbound(self, out: zmq.Socket[bytes]) -> None:
+        for _ in range(MAX_BATCH * 4):
+            try:
+                channel_b, peer, payload = out.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if channel_b == _SUBSCRIBE:
+                self._socks[peer.decode()].setsockopt(zmq.SUBSCRIBE, payload)
+                continue
+            channel = channel_b.decode()
+            if self.faults is not None:
+                copies, delay_s = self.faults.decide("out", channel, peer)
+                if delay_s > 0 and copies:
+                    self._later(delay_s, self._sender(channel, peer, payload, copies))
+                    continue
+                for _ in range(copies):
+                    self._send(channel, peer, payload)
+                continue
+            self._send(channel, peer, payload)
+
+    def _send(self, channel: str, peer: bytes, payload: bytes) -> None:
+        sock = self._socks[channel]
+        kind = self._kinds[channel]
+        try:
+            if kind in (zmq.ROUTER, zmq.PUB):
+                sock.send_multipart((peer, payload), zmq.NOBLOCK)
+            else:
+                sock.send(payload, zmq.NOBLOCK)
+        except zmq.ZMQError as exc:
+            if exc.errno == errno.EHOSTUNREACH:
+                reason = "unreachable"
+            elif exc.errno == errno.EAGAIN:
+                reason = "queue full or not connected"
+            else:
+                raise
+            try:
+                msg = decode(payload)
+            except ProtocolError:  # we encoded it ourselves; cannot happen
+                return
+            self._deliver(Undeliverable(channel, peer, msg, reason))
+
+    def _read_monitor(self, mon: zmq.Socket[bytes]) -> None:
+        try:
+            event = recv_monitor_message(mon, zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        connected = event["event"] == zmq.EVENT_CONNECTED
+        self._deliver(LinkEvent(self._monitors[mon], connected))
+
+    def _sender(self, channel: str, peer: bytes, payload: bytes, copies: int) -> Callable[[], None]:
+        def send() -> None:
+            for _ in range(copies):
+                self._send(channel, peer, payload)
+
+        return send
+
+    def _later(self, delay_s: float, action: Callable[[], None]) -> None:
+        self._delayed_seq += 1
+        heapq.heappush(
+            self._delayed, _Delayed(time.monotonic() + delay_s, self._delayed_seq, action)
+        )
+
+    # -------------------------------------------------------------- delivery
+
+    def _deliver(self, message: Any) -> None:
+        ref = self.target()
+        if ref is None:
+            self._backlog.append(message)
+            return
+        try:
+            while self._backlog:
+                ref.tell(self._backlog[0])
+                self._backlog.popleft()
+            ref.tell(message)
+        except pykka.ActorDeadError:
+            # The actor died between target() and tell(); its supervisor will
+            # install a new one. Keep the message for it.
+            self._backlog.append(message)
+
+    def _bad_frame(
+        self, sock: zmq.Socket[bytes], kind: int, channel: str, peer: bytes, reason: str
+    ) -> None:
+        self._bad_frames += 1
+        now = time.monotonic()
+        if now - self._bad_logged_at >= 1.0:
+            self._bad_logged_at, self._bad_logged = now, 0
+        if self._bad_logged < MAX_BAD_FRAME_LOGS_PER_S:
+            self._bad_logged += 1
+            log.warning(
+                "bad_frame",
+                channel=channel,
+                peer=peer.hex(),
+                reason=reason,
+                total_bad_frames=self._bad_frames,
+            )
+        if kind == zmq.ROUTER:
+            reply = ErrorReply(
+                sender=self.node_id, reply_to="", code="bad_frame", reason=reason[:500]
+            )
+            # If the sender is gone or flooding us, the log line stands alone.
+            with contextlib.suppress(zmq.ZMQError):
+                sock.send_multipart((peer, encode(reply)), zmq.NOBLOCK)

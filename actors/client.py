@@ -1,0 +1,497 @@
+"""The client: a local-first session over the client store, synced through the proxy.
+
+:class:`ClientSession` is the API the command line, the shell and the tests
+use. Every read and edit works on the local store with no cluster at all;
+network operations go through a :class:`ClientActor` behind a bridge, so
+that the session's thread never touches a socket. The session's thread waits
+for a reply on a future (it is the user's thread, not a request path inside
+the cluster); the actor only ``tell``-s and never blocks.
+
+Requests are retried by tenacity: three attempts, each first waiting for the
+connection (``connect_timeout_s``) and then for the reply
+(``client_timeout_s``). A write is idempotent (a CRDT merge), so a retry after
+a lost reply is harmless.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pykka
+import structlog
+import tenacity
+import zmq
+
+from actors.base import BridgedActor
+from actors.bridge import Bridge, SocketSpec
+from actors.client_store import ClientStore
+from actors.ids import MsgIds
+from actors.messages import Delivery, LinkEvent
+from crdt import ShoppingList
+from logs import Tracer, new_trace_id
+from protocol import (
+    ErrorReply,
+    Get,
+    ListReply,
+    Message,
+    ProtocolError,
+    Put,
+    Saved,
+    StatusReply,
+    StatusRequest,
+    Update,
+)
+
+__all__ = [
+    "ClientSession",
+    "ClusterUnavailable",
+    "ClusterUnreachable",
+    "SyncReport",
+    "UnknownList",
+]
+
+log = structlog.get_logger("client")
+
+
+class ClusterUnreachable(Exception):
+    """No answer from the proxy: not connected, or every attempt timed out."""
+
+
+class ClusterUnavailable(Exception):
+    """The proxy answered, but could not reach enough replicas (or refused)."""
+
+
+class UnknownList(LookupError):
+    """Neither this client nor the cluster knows the list."""
+
+
+class _AttemptFailed(Exception):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    msg: Message
+    future: pykka.Future[Message]
+
+
+@dataclass(frozen=True, slots=True)
+class _Forget:
+    msg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Subscribe:
+    list_ids: tuple[str, ...]
+
+
+@dataclass
+class SyncReport:
+    pushed: list[str]
+    pulled: list[str]
+    failed: list[str]
+
+
+#: Called in the client actor's thread with each list changed by a published update.
+UpdateCallback = Callable[[ShoppingList], None]
+
+
+class ClientActor(BridgedActor):
+    """Matches replies to waiting futures and applies published updates."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context[Any],
+        out_endpoint: str,
+        client_id: str,
+        store_dir: Path,
+        link_up: threading.Event,
+        on_update: UpdateCallback | None,
+    ) -> None:
+        super().__init__(ctx, out_endpoint, client_id)
+        self.store_dir = store_dir
+        self.link_up = link_up
+        self.on_update = on_update
+        self.waiting: dict[str, pykka.Future[Message]] = {}
+
+    def started(self) -> None:
+        self.store: ClientStore | None = None  # opened on the first update
+
+    def stopping(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def on_command(self, message: Any) -> Any:
+        if isinstance(message, _Request):
+            self.waiting[message.msg.msg_id] = message.future
+            self.outbox.send("frontend", b"", message.msg)
+        elif isinstance(message, _Forget):
+            self.waiting.pop(message.msg_id, None)
+        elif isinstance(message, _Subscribe):
+            for list_id in message.list_ids:
+                self.outbox.subscribe("updates", list_id.encode())
+        return None
+
+    def on_link(self, event: LinkEvent) -> None:
+        if event.channel == "frontend":
+            if event.connected:
+                self.link_up.set()
+            else:
+                self.link_up.clear()
+
+    def handle(self, delivery: Delivery) -> None:
+        msg = delivery.msg
+        if isinstance(msg, Update):
+            self._apply_update(msg)
+            return
+        reply_to = getattr(msg, "reply_to", "")
+        future = self.waiting.pop(reply_to, None)
+        if future is not None:
+            future.set(msg)
+        elif isinstance(msg, ErrorReply):
+            log.warning("client.error_from_proxy", code=msg.code, reason=msg.reason)
+
+    def _apply_update(self, msg: Update) -> None:
+        try:
+            state = ShoppingList.decode(msg.state)
+        except ProtocolError as exc:
+            log.warning("client.bad_update", list_id=msg.list_id, error=str(exc))
+            return
+        if self.store is None:
+            self.store = ClientStore(self.store_dir, self.node_id)
+        # Only lists we hold: a subscription can outlive a local delete.
+        if self.store.load(msg.list_id) is None:
+            return
+        merged, changed = self.store.merge_remote(state)
+        if changed and self.on_update is not None:
+            self.on_update(merged)
+
+
+class ClientSession:
+    """A client's lists, online or offline. Use as a context manager.
+
+    Args:
+        client_id: names the store and the log file.
+        store_dir: the client's own folder (``var/clients/<id>`` by default).
+        endpoints: the proxy's endpoints (``frontend`` and ``publish``), or
+            ``None`` to work offline only.
+        subscribe: receive published updates of the lists held here.
+        on_update: called (in the actor thread) with each list an update changed.
+        trace: trace every request of this session (see :mod:`logs.tracing`).
+    """
+
+    def __init__(
+        self,
+        client_id: str,
+        store_dir: Path,
+        endpoints: dict[str, str] | None,
+        *,
+        client_timeout_s: float = 2.0,
+        connect_timeout_s: float = 0.5,
+        attempts: int = 3,
+        tracer: Tracer | None = None,
+        trace: bool = False,
+        subscribe: bool = False,
+        on_update: UpdateCallback | None = None,
+    ) -> None:
+        self.client_id = client_id
+        self.store_dir = store_dir
+        self.endpoints = endpoints
+        self.client_timeout_s = client_timeout_s
+        self.connect_timeout_s = connect_timeout_s
+        self.attempts = attempts
+        self.tracer = tracer or Tracer()
+        self.trace = trace
+        self.subscribe = subscribe
+        self.on_update = on_update
+        self.last_trace_id = ""
+        self.store = ClientStore(store_dir, client_id)
+        self._ids = MsgIds(client_id)
+        self._link_up = threading.Event()
+        self._zmq: zmq.Context[Any] | None = None
+        self._bridge: Bridge | None = None
+        self._actor: pykka.ActorRef[Any] | None = None
+
+    # ------------------------------------------------------------- lifecycle
+
+    def __enter__(self) -> ClientSession:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self) -> None:
+        if self.endpoints is None:
+            return
+        self._zmq = zmq.Context()
+        specs = [
+            SocketSpec(
+                "frontend",
+                zmq.DEALER,
+                connect=self.endpoints["frontend"],
+                monitor=True,
+                immediate=True,
+                hwm=10_000,
+            )
+        ]
+        if self.subscribe and "publish" in self.endpoints:
+            specs.append(SocketSpec("updates", zmq.SUB, connect=self.endpoints["publish"]))
+        holder: dict[str, pykka.ActorRef[Any]] = {}
+        self._bridge = Bridge(self._zmq, specs, lambda: holder.get("actor"), self.client_id)
+        self._bridge.start()
+        self._bridge.wait_ready()
+        self._actor = ClientActor.start(
+            self._zmq,
+            self._bridge.out_endpoint,
+            self.client_id,
+            self.store_dir,
+            self._link_up,
+            self.on_update,
+        )
+        holder["actor"] = self._actor
+        if self.subscribe:
+            self.watch(self.store.ids())
+
+    def close(self) -> None:
+        if self._actor is not None:
+            self._actor.stop(block=True, timeout=5.0)
+            self._actor = None
+        if self._bridge is not None:
+            self._bridge.stop()
+            self._bridge = None
+        if self._zmq is not None:
+            self._zmq.term()
+            self._zmq = None
+        self.store.close()
+
+    @property
+    def online(self) -> bool:
+        return self._actor is not None
+
+    def watch(self, list_ids: list[str]) -> None:
+        """Subscribe to published updates of these lists."""
+        if self._actor is not None and self.subscribe and list_ids:
+            self._actor.tell(_Subscribe(tuple(list_ids)))
+
+    # ------------------------------------------------------------- local ops
+
+    def lists(self) -> list[ShoppingList]:
+        return self.store.all()
+
+    def resolve(self, ref: str) -> str | None:
+        return self.store.resolve(ref)
+
+    def get_local(self, list_id: str) -> ShoppingList | None:
+        return self.store.load(list_id)
+
+    def delete(self, list_id: str) -> bool:
+        return self.store.delete(list_id)
+
+    def create(self, name: str) -> tuple[ShoppingList, bool]:
+        """A new list, saved locally, then pushed if the cluster is reachable."""
+        state = self.store.create(name)
+        self.watch([state.list_id])
+        return state, self.flush(state.list_id)
+
+    def add(self, list_id: str, item: str, quantity: int = 1) -> tuple[ShoppingList, bool]:
+        return self._edit(list_id, lambda s: s.add(item, quantity))
+
+    def remove(self, list_id: str, item: str) -> tuple[ShoppingList, bool]:
+        return self._edit(list_id, lambda s: s.remove(item))
+
+    def acquire(self, list_id: str, item: str, quantity: int = 1) -> tuple[ShoppingList, bool]:
+        return self._edit(list_id, lambda s: s.acquire(item, quantity))
+
+    def _edit(
+        self, list_id: str, op: Callable[[ShoppingList], ShoppingList]
+    ) -> tuple[ShoppingList, bool]:
+        """Edit locally (fetching the list first if only the cluster has it), then push.
+
+        Raises:
+            UnknownList: neither here nor (if reachable) in the cluster.
+            ValueError, ShoppingListError: the edit itself is invalid.
+        """
+        if self.store.load(list_id) is None:
+            try:
+                self.pull(list_id)
+            except (ClusterUnreachable, ClusterUnavailable):
+                raise UnknownList(list_id) from None
+        done = self.store.edit(list_id, op)
+        if done is None:
+            raise UnknownList(list_id)
+        return done[0], self.flush(list_id)
+
+    # ----------------------------------------------------------- network ops
+
+    def flush(self, list_id: str | None = None) -> bool:
+        """Push pending edits (of one list, or all); True if all were saved.
+
+        Never raises for the network: unsaved edits stay pending.
+        """
+        if not self.online:
+            return False
+        ok = True
+        for pending_id, delta in self.store.pending():
+            if list_id is not None and pending_id != list_id:
+                continue
+            try:
+                self._put(pending_id, delta, attempts=1 if list_id else self.attempts)
+            except (ClusterUnreachable, ClusterUnavailable):
+                ok = False
+                continue
+            self.store.clear_pending(pending_id, delta)
+        return ok
+
+    def push(self, list_id: str) -> Saved:
+        """Push the whole local list; succeeds only when the cluster answered SAVED.
+
+        Raises:
+            UnknownList: the list is not held locally.
+            ClusterUnreachable, ClusterUnavailable: not saved.
+        """
+        state = self.store.load(list_id)
+        if state is None:
+            raise UnknownList(list_id)
+        pending = dict(self.store.pending()).get(list_id)
+        saved = self._put(list_id, state.encode(), attempts=self.attempts)
+        if pending is not None:
+            self.store.clear_pending(list_id, pending)  # the whole state covered it
+        return saved
+
+    def pull(self, list_id: str) -> ShoppingList:
+        """Merge the cluster's copy into the local one (creating it if new).
+
+        Raises:
+            UnknownList: the cluster has no such list (and nothing was changed).
+            ClusterUnreachable, ClusterUnavailable: local data untouched.
+        """
+        reply = self._request(
+            lambda mid, tid, traced: Get(
+                msg_id=mid, trace_id=tid, sender=self.client_id, traced=traced, list_id=list_id
+            )
+        )
+        if not isinstance(reply, ListReply):
+            raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
+        if reply.state is None:
+            local = self.store.load(list_id)
+            if local is None:
+                raise UnknownList(list_id)
+            return local
+        try:
+            remote = ShoppingList.decode(reply.state)
+        except ProtocolError as exc:
+            raise ClusterUnavailable(f"the cluster sent a bad state: {exc}") from None
+        if remote.list_id != list_id:
+            raise ClusterUnavailable("the cluster answered with another list")
+        merged, _ = self.store.merge_remote(remote)
+        self.watch([list_id])
+        return merged
+
+    def sync(self) -> SyncReport:
+        """Push pending edits and pull every local list.
+
+        Raises:
+            ClusterUnreachable: no cluster configured or reachable.
+        """
+        if not self.online or not self._link_up.wait(self.connect_timeout_s):
+            raise ClusterUnreachable("the proxy is not reachable")
+        report = SyncReport([], [], [])
+        pending_before = {pid for pid, _ in self.store.pending()}
+        self.flush()
+        pending_after = {pid for pid, _ in self.store.pending()}
+        report.pushed = sorted(pending_before - pending_after)
+        report.failed = sorted(pending_after)
+        for list_id in self.store.ids():
+            try:
+                self.pull(list_id)
+                report.pulled.append(list_id)
+            except UnknownList:
+                # Created here and never saved by the cluster: push it whole.
+                try:
+                    self.push(list_id)
+                    report.pushed.append(list_id)
+                except (ClusterUnreachable, ClusterUnavailable):
+                    report.failed.append(list_id)
+            except (ClusterUnreachable, ClusterUnavailable):
+                report.failed.append(list_id)
+        return report
+
+    def status(self) -> StatusReply:
+        reply = self._request(
+            lambda mid, tid, traced: StatusRequest(
+                msg_id=mid, trace_id=tid, sender=self.client_id, traced=traced
+            )
+        )
+        if not isinstance(reply, StatusReply):
+            raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
+        return reply
+
+    def _put(self, list_id: str, blob: bytes, attempts: int) -> Saved:
+        reply = self._request(
+            lambda mid, tid, traced: Put(
+                msg_id=mid,
+                trace_id=tid,
+                sender=self.client_id,
+                traced=traced,
+                list_id=list_id,
+                state=blob,
+            ),
+            attempts=attempts,
+        )
+        if not isinstance(reply, Saved):
+            raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
+        return reply
+
+    def _request(
+        self, build: Callable[[str, str, bool], Message], attempts: int | None = None
+    ) -> Message:
+        """Send a request and wait for its answer, retrying with tenacity.
+
+        Raises:
+            ClusterUnreachable: no answer after every attempt.
+            ClusterUnavailable: the proxy answered with an error.
+        """
+        actor = self._actor
+        if actor is None:
+            raise ClusterUnreachable("no cluster configured")
+        trace_id = new_trace_id()
+        traced = self.tracer.sample(forced=self.trace)
+        self.last_trace_id = trace_id
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(attempts or self.attempts),
+            wait=tenacity.wait_exponential(multiplier=0.05, max=0.5),
+            retry=tenacity.retry_if_exception_type(_AttemptFailed),
+            reraise=True,
+        )
+        last_error: ErrorReply | None = None
+        try:
+            for attempt in retrying:
+                with attempt:
+                    if not self._link_up.wait(self.connect_timeout_s):
+                        raise _AttemptFailed("not connected to the proxy")
+                    msg = build(self._ids(), trace_id, traced)
+                    self.tracer.hop(log, "client.request", msg, type=type(msg).__name__)
+                    future: pykka.Future[Message] = pykka.ThreadingFuture()
+                    actor.tell(_Request(msg, future))
+                    try:
+                        reply = future.get(timeout=self.client_timeout_s)
+                    except pykka.Timeout:
+                        actor.tell(_Forget(msg.msg_id))
+                        raise _AttemptFailed("no answer in time") from None
+                    self.tracer.hop(log, "client.reply", reply, type=type(reply).__name__)
+                    if isinstance(reply, ErrorReply):
+                        last_error = reply
+                        if reply.code in ("unavailable", "internal"):
+                            raise _AttemptFailed(reply.reason)
+                        raise ClusterUnavailable(f"{reply.code}: {reply.reason}")
+                    return reply
+        except _AttemptFailed as exc:
+            if last_error is not None:
+                raise ClusterUnavailable(f"{last_error.code}: {last_error.reason}") from None
+            raise ClusterUnreachable(str(exc)) from None
+        raise ClusterUnreachable("no attempt was made")  # pragma: no cover - tenacity always tries

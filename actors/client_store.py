@@ -1,0 +1,184 @@
+"""A client's own copy of its lists: local-first, on its own disk.
+
+One SQLite database per client id (default ``var/clients/<id>/client.db``).
+Every edit is committed here first, in the same transaction as the delta it
+adds to the *pending* table; pushing the pending deltas to the cluster is a
+separate step that may happen much later, even after a restart. A pending
+delta is cleared only if it is still the one that was pushed, so an edit
+made while a push was in flight is not lost.
+
+The replica id under which this client edits is the client id plus a random
+suffix drawn when the store is created. A client that loses its store and
+starts again under the same name therefore never reuses a dot.
+
+Each thread opens its own ``ClientStore`` (SQLite connections are not shared
+across threads); transactions serialise concurrent writers, including other
+processes of the same client.
+"""
+
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Final
+
+from crdt import ShoppingList
+
+__all__ = ["ClientStore"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS lists (
+    list_id TEXT PRIMARY KEY,
+    state   BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pending (
+    list_id TEXT PRIMARY KEY,
+    delta   BLOB NOT NULL      -- every local edit not yet saved by the cluster, merged
+) WITHOUT ROWID;
+"""
+
+
+class ClientStore:
+    """See the module docstring. Not thread-safe: one per thread."""
+
+    def __init__(self, directory: Path, client_id: str) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self.path = directory / "client.db"
+        self.client_id = client_id
+        self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self.replica_id = self._replica_id()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _replica_id(self) -> str:
+        with self._tx():
+            row = self._db.execute("SELECT value FROM meta WHERE key = 'replica_id'").fetchone()
+            if row is not None:
+                return str(row[0])
+            replica = f"{self.client_id}.{secrets.token_hex(4)}"
+            self._db.execute("INSERT INTO meta VALUES ('replica_id', ?)", (replica,))
+            return replica
+
+    def _tx(self) -> _Transaction:
+        return _Transaction(self._db)
+
+    # ----------------------------------------------------------------- reads
+
+    def load(self, list_id: str) -> ShoppingList | None:
+        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
+        return None if row is None else ShoppingList.decode(row[0], self.replica_id)
+
+    def all(self) -> list[ShoppingList]:
+        rows = self._db.execute("SELECT state FROM lists ORDER BY list_id").fetchall()
+        return [ShoppingList.decode(r[0], self.replica_id) for r in rows]
+
+    def ids(self) -> list[str]:
+        return [r[0] for r in self._db.execute("SELECT list_id FROM lists ORDER BY list_id")]
+
+    def resolve(self, ref: str) -> str | None:
+        """A list id from a full id or a unique prefix of a local list's id."""
+        ref = ref.strip().lower()
+        if len(ref) == 36:
+            return ref
+        matches = [i for i in self.ids() if i.startswith(ref)] if len(ref) >= 4 else []
+        return matches[0] if len(matches) == 1 else None
+
+    def pending(self) -> list[tuple[str, bytes]]:
+        return [(r[0], bytes(r[1])) for r in self._db.execute("SELECT list_id, delta FROM pending")]
+
+    def has_pending(self, list_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM pending WHERE list_id = ?", (list_id,)).fetchone()
+        return row is not None
+
+    # ---------------------------------------------------------------- writes
+
+    def create(self, name: str) -> ShoppingList:
+        """A new list with a fresh uuid4, saved and pending."""
+        state = ShoppingList(str(uuid.uuid4()), self.replica_id, name)
+        with self._tx():
+            self._save(state)
+            self._add_pending(state.list_id, state)
+        return state
+
+    def edit(
+        self, list_id: str, op: Callable[[ShoppingList], ShoppingList]
+    ) -> tuple[ShoppingList, ShoppingList] | None:
+        """Apply ``op`` (a mutator returning its delta) to the stored list.
+
+        Returns ``(state, delta)``, or ``None`` if the list is not here. If
+        ``op`` raises, nothing is written.
+        """
+        with self._tx():
+            state = self.load(list_id)
+            if state is None:
+                return None
+            delta = op(state)
+            self._save(state)
+            self._add_pending(list_id, delta)
+        return state, delta
+
+    def merge_remote(self, state: ShoppingList) -> tuple[ShoppingList, bool]:
+        """Join a copy from the cluster into ours; returns (ours, changed)."""
+        with self._tx():
+            local = self.load(state.list_id)
+            if local is None:
+                local = state.copy(replica_id=self.replica_id)
+            elif state.compare(local):
+                return local, False
+            else:
+                local.merge(state)
+            self._save(local)
+        return local, True
+
+    def clear_pending(self, list_id: str, delta: bytes) -> None:
+        """Forget a pending delta the cluster saved, unless it grew meanwhile."""
+        with self._tx():
+            self._db.execute(
+                "DELETE FROM pending WHERE list_id = ? AND delta = ?", (list_id, delta)
+            )
+
+    def delete(self, list_id: str) -> bool:
+        with self._tx():
+            cur = self._db.execute("DELETE FROM lists WHERE list_id = ?", (list_id,))
+            self._db.execute("DELETE FROM pending WHERE list_id = ?", (list_id,))
+            return cur.rowcount > 0
+
+    def _save(self, state: ShoppingList) -> None:
+        self._db.execute(
+            "INSERT INTO lists (list_id, state) VALUES (?, ?) "
+            "ON CONFLICT(list_id) DO UPDATE SET state = excluded.state",
+            (state.list_id, state.encode()),
+        )
+
+    def _add_pending(self, list_id: str, delta: ShoppingList) -> None:
+        row = self._db.execute("SELECT delta FROM pending WHERE list_id = ?", (list_id,)).fetchone()
+        if row is not None:
+            merged = ShoppingList.decode(row[0], self.replica_id)
+            merged.merge(delta)
+            delta = merged
+        self._db.execute(
+            "INSERT INTO pending (list_id, delta) VALUES (?, ?) "
+            "ON CONFLICT(list_id) DO UPDATE SET delta = excluded.delta",
+            (list_id, delta.encode()),
+        )
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT``, or ``ROLLBACK`` on an exception."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def __enter__(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        self._db.execute("ROLLBACK" if exc_type is not None else "COMMIT")

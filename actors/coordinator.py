@@ -1,0 +1,391 @@
+"""Quorum requests, coordinated by the proxy: Dynamo's put and get.
+
+A client request becomes N *slots*, one per replica of the list's preference
+list. A slot sends one attempt at a time; an attempt fails on a timeout, an
+unroutable send or an error reply, and tenacity's policy (three attempts in
+all, no wait) decides whether the slot tries again, always on the next
+server clockwise that the request has not used yet. When the owner of a slot
+is suspect, its first attempt already goes to such a stand-in, with a hint
+naming the owner (sloppy quorum with hinted handoff).
+
+* A write is answered ``Saved`` once W slots committed, and published to
+  subscribers; the other slots still run to completion.
+* A read is answered once R slots replied, with the join of their copies;
+  when every slot is done, owners whose copy was behind the join get it
+  (read repair).
+
+No I/O here: the proxy actor passes callables to send, and calls in with
+replies, failures and the time.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import tenacity
+
+from actors.membership import Membership
+from crdt import ShoppingList
+from logs import Tracer
+from protocol import (
+    ErrorReply,
+    Fetch,
+    Fetched,
+    Get,
+    ListReply,
+    Message,
+    ProtocolError,
+    Put,
+    Saved,
+    Store,
+    Stored,
+    Update,
+)
+from ring import key_position
+
+__all__ = ["AttemptFailed", "Coordinator", "QuorumConfig", "attempt_policy"]
+
+#: Requests in flight before new ones are turned away as overload.
+MAX_INFLIGHT: Final = 20_000
+
+
+class AttemptFailed(Exception):
+    """One attempt against one replica failed."""
+
+
+def attempt_policy(attempts: int = 3) -> tenacity.Retrying:
+    """Three attempts in all, each at once on the next candidate."""
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_none(),
+        retry=tenacity.retry_if_exception_type(AttemptFailed),
+        reraise=False,
+    )
+
+
+@dataclass(frozen=True)
+class QuorumConfig:
+    n: int
+    r: int
+    w: int
+    request_timeout_s: float
+    attempts: int = 3
+
+
+@dataclass(eq=False)
+class Slot:
+    """One copy of a request: successive attempts on successive servers."""
+
+    owner: str
+    retry: tenacity.RetryCallState
+    node: str = ""
+    msg_id: str = ""
+    status: str = "active"  # active | ok | failed
+    blob: bytes | None = None
+
+
+@dataclass(eq=False)
+class Request:
+    """A client request in flight."""
+
+    kind: str  # "put" | "get"
+    peer: bytes
+    msg: Put | Get
+    owners: list[str]
+    spares: list[str]
+    used: set[str]
+    slots: list[Slot] = field(default_factory=list)
+    replied: bool = False
+
+    def count(self, status: str) -> int:
+        return sum(1 for s in self.slots if s.status == status)
+
+
+Send = Callable[[str, Message], None]
+Reply = Callable[[bytes, Message], None]
+Publish = Callable[[str, Message], None]
+
+
+class Coordinator:
+    """Runs every quorum request of the proxy; owned by the proxy actor's thread."""
+
+    def __init__(
+        self,
+        config: QuorumConfig,
+        membership: Membership,
+        send: Send,
+        reply: Reply,
+        publish: Publish,
+        new_id: Callable[[], str],
+        node_id: str,
+        tracer: Tracer,
+        log: Any,
+    ) -> None:
+        self.config = config
+        self.membership = membership
+        self._send = send
+        self._reply = reply
+        self._publish = publish
+        self._new_id = new_id
+        self.node_id = node_id
+        self.tracer = tracer
+        self.log = log
+        self.policy = attempt_policy(config.attempts)
+        self.pending: dict[str, tuple[Request, Slot]] = {}
+        self._timers: list[tuple[float, str]] = []
+        self.inflight = 0
+
+    # -------------------------------------------------------------- requests
+
+    def put(self, peer: bytes, msg: Put, now: float) -> None:
+        self._start("put", peer, msg, now)
+
+    def get(self, peer: bytes, msg: Get, now: float) -> None:
+        self._start("get", peer, msg, now)
+
+    def _start(self, kind: str, peer: bytes, msg: Put | Get, now: float) -> None:
+        ring = self.membership.ring
+        if not len(ring):
+            self._answer_error(peer, msg, "unavailable", "no server has joined the ring yet")
+            return
+        if self.inflight >= MAX_INFLIGHT:
+            self._answer_error(peer, msg, "unavailable", "proxy overloaded; retry later")
+            return
+        n = self.config.n
+        # The preference list, then enough spares for two retries per slot.
+        walk = ring.walk(key_position(msg.list_id), n * (self.config.attempts))
+        owners, spares = walk[:n], walk[n:]
+        req = Request(kind, peer, msg, owners, spares, set(owners))
+        self.inflight += 1
+        self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
+        for owner in owners:
+            slot = Slot(owner, tenacity.RetryCallState(self.policy, None, (), {}))
+            req.slots.append(slot)
+        for slot in req.slots:
+            target = slot.owner if self.membership.healthy(slot.owner) else self._spare(req)
+            self._attempt(req, slot, target or slot.owner, now)
+        self._settle(req)
+
+    def _spare(self, req: Request) -> str | None:
+        """The next unused server clockwise, healthy ones first."""
+        for want_healthy in (True, False):
+            for node in req.spares:
+                if node not in req.used and self.membership.healthy(node) == want_healthy:
+                    req.used.add(node)
+                    return node
+        return None
+
+    def _attempt(self, req: Request, slot: Slot, node: str, now: float) -> None:
+        slot.node = node
+        slot.msg_id = self._new_id()
+        m = req.msg
+        out: Message
+        if isinstance(m, Put):
+            hint = slot.owner if node != slot.owner else ""
+            out = Store(
+                msg_id=slot.msg_id,
+                trace_id=m.trace_id,
+                sender=self.node_id,
+                traced=m.traced,
+                list_id=m.list_id,
+                state=m.state,
+                hint=hint,
+            )
+        else:
+            out = Fetch(
+                msg_id=slot.msg_id,
+                trace_id=m.trace_id,
+                sender=self.node_id,
+                traced=m.traced,
+                list_id=m.list_id,
+            )
+        self.pending[slot.msg_id] = (req, slot)
+        heapq.heappush(self._timers, (now + self.config.request_timeout_s, slot.msg_id))
+        self.tracer.hop(
+            self.log,
+            "proxy.attempt",
+            out,
+            to=node,
+            owner=slot.owner,
+            attempt=slot.retry.attempt_number,
+        )
+        self._send(node, out)
+
+    # ------------------------------------------------------------- outcomes
+
+    def on_reply(self, node: str, msg: Stored | Fetched | ErrorReply, now: float) -> None:
+        entry = self.pending.pop(msg.reply_to, None)
+        if entry is None:
+            return  # late answer to an attempt that already timed out, or a repair
+        req, slot = entry
+        self.membership.seen(node, now)
+        if isinstance(msg, ErrorReply):
+            self._failed(req, slot, f"{msg.code}: {msg.reason}", now)
+            return
+        if isinstance(msg, Fetched):
+            slot.blob = msg.state
+        slot.status = "ok"
+        self.tracer.hop(self.log, "proxy.replica_ok", msg, replica=node, owner=slot.owner)
+        self._settle(req)
+
+    def on_undeliverable(self, msg_id: str, now: float) -> None:
+        entry = self.pending.pop(msg_id, None)
+        if entry is not None:
+            req, slot = entry
+            self.membership.failed(slot.node, now)
+            self._failed(req, slot, "unreachable", now)
+
+    def expire(self, now: float) -> None:
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, msg_id = heapq.heappop(timers)
+            entry = self.pending.pop(msg_id, None)
+            if entry is not None:
+                req, slot = entry
+                self.membership.failed(slot.node, now)
+                self._failed(req, slot, "timeout", now)
+
+    def _failed(self, req: Request, slot: Slot, reason: str, now: float) -> None:
+        self.tracer.hop(self.log, "proxy.replica_failed", req.msg, replica=slot.node, reason=reason)
+        slot.retry.set_exception((AttemptFailed, AttemptFailed(reason), None))
+        try:
+            action = self.policy.iter(slot.retry)
+        except tenacity.RetryError:
+            action = None
+        node = self._spare(req) if isinstance(action, tenacity.DoSleep) else None
+        if node is None:
+            slot.status = "failed"
+        else:
+            slot.retry.prepare_for_next_attempt()
+            self._attempt(req, slot, node, now)
+        self._settle(req)
+
+    # ------------------------------------------------------------- settling
+
+    def _settle(self, req: Request) -> None:
+        ok, active = req.count("ok"), req.count("active")
+        need = self.config.w if req.kind == "put" else self.config.r
+        if not req.replied:
+            if ok >= need:
+                req.replied = True
+                self._succeed(req, ok)
+            elif ok + active < need:
+                req.replied = True
+                self._answer_error(
+                    req.peer,
+                    req.msg,
+                    "unavailable",
+                    f"only {ok} of the {need} replicas needed answered",
+                )
+        if active == 0:
+            self.inflight -= 1
+            if req.kind == "get" and req.replied:
+                self._repair(req)
+
+    def _succeed(self, req: Request, ok: int) -> None:
+        m = req.msg
+        if isinstance(m, Put):
+            answer: Message = Saved(
+                msg_id=self._new_id(),
+                trace_id=m.trace_id,
+                sender=self.node_id,
+                traced=m.traced,
+                reply_to=m.msg_id,
+                list_id=m.list_id,
+                acks=ok,
+            )
+            self._reply(req.peer, answer)
+            self._publish(
+                m.list_id,
+                Update(
+                    msg_id=self._new_id(),
+                    trace_id=m.trace_id,
+                    sender=self.node_id,
+                    traced=m.traced,
+                    list_id=m.list_id,
+                    state=m.state,
+                ),
+            )
+        else:
+            try:
+                state = self._join([s.blob for s in req.slots if s.status == "ok"])
+            except ProtocolError as exc:
+                self._answer_error(req.peer, m, "internal", f"a replica sent a bad state: {exc}")
+                return
+            answer = ListReply(
+                msg_id=self._new_id(),
+                trace_id=m.trace_id,
+                sender=self.node_id,
+                traced=m.traced,
+                reply_to=m.msg_id,
+                list_id=m.list_id,
+                state=state,
+            )
+            self._reply(req.peer, answer)
+        self.tracer.hop(self.log, "proxy.answered", m, kind=req.kind, replicas=ok)
+
+    def _join(self, blobs: list[bytes | None]) -> bytes | None:
+        """The join of the replicas' copies; skips the work when they agree."""
+        present = [b for b in blobs if b is not None]
+        if not present:
+            return None
+        if all(b == present[0] for b in present):
+            return present[0]
+        merged = ShoppingList.decode(present[0])
+        for blob in present[1:]:
+            merged.merge(ShoppingList.decode(blob))
+        return merged.encode()
+
+    def _repair(self, req: Request) -> None:
+        """Send the join to every owner that answered with an older copy."""
+        answered = [s for s in req.slots if s.status == "ok"]
+        try:
+            best = self._join([s.blob for s in answered])
+        except ProtocolError:
+            return
+        if best is None:
+            return
+        merged: ShoppingList | None = None
+        for slot in answered:
+            if slot.node != slot.owner or slot.blob == best:
+                continue  # stand-ins hold hints, not copies; equal copies need nothing
+            if slot.blob is not None:
+                if merged is None:
+                    merged = ShoppingList.decode(best)
+                if merged.compare(ShoppingList.decode(slot.blob)):
+                    continue  # it has seen everything: an equal state, encoded alike
+            m = req.msg
+            repair = Store(
+                msg_id=self._new_id(),
+                trace_id=m.trace_id,
+                sender=self.node_id,
+                traced=m.traced,
+                list_id=m.list_id,
+                state=best,
+            )
+            self.tracer.hop(self.log, "proxy.read_repair", repair, to=slot.node)
+            self._send(slot.node, repair)
+
+    def _answer_error(self, peer: bytes, msg: Put | Get, code: str, reason: str) -> None:
+        self.log.info(
+            "proxy.request_failed",
+            trace_id=msg.trace_id,
+            msg_id=msg.msg_id,
+            list_id=msg.list_id,
+            reason=reason,
+        )
+        self._reply(
+            peer,
+            ErrorReply(
+                msg_id=self._new_id(),
+                trace_id=msg.trace_id,
+                sender=self.node_id,
+                traced=msg.traced,
+                reply_to=msg.msg_id,
+                code=code,  # type: ignore[arg-type]
+                reason=reason,
+            ),
+        )

@@ -1,0 +1,61 @@
+"""Messages that stay inside one process: bridge -> actor, and actor commands.
+
+Wire messages live in :mod:`protocol`; these wrap them with where they came
+from, or carry time and link events that no peer sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from protocol import Message
+
+__all__ = ["Delivery", "Inbound", "LinkEvent", "Tick", "Undeliverable"]
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One decoded message and where it came from."""
+
+    channel: str
+    #: the ROUTER routing id of the sender; empty on DEALER and SUB sockets
+    peer: bytes
+    msg: Message
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """Everything one poll of the bridge received, in arrival order.
+
+    Batching the messages of a poll into one ``tell`` lets an actor commit a
+    group of writes in one transaction, and costs one thread wake-up instead
+    of one per message.
+    """
+
+    deliveries: list[Delivery]
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """The bridge's heartbeat: time moved on (``time.monotonic()``)."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class Undeliverable:
+    """A message the bridge could not send: no such peer (ROUTER_MANDATORY),
+    or the peer's queue is full. The actor decides whether that fails a request."""
+
+    channel: str
+    peer: bytes
+    msg: Message
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class LinkEvent:
+    """A connect-side socket connected to or lost its peer."""
+
+    channel: str
+    connected: bool

@@ -1,0 +1,211 @@
+"""The main function of each cluster process (proxy, server).
+
+The process supervisor starts these with multiprocessing's *spawn* method,
+so each child is a fresh interpreter that makes its own zmq Context. A child:
+
+1. configures JSON logging to ``<log_dir>/<role>-<id>.jsonl``;
+2. asks the kernel to SIGTERM it if its parent dies (no orphans, even when
+   the supervisor is killed with -9), and watches its parent id as a backstop;
+3. starts its bridge, then its actor under an :class:`ActorSupervisor`;
+4. runs until SIGTERM/SIGINT, its parent's death, or the actor supervisor
+   giving up; then stops the actor, the bridge and the context, in that
+   order, with LINGER 0 everywhere so ``term()`` cannot hang.
+
+Exit status: 0 on a requested stop, 70 when the actor kept crashing or the
+bridge failed (the process supervisor restarts it).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from multiprocessing.connection import Connection
+from typing import Any
+
+import msgspec
+import pykka
+import structlog
+import zmq
+
+import logs
+from actors.base import CrashHandler
+from actors.bridge import Bridge, SocketSpec
+from actors.supervision import ActorSupervisor
+from protocol.limits import MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES
+from supervisor.topology import PROXY_CHANNELS, Topology
+
+__all__ = ["EXIT_CRASHED", "proxy_main", "server_main"]
+
+EXIT_CRASHED = 70
+_PR_SET_PDEATHSIG = 1
+
+log = structlog.get_logger(__name__)
+
+
+def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -> None:
+    """Entry point of the proxy process.
+
+    ``endpoints_conn`` receives the bound endpoints (JSON) once the sockets
+    are up, so that ports given as 0 can be passed on to the servers.
+    """
+    from actors.proxy import ProxyActor  # noqa: PLC0415 - keep the spawn import light
+
+    topology = msgspec.json.decode(topology_json, type=Topology)
+    host = topology.proxy.bind_host
+    specs = []
+    for channel in PROXY_CHANNELS:
+        kind = zmq.PUB if channel == "publish" else zmq.ROUTER
+        control = channel in ("hello", "liveness")
+        specs.append(
+            SocketSpec(
+                channel,
+                kind,
+                bind=f"tcp://{host}:{topology.proxy.port(channel)}",
+                max_frame_bytes=MAX_CONTROL_FRAME_BYTES if control else MAX_FRAME_BYTES,
+                hwm=1000 if control else 50_000,
+            )
+        )
+
+    def on_ready(bridge: Bridge) -> dict[str, Any]:
+        endpoints = {
+            ch: _advertised(bridge.endpoints[ch], topology.proxy.host) for ch in PROXY_CHANNELS
+        }
+        if endpoints_conn is not None:
+            endpoints_conn.send_bytes(msgspec.json.encode(endpoints))
+            endpoints_conn.close()
+        return {"pub_endpoint": endpoints["publish"]}
+
+    def factory(
+        ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
+    ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
+        return lambda on_crash: ProxyActor.start(
+            ctx, bridge.out_endpoint, topology, extra["pub_endpoint"], on_crash
+        )
+
+    _run("proxy", "proxy", topology, specs, factory, on_ready)
+
+
+def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> None:
+    """Entry point of a server process; ``endpoints_json`` are the proxy's endpoints."""
+    from actors.server import ServerActor  # noqa: PLC0415 - keep the spawn import light
+
+    topology = msgspec.json.decode(topology_json, type=Topology)
+    endpoints = msgspec.json.decode(endpoints_json, type=dict[str, str])
+    identity = server_id.encode()
+    specs = [
+        SocketSpec(
+            "backend", zmq.DEALER, connect=endpoints["backend"], identity=identity, hwm=50_000
+        ),
+        SocketSpec(
+            "hello",
+            zmq.DEALER,
+            connect=endpoints["hello"],
+            identity=identity,
+            max_frame_bytes=MAX_CONTROL_FRAME_BYTES,
+            hwm=100,
+        ),
+        SocketSpec(
+            "liveness",
+            zmq.DEALER,
+            connect=endpoints["liveness"],
+            identity=identity,
+            max_frame_bytes=MAX_CONTROL_FRAME_BYTES,
+            hwm=100,
+        ),
+    ]
+
+    def factory(
+        ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
+    ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
+        return lambda on_crash: ServerActor.start(
+            ctx, bridge.out_endpoint, server_id, topology, on_crash
+        )
+
+    _run("server", server_id, topology, specs, factory, None)
+
+
+def _run(
+    role: str,
+    node_id: str,
+    topology: Topology,
+    specs: list[SocketSpec],
+    factory: Callable[
+        [zmq.Context[Any], Bridge, dict[str, Any]], Callable[[CrashHandler], pykka.ActorRef[Any]]
+    ],
+    on_ready: Callable[[Bridge], dict[str, Any]] | None,
+) -> None:
+    c = topology.cluster
+    logs.configure(node_id, role, topology.log_dir / f"{role}-{node_id}.jsonl", c.log_level)
+    _die_with_parent()
+    stop = threading.Event()
+    exit_code = 0
+
+    def on_signal(signum: int, _frame: object) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    parent = os.getppid()
+    ctx: zmq.Context[Any] = zmq.Context()
+    holder: dict[str, ActorSupervisor] = {}
+    bridge = Bridge(
+        ctx,
+        specs,
+        target=lambda: holder["sup"].current() if "sup" in holder else None,
+        node_id=node_id,
+        tick_interval_s=min(0.05, c.probe_interval_s / 4),
+    )
+    bridge.start()
+    try:
+        bridge.wait_ready()
+    except RuntimeError as exc:
+        log.critical("process.bridge_failed", error=str(exc))
+        ctx.term()
+        sys.exit(EXIT_CRASHED)
+    extra = on_ready(bridge) if on_ready is not None else {}
+    gave_up = threading.Event()
+
+    def give_up() -> None:
+        gave_up.set()
+        stop.set()
+
+    sup = ActorSupervisor(factory(ctx, bridge, extra), name=role, on_give_up=give_up)
+    holder["sup"] = sup
+    sup.start()
+    log.info("process.started", endpoints=bridge.endpoints, pid=os.getpid())
+    while not stop.wait(0.2):
+        if os.getppid() != parent:
+            log.warning("process.parent_died")
+            break
+        if not bridge.is_alive():
+            log.critical("process.bridge_died", error=repr(bridge.error))
+            exit_code = EXIT_CRASHED
+            break
+    if gave_up.is_set():
+        exit_code = EXIT_CRASHED
+    sup.stop(timeout_s=3.0)
+    bridge.stop(timeout_s=3.0)
+    ctx.term()
+    log.info("process.stopped", exit_code=exit_code)
+    sys.exit(exit_code)
+
+
+def _advertised(bound: str, host: str) -> str:
+    """A bound endpoint as clients must dial it (``tcp://0.0.0.0:p`` -> ``tcp://host:p``)."""
+    port = bound.rsplit(":", 1)[1]
+    return f"tcp://{host}:{port}"
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel send SIGTERM when the parent exits."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):
+        log.debug("process.no_pdeathsig")

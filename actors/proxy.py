@@ -1,0 +1,248 @@
+"""The proxy actor: routes client requests to the ring, admits and probes servers.
+
+A thin shell: membership rules live in :mod:`actors.membership`, quorum
+requests in :mod:`actors.coordinator`; this actor dispatches what the bridge
+delivers and drives their timers from the bridge's ticks.
+
+Channels (sockets of the proxy's bridge):
+
+``frontend`` (ROUTER)  client requests and replies
+``publish`` (PUB)      list updates, topic = list id
+``backend`` (ROUTER)   Store/Fetch to servers and their replies
+``hello`` (ROUTER)     S_HELLO in, ACK out: one reliable request/reply pair
+                       (the seed design's SUB for acks could lose them)
+``liveness`` (ROUTER)  S_REACH out to each server, S_ONLINE back; a probe
+                       to a disconnected server fails at once (ROUTER_MANDATORY)
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import structlog
+import zmq
+
+from actors.base import BridgedActor, CrashHandler
+from actors.coordinator import Coordinator, QuorumConfig
+from actors.ids import MsgIds
+from actors.membership import Membership
+from actors.membership_store import MembershipFile
+from actors.messages import Delivery, Undeliverable
+from logs import Tracer
+from protocol import (
+    Ack,
+    ErrorReply,
+    Fetched,
+    Get,
+    MemberStatus,
+    Message,
+    Put,
+    SHello,
+    SOnline,
+    SReach,
+    StatusReply,
+    StatusRequest,
+    Stored,
+)
+from ring import position_hex
+from supervisor.topology import Topology
+
+__all__ = ["ProxyActor"]
+
+log = structlog.get_logger("proxy")
+
+
+class ProxyActor(BridgedActor):
+    """See the module docstring. All methods run in the actor's thread."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context[Any],
+        out_endpoint: str,
+        topology: Topology,
+        pub_endpoint: str,
+        on_crash: CrashHandler | None = None,
+    ) -> None:
+        super().__init__(ctx, out_endpoint, "proxy", on_crash)
+        self.topology = topology
+        self.pub_endpoint = pub_endpoint
+
+    def started(self) -> None:
+        c = self.topology.cluster
+        self.ids = MsgIds("proxy")
+        self.tracer = Tracer(c.trace_level, c.trace_sample_rate)
+        self.membership_file = MembershipFile(self.topology.data_dir / "proxy" / "membership.json")
+        known = self.membership_file.load()
+        self.membership = Membership(
+            vnodes=c.vnodes,
+            batch_size=c.join_batch_size,
+            batch_timeout_s=c.join_batch_timeout_s,
+            probe_misses=c.probe_misses,
+            known=known,
+        )
+        if known:
+            log.info("proxy.membership_restored", members=known)
+        self.coordinator = Coordinator(
+            QuorumConfig(n=c.n, r=c.r, w=c.w, request_timeout_s=c.request_timeout_s),
+            self.membership,
+            send=self._send_server,
+            reply=self._reply_client,
+            publish=self._publish,
+            new_id=self.ids,
+            node_id="proxy",
+            tracer=self.tracer,
+            log=log,
+        )
+        self.probe_seq = 0
+        self.next_probe = time.monotonic()
+
+    # ------------------------------------------------------------- outbound
+
+    def _send_server(self, node: str, msg: Message) -> None:
+        self.outbox.send("backend", node.encode(), msg)
+
+    def _reply_client(self, peer: bytes, msg: Message) -> None:
+        self.outbox.send("frontend", peer, msg)
+
+    def _publish(self, list_id: str, msg: Message) -> None:
+        self.outbox.publish("publish", list_id.encode(), msg)
+
+    # -------------------------------------------------------------- inbound
+
+    def handle(self, delivery: Delivery) -> None:
+        msg, channel, now = delivery.msg, delivery.channel, time.monotonic()
+        if channel == "frontend":
+            if isinstance(msg, Put):
+                self.coordinator.put(delivery.peer, msg, now)
+            elif isinstance(msg, Get):
+                self.coordinator.get(delivery.peer, msg, now)
+            elif isinstance(msg, StatusRequest):
+                self._reply_client(delivery.peer, self._status(msg, now))
+            else:
+                self._refuse(channel, delivery.peer, msg)
+        elif channel == "backend":
+            if isinstance(msg, Stored | Fetched | ErrorReply):
+                self.coordinator.on_reply(_node(delivery.peer), msg, now)
+            else:
+                self._refuse(channel, delivery.peer, msg)
+        elif channel == "hello" and isinstance(msg, SHello):
+            self._hello(delivery.peer, msg, now)
+        elif channel == "liveness" and isinstance(msg, SOnline):
+            self.membership.seen(_node(delivery.peer), now)
+        else:
+            self._refuse(channel, delivery.peer, msg)
+
+    def _refuse(self, channel: str, peer: bytes, msg: Message) -> None:
+        if isinstance(msg, ErrorReply):
+            return  # never answer an error with an error
+        log.warning("proxy.unexpected_message", channel=channel, type=type(msg).__name__)
+        self.outbox.send(
+            channel,
+            peer,
+            ErrorReply(
+                msg_id=self.ids(),
+                trace_id=msg.trace_id,
+                sender="proxy",
+                reply_to=msg.msg_id,
+                code="bad_request",
+                reason=f"{type(msg).__name__} is not accepted on the {channel} socket",
+            ),
+        )
+
+    def _hello(self, peer: bytes, msg: SHello, now: float) -> None:
+        # A server speaks for itself; the process supervisor may speak for the
+        # servers it has just (re)started, feeding them into the hello queue.
+        fed = peer.startswith(b"supervisor-")
+        if not fed and msg.server_id != _node(peer):
+            self._refuse("hello", peer, msg)
+            return
+        if fed:
+            log.info("proxy.hello_fed", server=msg.server_id)
+            if msg.server_id in self.membership.members:
+                return  # a restarted member: its own hello gets the ack
+        if self.membership.hello(msg.server_id, now):
+            self._ack(msg.server_id)
+        self._admit(now)
+
+    def _ack(self, server_id: str) -> None:
+        ack = Ack(
+            msg_id=self.ids(),
+            sender="proxy",
+            reply_to="",
+            server_id=server_id,
+            ring_epoch=self.membership.epoch,
+        )
+        self.outbox.send("hello", server_id.encode(), ack)
+
+    def _admit(self, now: float) -> None:
+        batch = self.membership.admit_due(now)
+        if not batch:
+            return
+        self.membership_file.save(sorted(self.membership.members))
+        log.info(
+            "proxy.batch_admitted",
+            servers=batch,
+            ring_size=len(self.membership.ring),
+            epoch=self.membership.epoch,
+        )
+        for server_id in batch:
+            self._ack(server_id)
+
+    # --------------------------------------------------------------- timers
+
+    def on_tick(self, now: float) -> None:
+        self.coordinator.expire(now)
+        self._admit(now)
+        if now >= self.next_probe:
+            self.next_probe = now + self.topology.cluster.probe_interval_s
+            self.probe_seq += 1
+            for server_id in self.membership.probe_round(now):
+                probe = SReach(msg_id=self.ids(), sender="proxy", seq=self.probe_seq)
+                self.outbox.send("liveness", server_id.encode(), probe)
+
+    def on_undeliverable(self, event: Undeliverable) -> None:
+        now = time.monotonic()
+        if event.channel == "backend":
+            self.coordinator.on_undeliverable(event.msg.msg_id, now)
+        elif event.channel == "liveness":
+            self.membership.failed(_node(event.peer), now)
+        # frontend: the client left before its answer; nothing to do.
+
+    # --------------------------------------------------------------- status
+
+    def _status(self, msg: StatusRequest, now: float) -> StatusReply:
+        ring = self.membership.ring
+        shares = ring.shares()
+        ranges = ring.get_responsible_nodes()
+        members = []
+        for node_id, member in sorted(self.membership.members.items()):
+            members.append(
+                MemberStatus(
+                    node_id=node_id,
+                    vnodes=ring.vnodes,
+                    share=shares.get(node_id, 0.0),
+                    ranges=[(position_hex(a), position_hex(b)) for a, b in ranges.get(node_id, [])],
+                    alive=member.answered or member.misses == 0,
+                    suspect=member.suspect,
+                    last_seen_s=-1.0 if member.last_seen is None else now - member.last_seen,
+                )
+            )
+        c = self.topology.cluster
+        return StatusReply(
+            msg_id=self.ids(),
+            trace_id=msg.trace_id,
+            sender="proxy",
+            reply_to=msg.msg_id,
+            members=members,
+            queued=list(self.membership.queue),
+            n=c.n,
+            r=c.r,
+            w=c.w,
+            ring_epoch=self.membership.epoch,
+            pub_endpoint=self.pub_endpoint,
+        )
+
+
+def _node(peer: bytes) -> str:
+    return peer.decode(errors="replace")

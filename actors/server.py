@@ -1,0 +1,194 @@
+"""The server actor: stores lists, answers the proxy, joins and stays joined.
+
+Writes of one bridge poll are merged and committed in a single transaction
+(group commit) and only then acknowledged, one ``Stored`` each. Reads are
+answered after the writes of the same batch, so they see them.
+
+Joining: until the proxy acks it, the server sends ``S_HELLO`` every
+``probe_interval_s``. Once a member, it expects the proxy's probes; if none
+arrives for several probe intervals, it concludes the proxy is gone (or
+restarted) and says hello again.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import structlog
+import zmq
+
+from actors.base import BridgedActor, CrashHandler
+from actors.ids import MsgIds
+from actors.messages import Delivery
+from actors.storage import ListStore
+from crdt import ShoppingList
+from logs import Tracer
+from protocol import (
+    Ack,
+    ErrorCode,
+    ErrorReply,
+    Fetch,
+    Fetched,
+    Message,
+    ProtocolError,
+    SHello,
+    SOnline,
+    SReach,
+    Store,
+    Stored,
+)
+from supervisor.topology import Topology
+
+__all__ = ["ServerActor"]
+
+log = structlog.get_logger("server")
+
+#: Probe intervals without a probe after which the proxy is presumed lost.
+PROXY_LOST_AFTER_PROBES = 6
+
+
+class ServerActor(BridgedActor):
+    """See the module docstring. All methods run in the actor's thread."""
+
+    def __init__(
+        self,
+        ctx: zmq.Context[Any],
+        out_endpoint: str,
+        server_id: str,
+        topology: Topology,
+        on_crash: CrashHandler | None = None,
+    ) -> None:
+        super().__init__(ctx, out_endpoint, server_id, on_crash)
+        self.topology = topology
+
+    @property
+    def db_path(self) -> Path:
+        return self.topology.data_dir / self.node_id / "lists.db"
+
+    def started(self) -> None:
+        c = self.topology.cluster
+        self.ids = MsgIds(self.node_id)
+        self.tracer = Tracer(c.trace_level, c.trace_sample_rate)
+        self.store = ListStore(self.db_path, durability=c.durability)
+        self.member = False
+        self.next_hello = 0.0
+        self.last_probe = time.monotonic()
+        self.hello_interval_s = c.probe_interval_s
+        self.proxy_lost_after_s = c.probe_interval_s * PROXY_LOST_AFTER_PROBES
+        log.info("server.started", lists=self.store.count(), db=str(self.db_path))
+
+    def stopping(self) -> None:
+        self.store.close()
+
+    # ---------------------------------------------------------------- batch
+
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        stores = [(d, d.msg) for d in deliveries if isinstance(d.msg, Store)]
+        if stores:
+            self._commit(stores)
+        for delivery in deliveries:
+            if not isinstance(delivery.msg, Store):
+                self._current = delivery
+                self.handle(delivery)
+
+    def _commit(self, stores: list[tuple[Delivery, Store]]) -> None:
+        updates: list[tuple[str, ShoppingList]] = []
+        accepted: list[Store] = []
+        for delivery, msg in stores:
+            self._current = delivery
+            try:
+                state = ShoppingList.decode(msg.state)
+            except ProtocolError as exc:
+                self._error(delivery, "bad_request", f"bad list state: {exc}")
+                continue
+            if state.list_id != msg.list_id:
+                self._error(delivery, "bad_request", "state belongs to another list")
+                continue
+            updates.append((msg.list_id, state))
+            accepted.append(msg)
+        self._current = None
+        if not updates:
+            return
+        self.store.merge_many(updates)  # committed to disk when this returns
+        for msg in accepted:
+            self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
+            self._send_backend(
+                Stored(
+                    msg_id=self.ids(),
+                    trace_id=msg.trace_id,
+                    sender=self.node_id,
+                    traced=msg.traced,
+                    reply_to=msg.msg_id,
+                    list_id=msg.list_id,
+                )
+            )
+
+    def handle(self, delivery: Delivery) -> None:
+        msg = delivery.msg
+        if isinstance(msg, Fetch):
+            state = self.store.get(msg.list_id)
+            self.tracer.hop(
+                log, "server.fetched", msg, list_id=msg.list_id, found=state is not None
+            )
+            self._send_backend(
+                Fetched(
+                    msg_id=self.ids(),
+                    trace_id=msg.trace_id,
+                    sender=self.node_id,
+                    traced=msg.traced,
+                    reply_to=msg.msg_id,
+                    list_id=msg.list_id,
+                    state=state,
+                )
+            )
+        elif isinstance(msg, SReach):
+            self.last_probe = time.monotonic()
+            reply = SOnline(
+                msg_id=self.ids(), sender=self.node_id, reply_to=msg.msg_id, seq=msg.seq
+            )
+            self.outbox.send("liveness", b"", reply)
+        elif isinstance(msg, Ack):
+            if not self.member:
+                log.info("server.joined", epoch=msg.ring_epoch)
+            self.member = True
+            self.last_probe = time.monotonic()
+        elif isinstance(msg, ErrorReply):
+            log.warning("server.error_from_proxy", code=msg.code, reason=msg.reason)
+        else:
+            self._error(delivery, "bad_request", f"a server does not accept {type(msg).__name__}")
+
+    # --------------------------------------------------------------- timers
+
+    def on_tick(self, now: float) -> None:
+        if self.member and now - self.last_probe > self.proxy_lost_after_s:
+            log.warning("server.proxy_lost", silent_s=round(now - self.last_probe, 2))
+            self.member = False
+        if not self.member and now >= self.next_hello:
+            self.next_hello = now + self.hello_interval_s
+            hello = SHello(msg_id=self.ids(), sender=self.node_id, server_id=self.node_id)
+            self.outbox.send("hello", b"", hello)
+
+    # -------------------------------------------------------------- helpers
+
+    def _send_backend(self, msg: Message) -> None:
+        self.outbox.send("backend", b"", msg)
+
+    def _error(self, delivery: Delivery, code: ErrorCode, reason: str) -> None:
+        msg = delivery.msg
+        log.warning(
+            "server.request_refused", msg_id=msg.msg_id, trace_id=msg.trace_id, reason=reason
+        )
+        self.outbox.send(
+            delivery.channel,
+            b"",
+            ErrorReply(
+                msg_id=self.ids(),
+                trace_id=msg.trace_id,
+                sender=self.node_id,
+                reply_to=msg.msg_id,
+                code=code,
+                reason=reason,
+            ),
+        )

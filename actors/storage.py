@@ -1,0 +1,176 @@
+"""A server's durable store: one SQLite database in WAL mode.
+
+Every write is a CRDT merge: the incoming state or delta is joined into the
+stored copy inside a transaction, and the caller acknowledges only after
+:meth:`ListStore.merge_many` returned, i.e. after the commit. A batch of
+writes shares one transaction, hence one WAL sync (group commit).
+
+Durability modes (the topology's ``durability``):
+
+``normal``
+    ``synchronous=NORMAL``: a committed write survives the crash or kill -9
+    of the process (it is in the WAL, in the OS page cache), but may be lost
+    if the machine loses power before the next checkpoint.
+``full``
+    ``synchronous=FULL``: the WAL is fsynced at every commit, so a commit
+    also survives a power cut. Group commit keeps the cost per batch.
+
+A bounded LRU cache keeps hot lists decoded, so a delta costs a merge and
+an encode, not a read and a decode. The store belongs to one thread (the
+server actor's); SQLite connections must not be shared across threads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Final
+
+from crdt import ShoppingList
+from ring import key_position
+
+__all__ = ["ListStore", "position_bytes"]
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS lists (
+    list_id  TEXT PRIMARY KEY,
+    position BLOB NOT NULL,   -- md5 of the id: where it sits on the ring
+    state    BLOB NOT NULL,   -- canonical encoding of the CRDT state
+    digest   BLOB NOT NULL    -- md5 of state, for anti-entropy
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS lists_by_position ON lists(position);
+CREATE TABLE IF NOT EXISTS hints (
+    owner    TEXT NOT NULL,   -- the replica this write was meant for
+    list_id  TEXT NOT NULL,
+    state    BLOB NOT NULL,   -- merged writes held for the owner
+    PRIMARY KEY (owner, list_id)
+) WITHOUT ROWID;
+"""
+
+
+def position_bytes(list_id: str) -> bytes:
+    """The ring position of a list as 16 big-endian bytes (sorts like the integer)."""
+    return key_position(list_id).to_bytes(16, "big")
+
+
+class ListStore:
+    """The lists of one server; see the module docstring.
+
+    Args:
+        path: the database file (its folder is created).
+        durability: ``"normal"`` or ``"full"``.
+        cache_lists: how many decoded lists to keep in memory.
+    """
+
+    def __init__(self, path: Path, durability: str = "normal", cache_lists: int = 4096) -> None:
+        if durability not in ("normal", "full"):
+            raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, one per batch.
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=True)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={durability.upper()}")
+        self._db.execute("PRAGMA busy_timeout=5000")
+        self._db.executescript(_SCHEMA)
+        self._cache: OrderedDict[str, tuple[ShoppingList, bytes]] = OrderedDict()
+        self._cache_lists = cache_lists
+
+    def close(self) -> None:
+        self._db.close()
+
+    # ----------------------------------------------------------------- reads
+
+    def get(self, list_id: str) -> bytes | None:
+        """The stored state of a list, or ``None``."""
+        hit = self._lookup(list_id)
+        return hit[1] if hit is not None else None
+
+    def get_list(self, list_id: str) -> ShoppingList | None:
+        hit = self._lookup(list_id)
+        return hit[0] if hit is not None else None
+
+    def count(self) -> int:
+        row = self._db.execute("SELECT count(*) FROM lists").fetchone()
+        return int(row[0])
+
+    def list_ids(self) -> Iterator[str]:
+        for (list_id,) in self._db.execute("SELECT list_id FROM lists ORDER BY position"):
+            yield list_id
+
+    def _lookup(self, list_id: str) -> tuple[ShoppingList, bytes] | None:
+        hit = self._cache.get(list_id)
+        if hit is not None:
+            self._cache.move_to_end(list_id)
+            return hit
+        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
+        if row is None:
+            return None
+        blob = bytes(row[0])
+        # The database is ours, but a bad disk or an older version could still
+        # hand us garbage; decoding validates it like any untrusted bytes.
+        entry = (ShoppingList.decode(blob), blob)
+        self._remember(list_id, entry)
+        return entry
+
+    def _remember(self, list_id: str, entry: tuple[ShoppingList, bytes]) -> None:
+        self._cache[list_id] = entry
+        self._cache.move_to_end(list_id)
+        while len(self._cache) > self._cache_lists:
+            self._cache.popitem(last=False)
+
+    # ---------------------------------------------------------------- writes
+
+    def merge_many(self, updates: Iterable[tuple[str, ShoppingList]]) -> set[str]:
+        """Join each (list id, state or delta) into the store in one transaction.
+
+        Returns the ids whose stored state changed. When this returns, the
+        transaction is committed; if it raises, nothing was written and the
+        cache is left as the database is.
+        """
+        changed: dict[str, ShoppingList] = {}
+        for list_id, incoming in updates:
+            state = changed.get(list_id)
+            if state is None:
+                hit = self._lookup(list_id)
+                state = hit[0] if hit is not None else None
+            if state is None:
+                changed[list_id] = incoming.copy()
+            elif not incoming.compare(state):  # else: a retry, a duplicate or an older copy
+                # Merged in place, cache included: if the commit fails, the
+                # touched entries are evicted below and reloaded from disk.
+                state.merge(incoming)
+                changed[list_id] = state
+        if not changed:
+            return set()
+        rows = []
+        encoded: dict[str, tuple[ShoppingList, bytes]] = {}
+        for list_id, state in changed.items():
+            blob = state.encode()
+            encoded[list_id] = (state, blob)
+            digest = hashlib.md5(blob, usedforsecurity=False).digest()
+            rows.append((list_id, position_bytes(list_id), blob, digest))
+        db = self._db
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    "INSERT INTO lists (list_id, position, state, digest) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT(list_id) DO UPDATE SET state = excluded.state, "
+                    "digest = excluded.digest",
+                    rows,
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+        except BaseException:
+            for list_id in changed:
+                self._cache.pop(list_id, None)
+            raise
+        for list_id, entry in encoded.items():
+            self._remember(list_id, entry)
+        return set(changed)

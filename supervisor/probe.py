@@ -1,0 +1,74 @@
+"""One synchronous request to the proxy, for operator tools and readiness checks.
+
+Used by ``run.py status`` and by ``run.py`` while it waits for the cluster to
+come up. The socket lives and dies in the calling thread; the client actor
+is not needed for a single question.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import zmq
+
+from protocol import Message, ProtocolError, StatusReply, StatusRequest, decode, encode
+from protocol.limits import MAX_FRAME_BYTES
+
+__all__ = ["ProxyUnreachable", "ask_proxy", "fetch_status", "wait_for_ring"]
+
+
+class ProxyUnreachable(Exception):
+    """The proxy did not answer in time."""
+
+
+def ask_proxy(endpoint: str, msg: Message, timeout_s: float = 2.0) -> Message:
+    """Send ``msg`` to the proxy's frontend and return its answer.
+
+    Raises:
+        ProxyUnreachable: no (valid) answer within ``timeout_s``.
+    """
+    ctx: zmq.Context[Any] = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
+    try:
+        sock.connect(endpoint)
+        sock.send(encode(msg))
+        if not sock.poll(int(timeout_s * 1000)):
+            raise ProxyUnreachable(f"no answer from {endpoint} in {timeout_s}s")
+        try:
+            return decode(sock.recv())
+        except ProtocolError as exc:
+            raise ProxyUnreachable(f"bad answer from {endpoint}: {exc}") from None
+    finally:
+        sock.close(linger=0)
+
+
+def fetch_status(endpoint: str, timeout_s: float = 2.0) -> StatusReply:
+    request = StatusRequest(msg_id=f"status.{os.getpid()}.{time.monotonic_ns()}", sender="status")
+    reply = ask_proxy(endpoint, request, timeout_s)
+    if not isinstance(reply, StatusReply):
+        raise ProxyUnreachable(f"unexpected answer {type(reply).__name__}")
+    return reply
+
+
+def wait_for_ring(endpoint: str, servers: int, deadline_s: float) -> StatusReply:
+    """Wait until ``servers`` ring members answer probes, or raise at the deadline."""
+    end = time.monotonic() + deadline_s
+    last: Exception | None = None
+    while time.monotonic() < end:
+        try:
+            status = fetch_status(endpoint, timeout_s=min(1.0, max(0.1, end - time.monotonic())))
+        except ProxyUnreachable as exc:
+            last = exc
+            time.sleep(0.1)  # the proxy is not up yet; nothing to wait on but time
+            continue
+        live = [m for m in status.members if m.alive and not m.suspect]
+        if len(live) >= servers:
+            return status
+        time.sleep(0.1)
+    raise ProxyUnreachable(
+        f"the ring did not reach {servers} live servers in {deadline_s}s: {last}"
+    )

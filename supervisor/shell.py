@@ -1,0 +1,180 @@
+"""The interactive menu of the seed design, on top of :class:`ClientSession`.
+
+Messages are coloured by who speaks, as in the seed design: the client
+(``C``) in green, the cluster (``P``/``S``) in cyan, published updates in
+yellow and errors in red. Every input is checked before anything changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from actors.client import ClusterUnavailable, ClusterUnreachable, UnknownList
+from crdt import ShoppingList, ShoppingListError
+from supervisor.console import ClientOptions, open_session, render_list
+
+__all__ = ["Shell"]
+
+MENU: Final = """
+[bold]Shopping lists[/bold] of {client}
+ 1. Create list           5. Acquire item
+ 2. Print list            6. Get list from server
+ 3. Add item to list      7. Send list to server
+ 4. Remove item           8. Delete list (local copy)
+ 9. My lists              0. Exit
+"""
+
+
+class Shell:
+    """A menu loop; ends on ``0``, end of input, or Ctrl-C."""
+
+    def __init__(self, opts: ClientOptions) -> None:
+        self.opts = opts
+        self.console = opts.console
+
+    def run(self) -> int:
+        self.session = open_session(self.opts, subscribe=True, on_update=self._updated)
+        try:
+            while True:
+                self.console.print(MENU.format(client=self.opts.client_id))
+                choice = self._ask("choice")
+                if choice is None or choice == "0":
+                    return 0
+                action = self._actions().get(choice)
+                if action is None:
+                    self._error(f"{choice!r} is not on the menu")
+                    continue
+                try:
+                    action()
+                except UnknownList as exc:
+                    self._error(f"unknown list {exc.args[0] if exc.args else ''}")
+                except (ValueError, ShoppingListError) as exc:
+                    self._error(str(exc))
+                except (ClusterUnreachable, ClusterUnavailable) as exc:
+                    self._error(f"the cluster was not reached: {exc}")
+        except (EOFError, KeyboardInterrupt):
+            return 0
+        finally:
+            self.session.close()
+
+    def _actions(self) -> dict[str, Callable[[], None]]:
+        return {
+            "1": self._create,
+            "2": self._print,
+            "3": self._add,
+            "4": self._remove,
+            "5": self._acquire,
+            "6": self._pull,
+            "7": self._push,
+            "8": self._delete,
+            "9": self._lists,
+        }
+
+    # ---------------------------------------------------------------- input
+
+    def _ask(self, prompt: str) -> str | None:
+        try:
+            answer = self.console.input(f"[bold]{prompt}>[/bold] ")
+        except EOFError:
+            return None
+        return answer.strip()
+
+    def _ask_text(self, prompt: str) -> str:
+        text = self._ask(prompt)
+        if not text:
+            raise ValueError(f"{prompt} cannot be empty")
+        return text
+
+    def _ask_qty(self) -> int:
+        text = self._ask("quantity [1]") or "1"
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"quantity must be a whole number >= 1, got {text!r}")
+        return int(text)
+
+    def _ask_list(self) -> str:
+        ref = self._ask_text("list id (or a unique prefix)")
+        list_id = self.session.resolve(ref)
+        if list_id is None:
+            raise UnknownList(ref)
+        return list_id
+
+    # -------------------------------------------------------------- output
+
+    def _client(self, text: str) -> None:
+        self.console.print(f"[green]C[/green] {text}")
+
+    def _cluster(self, text: str) -> None:
+        self.console.print(f"[cyan]P[/cyan] {text}")
+
+    def _error(self, text: str) -> None:
+        self.console.print(f"[red]error:[/red] {text}")
+
+    def _updated(self, state: ShoppingList) -> None:
+        self.console.print(
+            f"\n[yellow]update[/yellow] {state.name or state.list_id}: "
+            f"{len(state)} items, version {state.version}"
+        )
+
+    def _saved(self, pushed: bool) -> None:
+        if pushed:
+            self._cluster("SAVED by the cluster")
+        else:
+            self._client("saved offline; it will be sent on the next contact")
+
+    # ------------------------------------------------------------- actions
+
+    def _create(self) -> None:
+        state, pushed = self.session.create(self._ask_text("list name"))
+        self._client(f"created {state.name!r}: share this id -> [bold]{state.list_id}[/bold]")
+        self._saved(pushed)
+
+    def _print(self) -> None:
+        state = self.session.get_local(self._ask_list())
+        if state is not None:
+            self.console.print(render_list(state))
+
+    def _add(self) -> None:
+        list_id = self._ask_list()
+        item = self._ask_text("item")
+        _, pushed = self.session.add(list_id, item, self._ask_qty())
+        self._client(f"added {item}")
+        self._saved(pushed)
+
+    def _remove(self) -> None:
+        list_id = self._ask_list()
+        item = self._ask_text("item")
+        _, pushed = self.session.remove(list_id, item)
+        self._client(f"removed {item}")
+        self._saved(pushed)
+
+    def _acquire(self) -> None:
+        list_id = self._ask_list()
+        item = self._ask_text("item")
+        _, pushed = self.session.acquire(list_id, item, self._ask_qty())
+        self._client(f"bought {item}")
+        self._saved(pushed)
+
+    def _pull(self) -> None:
+        ref = self._ask_text("list id")
+        list_id = self.session.resolve(ref)
+        if list_id is None:
+            raise UnknownList(ref)
+        state = self.session.pull(list_id)
+        self._cluster(f"got {state.name or list_id} from the cluster")
+        self.console.print(render_list(state))
+
+    def _push(self) -> None:
+        saved = self.session.push(self._ask_list())
+        self._cluster(f"SAVED on {saved.acks} replicas")
+
+    def _delete(self) -> None:
+        list_id = self._ask_list()
+        self.session.delete(list_id)
+        self._client(f"deleted the local copy of {list_id}")
+
+    def _lists(self) -> None:
+        pending = {pid for pid, _ in self.session.store.pending()}
+        for state in self.session.lists():
+            mark = " [yellow](unsaved edits)[/yellow]" if state.list_id in pending else ""
+            self._client(f"{state.list_id}  {state.name}  {len(state)} items{mark}")

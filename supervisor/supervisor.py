@@ -1,0 +1,312 @@
+"""The process supervisor: starts a topology's processes and keeps them up.
+
+One supervisor runs per host of a topology (``run.py cluster T --host H``).
+It spawns the proxy (if placed on this host) and then every server placed
+here, each as a fresh interpreter (multiprocessing, *spawn*), and then waits
+on their sentinels and on a self-pipe woken by signals: no polling loop.
+
+Restarts follow OTP: a child that exits is restarted after an exponential
+backoff (``restart_backoff_s`` doubling up to ``max_backoff_s``), at most
+``max_restarts`` times within ``within_s`` seconds; beyond that the
+supervisor gives up on that child, logs it, and keeps the others running. A
+server whose data folder holds a file named ``RETIRED`` is not restarted:
+that is how an operator (or a test) takes a server down for good.
+
+After (re)starting a server, the supervisor feeds the proxy's hello queue on
+its behalf, so the proxy learns of it without waiting for the server's own
+hello; a restarted ring member is acked at once.
+
+SIGINT or SIGTERM stops every child: SIGTERM first, SIGKILL for any still
+alive after ``stop_grace_s``. Children also die with the supervisor (Linux
+``PR_SET_PDEATHSIG`` and a parent check), so none is orphaned.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing as mp
+import os
+import signal
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from multiprocessing.connection import wait
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+import msgspec
+import structlog
+import zmq
+
+import logs
+from actors.process import proxy_main, server_main
+from protocol import SHello, encode
+from protocol.limits import MAX_CONTROL_FRAME_BYTES
+from supervisor.endpoints import write_endpoints
+from supervisor.topology import PROXY_CHANNELS, Topology, TopologyError
+
+__all__ = ["RestartPolicy", "Supervisor"]
+
+log = structlog.get_logger("supervisor")
+
+
+@dataclass(frozen=True)
+class RestartPolicy:
+    max_restarts: int = 5
+    within_s: float = 30.0
+    restart_backoff_s: float = 0.2
+    max_backoff_s: float = 5.0
+
+
+@dataclass
+class Child:
+    name: str
+    kind: str  # "proxy" | "server"
+    process: BaseProcess | None = None
+    restarts: deque[float] = field(default_factory=deque)
+    consecutive: int = 0
+    restart_at: float | None = None
+    gave_up: bool = False
+    started_at: float = 0.0
+
+
+class Supervisor:
+    """Runs the processes of one host of a topology until told to stop.
+
+    Args:
+        topology: the validated topology.
+        host: start only processes placed on this host; ``None`` starts all.
+        policy: restart limits.
+        stop_grace_s: how long children get to stop before SIGKILL.
+    """
+
+    def __init__(
+        self,
+        topology: Topology,
+        host: str | None = None,
+        policy: RestartPolicy | None = None,
+        stop_grace_s: float = 3.0,
+    ) -> None:
+        self.topology = topology
+        self.host = host
+        self.policy = policy or RestartPolicy()
+        self.stop_grace_s = stop_grace_s
+        self.mp = mp.get_context("spawn")
+        self.children: dict[str, Child] = {}
+        self.endpoints: dict[str, str] = {}
+        self._topology_json = msgspec.json.encode(topology)
+        self._stopping = False
+        self._wake_r, self._wake_w = os.pipe()
+        os.set_blocking(self._wake_w, False)
+        self._zmq: zmq.Context[Any] | None = None
+        self._hello: zmq.Socket[bytes] | None = None
+        self._hello_seq = 0
+
+    # ---------------------------------------------------------------- run
+
+    def run(self) -> int:
+        """Start everything, supervise until a signal, stop everything. Returns 0."""
+        logs.configure(
+            f"supervisor-{self.host or 'all'}",
+            "supervisor",
+            self.topology.log_dir / f"supervisor-{self.host or 'all'}.jsonl",
+            self.topology.cluster.log_level,
+        )
+        previous = {
+            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            self._start_all()
+            self._loop()
+        finally:
+            self.shutdown()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+        return 0
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._stopping = True
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._wake_w, b"x")
+
+    def _places(self, host: str) -> bool:
+        return self.host is None or self.host == host
+
+    def _start_all(self) -> None:
+        topo = self.topology
+        if self._places(topo.proxy.host):
+            self.children["proxy"] = Child("proxy", "proxy")
+            self._spawn(self.children["proxy"])
+        else:
+            if any(topo.proxy.port(ch) == 0 for ch in PROXY_CHANNELS):
+                raise TopologyError("$.proxy: a proxy on another host needs fixed ports")
+            self.endpoints = topo.proxy.endpoints()
+        for server in topo.servers:
+            if self._places(server.host):
+                self.children[server.id] = Child(server.id, "server")
+        for child in self.children.values():
+            if child.kind == "server":
+                self._spawn(child)
+        log.info(
+            "supervisor.started",
+            host=self.host,
+            children=sorted(self.children),
+            endpoints=self.endpoints,
+        )
+
+    def _loop(self) -> None:
+        while not self._stopping:
+            now = time.monotonic()
+            due = [c.restart_at for c in self.children.values() if c.restart_at is not None]
+            timeout = max(0.0, min(due) - now) if due else None
+            sentinels: dict[Any, Child] = {
+                c.process.sentinel: c
+                for c in self.children.values()
+                if c.process is not None and c.restart_at is None
+            }
+            ready = wait([*sentinels, self._wake_r], timeout)
+            if self._wake_r in ready:
+                os.read(self._wake_r, 64)
+            for key in ready:
+                child = sentinels.get(key)
+                if child is not None and not self._stopping:
+                    self._exited(child)
+            now = time.monotonic()
+            for child in self.children.values():
+                if child.restart_at is not None and child.restart_at <= now and not self._stopping:
+                    child.restart_at = None
+                    self._spawn(child)
+
+    # ------------------------------------------------------------ children
+
+    def _spawn(self, child: Child) -> None:
+        child.started_at = time.monotonic()
+        if child.kind == "proxy":
+            parent_conn, child_conn = self.mp.Pipe(duplex=False)
+            proc = self.mp.Process(
+                target=proxy_main, args=(self._topology_json, child_conn), name="proxy"
+            )
+            proc.start()
+            child_conn.close()
+            child.process = proc
+            if parent_conn.poll(15.0):
+                self._learn_endpoints(
+                    msgspec.json.decode(parent_conn.recv_bytes(), type=dict[str, str])
+                )
+            else:
+                log.error("supervisor.proxy_silent", pid=proc.pid)
+            parent_conn.close()
+        else:
+            if not self.endpoints:
+                log.error("supervisor.no_proxy_endpoints", server=child.name)
+                return
+            proc = self.mp.Process(
+                target=server_main,
+                args=(self._topology_json, child.name, msgspec.json.encode(self.endpoints)),
+                name=f"server-{child.name}",
+            )
+            proc.start()
+            child.process = proc
+            self._feed_hello(child.name)
+        log.info(
+            "supervisor.spawned", child=child.name, pid=child.process.pid if child.process else None
+        )
+
+    def _learn_endpoints(self, endpoints: dict[str, str]) -> None:
+        first = not self.endpoints
+        self.endpoints = endpoints
+        write_endpoints(self.topology.endpoints_file, endpoints)
+        if first:
+            # A restarted proxy must come back on the same ports: pin them.
+            ports = {f"{ch}_port": int(endpoints[ch].rsplit(":", 1)[1]) for ch in PROXY_CHANNELS}
+            proxy = msgspec.structs.replace(self.topology.proxy, base_port=None, **ports)
+            self.topology = msgspec.structs.replace(self.topology, proxy=proxy)
+            self._topology_json = msgspec.json.encode(self.topology)
+
+    def _exited(self, child: Child) -> None:
+        proc = child.process
+        code = proc.exitcode if proc is not None else None
+        if proc is not None:
+            proc.join(0)
+        now = time.monotonic()
+        pol = self.policy
+        if child.kind == "server" and (self.topology.data_dir / child.name / "RETIRED").exists():
+            log.warning("supervisor.retired", child=child.name, exit_code=code)
+            child.gave_up = True
+            child.process = None
+            return
+        child.restarts.append(now)
+        while child.restarts and now - child.restarts[0] > pol.within_s:
+            child.restarts.popleft()
+        if len(child.restarts) > pol.max_restarts:
+            child.gave_up = True
+            child.process = None
+            log.critical(
+                "supervisor.gave_up",
+                child=child.name,
+                exit_code=code,
+                restarts=len(child.restarts),
+                within_s=pol.within_s,
+            )
+            return
+        # A child that ran for a while before dying starts a fresh backoff.
+        ran_s = now - child.started_at
+        child.consecutive = 0 if ran_s > pol.within_s else child.consecutive + 1
+        backoff = min(
+            pol.max_backoff_s, pol.restart_backoff_s * (2 ** max(0, child.consecutive - 1))
+        )
+        child.restart_at = now + backoff
+        log.warning(
+            "supervisor.child_exited", child=child.name, exit_code=code, restart_in_s=backoff
+        )
+
+    def _feed_hello(self, server_id: str) -> None:
+        """Queue a server for the ring at the proxy on its behalf (best effort)."""
+        if self._hello is None:
+            self._zmq = zmq.Context()
+            sock = self._zmq.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.setsockopt(zmq.SNDHWM, 100)
+            sock.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_FRAME_BYTES)
+            sock.setsockopt(zmq.ROUTING_ID, f"supervisor-{os.getpid()}".encode())
+            sock.connect(self.endpoints["hello"])
+            self._hello = sock
+        self._hello_seq += 1
+        hello = SHello(
+            msg_id=f"supervisor.{os.getpid()}.{self._hello_seq}",
+            sender="supervisor",
+            server_id=server_id,
+        )
+        with contextlib.suppress(zmq.Again):
+            self._hello.send(encode(hello), zmq.NOBLOCK)
+
+    # ----------------------------------------------------------- shutdown
+
+    def shutdown(self) -> None:
+        """Stop every child: SIGTERM, then SIGKILL after the grace period."""
+        self._stopping = True
+        alive = [c.process for c in self.children.values() if c.process is not None]
+        alive = [p for p in alive if p.is_alive()]
+        for proc in alive:
+            with contextlib.suppress(ProcessLookupError):
+                proc.terminate()
+        deadline = time.monotonic() + self.stop_grace_s
+        for proc in alive:
+            proc.join(max(0.0, deadline - time.monotonic()))
+        for proc in alive:
+            if proc.is_alive():
+                log.warning("supervisor.kill", pid=proc.pid, name=proc.name)
+                proc.kill()
+                proc.join(2.0)
+        if self._hello is not None:
+            self._hello.close(linger=0)
+        if self._zmq is not None:
+            self._zmq.term()
+            self._zmq, self._hello = None, None
+        if self.children.get("proxy") is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.topology.endpoints_file.unlink()
+        for fd in (self._wake_r, self._wake_w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        log.info("supervisor.stopped")

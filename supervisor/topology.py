@@ -1,0 +1,212 @@
+"""The topology file: which processes run where, and how the cluster behaves.
+
+A topology is TOML, decoded by msgspec into frozen structs, so a misspelt key
+or a wrong type is reported with the path of the field (``$.cluster.n``);
+rules that involve several fields are checked afterwards and reported the
+same way. Relative directories are taken from the current working directory,
+so ``var/...`` lands under the checkout when run from its root.
+
+Example (``topologies/local.toml``)::
+
+    [cluster]
+    name = "local"
+    data_dir = "var/local/data"
+    log_dir = "var/local/log"
+
+    [proxy]
+    host = "127.0.0.1"
+    base_port = 5550          # or frontend_port = ..., publish_port = ..., ...
+
+    [[servers]]
+    id = "s1"
+    host = "127.0.0.1"
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+
+__all__ = [
+    "ClusterConfig",
+    "ProxyConfig",
+    "ServerConfig",
+    "Topology",
+    "TopologyError",
+    "load_topology",
+    "parse_topology",
+]
+
+PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+NodeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+#: The proxy's sockets in port order, as offsets from ``base_port``.
+PROXY_CHANNELS = ("frontend", "publish", "backend", "hello", "liveness")
+
+
+class TopologyError(ValueError):
+    """The topology file is missing, malformed, or inconsistent; the message names the field."""
+
+
+class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Cluster-wide behaviour. Every duration is in seconds (``_s``)."""
+
+    name: NodeId = "local"
+    #: replicas per list, reads that must answer, writes that must commit
+    n: Annotated[int, msgspec.Meta(ge=1, le=9)] = 3
+    r: Annotated[int, msgspec.Meta(ge=1, le=9)] = 2
+    w: Annotated[int, msgspec.Meta(ge=1, le=9)] = 2
+    vnodes: Annotated[int, msgspec.Meta(ge=1, le=8192)] = 1024
+    #: joiners are admitted to the ring this many at a time...
+    join_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
+    #: ...or fewer, once the oldest has waited this long
+    join_batch_timeout_s: PositiveFloat = 2.0
+    #: how often the proxy probes each server (reach/online)
+    probe_interval_s: PositiveFloat = 0.5
+    #: consecutive unanswered probes after which a server is suspect
+    probe_misses: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    #: one attempt of the proxy against one replica
+    request_timeout_s: PositiveFloat = 0.5
+    #: one attempt of a client against the proxy
+    client_timeout_s: PositiveFloat = 2.0
+    #: how long a client waits for its connection before it works offline
+    connect_timeout_s: PositiveFloat = 0.5
+    #: "normal": a commit survives a crash of the process (SQLite WAL, synchronous=NORMAL);
+    #: "full": it also survives a power cut (fsync per commit, group-committed)
+    durability: Literal["normal", "full"] = "normal"
+    data_dir: str = "var/local/data"
+    log_dir: str = "var/local/log"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    #: level at which the hops of traced requests are logged
+    trace_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
+    #: fraction of requests traced without being asked
+    trace_sample_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+
+
+class ProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where the proxy runs. Port 0 asks the OS for a free port (tests do)."""
+
+    host: str = "127.0.0.1"
+    #: address to bind; defaults to ``host`` (use "0.0.0.0" to listen everywhere)
+    bind: str = ""
+    #: frontend, publish, backend, hello and liveness take base_port + 0..4
+    base_port: Port | None = None
+    frontend_port: Port | None = None
+    publish_port: Port | None = None
+    backend_port: Port | None = None
+    hello_port: Port | None = None
+    liveness_port: Port | None = None
+
+    def port(self, channel: str) -> int:
+        """The configured port of one of :data:`PROXY_CHANNELS`."""
+        explicit: int | None = getattr(self, f"{channel}_port")
+        if explicit is not None:
+            return explicit
+        if self.base_port is None:
+            raise TopologyError(f"$.proxy: no {channel}_port and no base_port")
+        return 0 if self.base_port == 0 else self.base_port + PROXY_CHANNELS.index(channel)
+
+    @property
+    def bind_host(self) -> str:
+        return self.bind or self.host
+
+    def endpoints(self) -> dict[str, str]:
+        """Connect endpoints by channel, as configured (port 0 until bound)."""
+        return {ch: f"tcp://{self.host}:{self.port(ch)}" for ch in PROXY_CHANNELS}
+
+
+class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    id: NodeId
+    host: str = "127.0.0.1"
+
+
+class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A whole topology file, validated."""
+
+    cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)
+    proxy: ProxyConfig = msgspec.field(default_factory=ProxyConfig)
+    servers: list[ServerConfig] = msgspec.field(default_factory=list)
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.cluster.data_dir)
+
+    @property
+    def log_dir(self) -> Path:
+        return Path(self.cluster.log_dir)
+
+    @property
+    def endpoints_file(self) -> Path:
+        """Where the supervisor records the proxy's bound endpoints."""
+        return self.data_dir / "endpoints.json"
+
+    def server_ids(self) -> list[str]:
+        return [s.id for s in self.servers]
+
+    def hosts(self) -> set[str]:
+        return {self.proxy.host} | {s.host for s in self.servers}
+
+
+def parse_topology(text: str | bytes, source: str = "topology") -> Topology:
+    """Decode and validate topology TOML.
+
+    Raises:
+        TopologyError: naming the file and the offending field.
+    """
+    try:
+        topo = msgspec.toml.decode(text, type=Topology)
+    except msgspec.ValidationError as exc:
+        raise TopologyError(f"{source}: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise TopologyError(f"{source}: not valid TOML: {exc}") from None
+    _check(topo, source)
+    return topo
+
+
+def load_topology(path: str | Path) -> Topology:
+    """Read and validate a topology file.
+
+    Raises:
+        TopologyError: the file is unreadable or invalid.
+    """
+    try:
+        text = Path(path).read_bytes()
+    except OSError as exc:
+        raise TopologyError(f"{path}: cannot read topology: {exc.strerror}") from None
+    return parse_topology(text, str(path))
+
+
+def _check(topo: Topology, source: str) -> None:
+    c = topo.cluster
+
+    def fail(field: str, why: str) -> None:
+        raise TopologyError(f"{source}: {why} - at `{field}`")
+
+    if not topo.servers:
+        fail("$.servers", "at least one server is required")
+    ids = topo.server_ids()
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        fail("$.servers", f"duplicate server ids {dupes}")
+    if "proxy" in ids:
+        fail("$.servers", "'proxy' is reserved for the proxy's node id")
+    if c.r > c.n:
+        fail("$.cluster.r", f"r={c.r} cannot exceed n={c.n}")
+    if c.w > c.n:
+        fail("$.cluster.w", f"w={c.w} cannot exceed n={c.n}")
+    ports: dict[str, int] = {}
+    for channel in PROXY_CHANNELS:
+        try:
+            port = topo.proxy.port(channel)
+        except TopologyError:
+            fail(f"$.proxy.{channel}_port", "give base_port or every *_port")
+        if port > 65535:
+            fail("$.proxy.base_port", f"{channel} would use port {port} > 65535")
+        if port and port in ports.values():
+            fail(f"$.proxy.{channel}_port", f"port {port} is used twice")
+        ports[channel] = port
+    if any(ports.values()) and not all(ports.values()):
+        fail("$.proxy", "ports must be all fixed or all 0 (ephemeral)")
