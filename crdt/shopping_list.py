@@ -66,7 +66,7 @@ class ShoppingList:
     __slots__ = ("_ctx", "_items", "_names", "list_id", "replica_id")
 
     def __init__(self, list_id: str, replica_id: str, name: str = "") -> None:
-        if not isinstance(list_id, str) or not _UUID4.match(list_id):
+        if not isinstance(list_id, str) or not _UUID4.fullmatch(list_id):
             raise ValueError(f"list id must be a lowercase uuid4 string, got {list_id!r}")
         if not isinstance(replica_id, str) or len(replica_id) > MAX_ID_CHARS:
             raise ValueError(f"replica id must be a string of at most {MAX_ID_CHARS} characters")

@@ -20,11 +20,18 @@ class _ToStructlog(logging.Handler):
     """Send stdlib records (pykka, tenacity) through structlog, so they are JSON too."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        log = structlog.get_logger()
-        fields: dict[str, Any] = {"logger": record.name}
-        if record.exc_info:
-            fields["exc_info"] = record.exc_info
-        log.log(record.levelno, record.getMessage(), **fields)
+        try:
+            fields: dict[str, Any] = {"logger": record.name}
+            if record.exc_info:
+                fields["exc_info"] = record.exc_info
+            # structlog knows the standard levels only: round custom ones down.
+            level = max((lv for lv in _LEVELS if lv <= record.levelno), default=logging.DEBUG)
+            structlog.get_logger().log(level, record.getMessage(), **fields)
+        except Exception:  # noqa: BLE001 - a log call must never raise into its caller
+            self.handleError(record)
+
+
+_LEVELS = (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL)
 
 
 def configure(

@@ -47,7 +47,7 @@ def decode(frame: bytes | memoryview, *, max_bytes: int = MAX_FRAME_BYTES) -> Me
     try:
         msg: Message = _message_decoder.decode(frame)
     except _BAD_INPUT as exc:
-        raise ProtocolError(_explain(frame, exc)) from None
+        raise ProtocolError(_short(_explain(frame, exc))) from None
     if msg.v != PROTOCOL_VERSION:
         raise ProtocolError(_version_reason(msg.v))
     return msg
@@ -70,11 +70,20 @@ def decode_state(blob: bytes | memoryview) -> ListState:
     try:
         return _state_decoder.decode(blob)
     except _BAD_INPUT as exc:
-        raise ProtocolError(f"malformed list state: {exc}") from None
+        raise ProtocolError(_short(f"malformed list state: {exc}")) from None
+
+
+#: Reasons go back to peers in ErrorReply (at most MAX_REASON_CHARS) and into
+#: logs: keep them short, and never echo more than a snippet of the input.
+_MAX_REASON: Final = 300
+
+
+def _short(text: str, limit: int = _MAX_REASON) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _version_reason(version: object) -> str:
-    return f"unsupported protocol version {version!r} (this node speaks {PROTOCOL_VERSION})"
+    return _short(f"unsupported protocol version {version!r} (this node speaks {PROTOCOL_VERSION})")
 
 
 def _explain(frame: bytes | memoryview, exc: Exception) -> str:
@@ -91,5 +100,5 @@ def _explain(frame: bytes | memoryview, exc: Exception) -> str:
     if isinstance(raw, list) and len(raw) >= 2 and isinstance(raw[0], str):
         if isinstance(raw[1], int) and raw[1] != PROTOCOL_VERSION:
             return _version_reason(raw[1])
-        return f"invalid {raw[0]!r} message: {exc}"
+        return f"invalid {_short(raw[0], 40)!r} message: {exc}"
     return f"not a message: {exc}"

@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 #: Canonical lowercase uuid4, the only form a list id takes.
-UUID4_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
+UUID4_PATTERN: Final = r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z"
 
 ListId = Annotated[str, msgspec.Meta(pattern=UUID4_PATTERN)]
 Id = Annotated[str, msgspec.Meta(max_length=MAX_ID_CHARS)]

@@ -66,11 +66,22 @@ class HashRing:
         self.add_nodes([node])
 
     def add_nodes(self, nodes: Iterable[str]) -> None:
-        """Add a batch of servers with a single rebuild. Known ids are ignored."""
+        """Add a batch of servers with a single rebuild. Known ids are ignored.
+
+        Raises:
+            ValueError: a node id is not a non-empty, encodable string, or
+                ``nodes`` is itself a string (a common slip for ``[node]``).
+        """
+        if isinstance(nodes, str):
+            raise ValueError("add_nodes takes an iterable of node ids, not one string")
         new = [n for n in dict.fromkeys(nodes) if n not in self._nodes]
         for node in new:
             if not isinstance(node, str) or not node:
                 raise ValueError(f"node id must be a non-empty string, got {node!r}")
+            try:
+                node.encode()
+            except UnicodeEncodeError:
+                raise ValueError(f"node id {node!r} is not valid unicode text") from None
         if not new:
             return
         self._nodes.update(new)

@@ -18,7 +18,7 @@ from supervisor.topology import PROXY_CHANNELS, Topology, TopologyError
 
 __all__ = ["read_endpoints", "resolve_endpoints", "write_endpoints"]
 
-Endpoint = Annotated[str, msgspec.Meta(max_length=256, pattern=r"^tcp://[^\s]+:\d+$")]
+Endpoint = Annotated[str, msgspec.Meta(max_length=256, pattern=r"^tcp://[^\s]+:\d+\Z")]
 
 
 def write_endpoints(path: Path, endpoints: dict[str, str]) -> None:

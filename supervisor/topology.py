@@ -41,7 +41,7 @@ __all__ = [
 
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-NodeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+NodeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+\Z")]
 
 #: The proxy's sockets in port order, as offsets from ``base_port``.
 PROXY_CHANNELS = ("frontend", "publish", "backend", "hello", "liveness")
