@@ -134,6 +134,9 @@ class Coordinator:
         self.tracer = tracer
         self.log = log
         self.policy = attempt_policy(config.attempts)
+        # tenacity keeps its statistics per thread and expects begin() first;
+        # the coordinator lives in one thread (the proxy actor's).
+        self.policy.begin()
         self.pending: dict[str, tuple[Request, Slot]] = {}
         self._timers: list[tuple[float, str]] = []
         self.inflight = 0
@@ -223,6 +226,11 @@ class Coordinator:
         req, slot = entry
         self.membership.seen(node, now)
         if isinstance(msg, ErrorReply):
+            if msg.code == "bad_request":
+                # Another replica would refuse it too: fail the slot, don't retry.
+                slot.status = "failed"
+                self._settle(req)
+                return
             self._failed(req, slot, f"{msg.code}: {msg.reason}", now)
             return
         if isinstance(msg, Fetched):

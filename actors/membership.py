@@ -51,6 +51,8 @@ class Membership:
         self.ring = HashRing(known or (), vnodes=vnodes)
         self.members: dict[str, Member] = {node: Member(node) for node in known or ()}
         self.queue: dict[str, float] = {}
+        #: queued joiners that spoke for themselves (not only through the supervisor)
+        self._heard: set[str] = set()
         self.batch_size = batch_size
         self.batch_timeout_s = batch_timeout_s
         self.probe_misses = probe_misses
@@ -58,13 +60,21 @@ class Membership:
 
     # ---------------------------------------------------------------- joining
 
-    def hello(self, node_id: str, now: float) -> bool:
-        """Record a hello; True when ``node_id`` is a member and is to be acked now."""
+    def hello(self, node_id: str, now: float, vouched: bool = False) -> bool:
+        """Record a hello; True when ``node_id`` is a member and is to be acked now.
+
+        ``vouched`` marks a hello sent on the server's behalf (by the process
+        supervisor): it queues a joiner but is no sign that the server is up.
+        """
         member = self.members.get(node_id)
         if member is not None:
+            if vouched:
+                return False
             self.seen(node_id, now)
             return True
         self.queue.setdefault(node_id, now)
+        if not vouched:
+            self._heard.add(node_id)
         return False
 
     def admit_due(self, now: float) -> list[str]:
@@ -77,7 +87,9 @@ class Membership:
         batch = list(self.queue)[: self.batch_size]
         for node in batch:
             del self.queue[node]
-            self.members[node] = Member(node, last_seen=now, answered=True)
+            heard = node in self._heard
+            self._heard.discard(node)
+            self.members[node] = Member(node, last_seen=now if heard else None, answered=heard)
         self.ring.add_nodes(batch)
         self.epoch += 1
         return batch
@@ -123,6 +135,16 @@ class Membership:
         if member is not None and not member.suspect:
             member.suspect = True
             member.suspect_since = now
+
+    def alive(self, node_id: str) -> bool:
+        """Answered the most recent completed probe round (or spoke since)."""
+        member = self.members.get(node_id)
+        return (
+            member is not None
+            and member.last_seen is not None
+            and member.misses == 0
+            and not member.suspect
+        )
 
     def healthy(self, node_id: str) -> bool:
         member = self.members.get(node_id)

@@ -29,6 +29,7 @@ from actors.ids import MsgIds
 from actors.membership import Membership
 from actors.membership_store import MembershipFile
 from actors.messages import Delivery, Undeliverable
+from crdt import ShoppingList
 from logs import Tracer
 from protocol import (
     Ack,
@@ -37,6 +38,7 @@ from protocol import (
     Get,
     MemberStatus,
     Message,
+    ProtocolError,
     Put,
     SHello,
     SOnline,
@@ -114,7 +116,8 @@ class ProxyActor(BridgedActor):
         msg, channel, now = delivery.msg, delivery.channel, time.monotonic()
         if channel == "frontend":
             if isinstance(msg, Put):
-                self.coordinator.put(delivery.peer, msg, now)
+                if self._valid_state(delivery.peer, msg):
+                    self.coordinator.put(delivery.peer, msg, now)
             elif isinstance(msg, Get):
                 self.coordinator.get(delivery.peer, msg, now)
             elif isinstance(msg, StatusRequest):
@@ -132,6 +135,32 @@ class ProxyActor(BridgedActor):
             self.membership.seen(_node(delivery.peer), now)
         else:
             self._refuse(channel, delivery.peer, msg)
+
+    def _valid_state(self, peer: bytes, msg: Put) -> bool:
+        """Reject a write whose state does not decode, at the edge and once,
+        rather than have every replica refuse it (deltas are small: a few µs)."""
+        try:
+            state = ShoppingList.decode(msg.state)
+        except ProtocolError as exc:
+            reason = f"bad list state: {exc}"
+        else:
+            if state.list_id == msg.list_id:
+                return True
+            reason = "the state belongs to another list"
+        log.warning("proxy.bad_write", msg_id=msg.msg_id, trace_id=msg.trace_id, reason=reason)
+        self.outbox.send(
+            "frontend",
+            peer,
+            ErrorReply(
+                msg_id=self.ids(),
+                trace_id=msg.trace_id,
+                sender="proxy",
+                reply_to=msg.msg_id,
+                code="bad_request",
+                reason=reason[:500],
+            ),
+        )
+        return False
 
     def _refuse(self, channel: str, peer: bytes, msg: Message) -> None:
         if isinstance(msg, ErrorReply):
@@ -159,9 +188,9 @@ class ProxyActor(BridgedActor):
             return
         if fed:
             log.info("proxy.hello_fed", server=msg.server_id)
-            if msg.server_id in self.membership.members:
-                return  # a restarted member: its own hello gets the ack
-        if self.membership.hello(msg.server_id, now):
+        # A fed hello queues a joiner; a restarted member gets its ack when it
+        # says hello itself.
+        if self.membership.hello(msg.server_id, now, vouched=fed):
             self._ack(msg.server_id)
         self._admit(now)
 
@@ -223,7 +252,7 @@ class ProxyActor(BridgedActor):
                     vnodes=ring.vnodes,
                     share=shares.get(node_id, 0.0),
                     ranges=[(position_hex(a), position_hex(b)) for a, b in ranges.get(node_id, [])],
-                    alive=member.answered or member.misses == 0,
+                    alive=self.membership.alive(node_id),
                     suspect=member.suspect,
                     last_seen_s=-1.0 if member.last_seen is None else now - member.last_seen,
                 )

@@ -1,0 +1,113 @@
+"""Bad bytes on every bound socket: a clear error or a logged drop, and service goes on."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from typing import Any
+
+import msgspec
+import pytest
+import zmq
+
+from protocol import ErrorReply, Get, Put, decode, encode
+from tests.harness import ClusterHarness, wait_until
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+
+ROUTER_CHANNELS = ["frontend", "backend", "hello", "liveness"]
+GARBAGE = [
+    b"",
+    b"\x00\x01\x02 not msgpack",
+    msgspec.msgpack.encode(["Get", 99, "id", "", "", False, str(uuid.uuid4())]),  # wrong version
+    msgspec.msgpack.encode(["NoSuchMessage", 1]),  # unknown tag
+    msgspec.msgpack.encode(["Get", 1, "id", "", "", False, "not-a-uuid"]),  # bad field
+]
+
+
+def dealer(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[bytes]:
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVTIMEO, 5000)
+    sock.connect(endpoint)
+    return sock
+
+
+@pytest.mark.parametrize("channel", ROUTER_CHANNELS)
+def test_garbage_on_a_router_gets_a_bad_frame_error_and_service_continues(
+    cluster: ClusterHarness, channel: str
+) -> None:
+    endpoints = cluster.endpoints()
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        sock = dealer(ctx, endpoints[channel])
+        for frame in GARBAGE:
+            sock.send(frame)
+            reply = decode(sock.recv())
+            assert isinstance(reply, ErrorReply)
+            assert "bad_frame" == reply.code
+            assert reply.reason
+        sock.send_multipart([b"one", b"two"])  # two payload frames
+        reply = decode(sock.recv())
+        assert isinstance(reply, ErrorReply)
+        assert "expected 1 payload frame" in reply.reason
+        sock.close()
+    finally:
+        ctx.term()
+    warnings = [e for e in cluster.log_events("proxy-*.jsonl") if e["event"] == "bad_frame"]
+    assert warnings
+    assert all(e["channel"] == channel for e in warnings)
+    _still_serves(cluster)
+
+
+def test_an_oversized_frame_is_dropped_and_service_continues(cluster: ClusterHarness) -> None:
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        sock = dealer(ctx, cluster.endpoints()["frontend"])
+        sock.send(b"\x00" * (9 * 1024 * 1024))  # over the 8 MiB MAXMSGSIZE: peer dropped
+        sock.close()
+    finally:
+        ctx.term()
+    _still_serves(cluster)
+
+
+def test_raw_tcp_garbage_on_the_publish_socket_is_dropped(cluster: ClusterHarness) -> None:
+    host, port = cluster.endpoints()["publish"].removeprefix("tcp://").rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\n\r\n" + bytes(range(256)) * 64)
+    _still_serves(cluster)
+
+
+def test_a_write_with_a_malformed_state_is_refused_and_changes_nothing(
+    cluster: ClusterHarness,
+) -> None:
+    list_id = cluster.client("alice", "create", "safe").out["id"]
+    cluster.client("alice", "add", list_id, "tea", "1")
+    before = cluster.client("bob", "pull", list_id).out["list"]
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        sock = dealer(ctx, cluster.endpoints()["frontend"])
+        for bad in (
+            b"\xc1garbage",
+            msgspec.msgpack.encode([list_id, ["x"], [1], [], [], [["tea", [[5, 1, 9, 0]]]]]),
+        ):
+            sock.send(encode(Put(msg_id="evil", list_id=list_id, state=bad)))
+            reply = decode(sock.recv())
+            assert isinstance(reply, ErrorReply)
+            assert "bad_request" == reply.code
+        sock.send(encode(Get(msg_id="ok", list_id=list_id)))
+        assert "ListReply" == type(decode(sock.recv())).__name__
+        sock.close()
+    finally:
+        ctx.term()
+    assert before == cluster.client("bob", "pull", list_id).out["list"]
+
+
+def _still_serves(cluster: ClusterHarness) -> None:
+    def ok() -> bool:
+        result = cluster.client("probe", "create", "after-garbage")
+        return result.code == 0 and result.out["pushed"] is True
+
+    wait_until(ok, 20.0, "a normal write after bad input")
+    assert cluster.proc is not None
+    assert cluster.proc.poll() is None
