@@ -1,6 +1,7 @@
 """shoplist's command line.
 
 ``python run.py``                          start the default topology and open the menu
+                                           ($SHOPLIST_TOPOLOGY names another default)
 ``python run.py cluster TOPOLOGY [--host H]`` run a topology's processes (on host H)
 ``python run.py client --id NAME ... CMD``  one client command (see ``--help``)
 ``python run.py status``                    ring members, joiners, probe results
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from supervisor.console import ClientOptions
 
 ROOT = Path(__file__).resolve().parent
-DEFAULT_TOPOLOGY = ROOT / "topologies" / "local.toml"
+#: The topology used when none is given; $SHOPLIST_TOPOLOGY overrides it.
+DEFAULT_TOPOLOGY = Path(os.environ.get("SHOPLIST_TOPOLOGY") or ROOT / "topologies" / "local.toml")
 
 
 def demo() -> int:
@@ -146,7 +148,12 @@ def cmd_default(_args: argparse.Namespace) -> int:
     try:
         console.print("starting the cluster (5 servers)...")
         try:
-            wait_for_ring(resolve_endpoints(topology)["frontend"], len(topology.servers), 30.0)
+            wait_for_ring(
+                lambda: resolve_endpoints(topology)["frontend"],
+                len(topology.servers),
+                30.0,
+                running=lambda: cluster.poll() is None,
+            )
         except ProxyUnreachable as exc:
             console.print(f"[red]the cluster did not come up: {exc}[/red]")
             return 4

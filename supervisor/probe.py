@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from typing import Any
 
 import zmq
 
 from protocol import Message, ProtocolError, StatusReply, StatusRequest, decode, encode
 from protocol.limits import MAX_FRAME_BYTES
+from supervisor.topology import TopologyError
 
 __all__ = ["ProxyUnreachable", "ask_proxy", "fetch_status", "wait_for_ring"]
 
@@ -54,14 +56,23 @@ def fetch_status(endpoint: str, timeout_s: float = 2.0) -> StatusReply:
     return reply
 
 
-def wait_for_ring(endpoint: str, servers: int, deadline_s: float) -> StatusReply:
-    """Wait until ``servers`` ring members answer probes, or raise at the deadline."""
+def wait_for_ring(
+    endpoint: Callable[[], str],
+    servers: int,
+    deadline_s: float,
+    running: Callable[[], bool] = lambda: True,
+) -> StatusReply:
+    """Wait until ``servers`` ring members answer probes, or raise at the deadline.
+
+    ``endpoint`` is asked again at every try (the proxy's port may not be
+    known yet); ``running`` false means the cluster died: stop waiting.
+    """
     end = time.monotonic() + deadline_s
     last: Exception | None = None
-    while time.monotonic() < end:
+    while time.monotonic() < end and running():
         try:
-            status = fetch_status(endpoint, timeout_s=min(1.0, max(0.1, end - time.monotonic())))
-        except ProxyUnreachable as exc:
+            status = fetch_status(endpoint(), timeout_s=min(1.0, max(0.1, end - time.monotonic())))
+        except (ProxyUnreachable, TopologyError) as exc:
             last = exc
             time.sleep(0.1)  # the proxy is not up yet; nothing to wait on but time
             continue
