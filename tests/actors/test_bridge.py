@@ -1,0 +1,143 @@
+"""The bridge with real sockets: echo, bad frames, oversized frames, unroutable sends."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from actors.bridge import Bridge, SocketSpec
+from protocol import ErrorReply, Get, encode
+from tests.actors.rig import DEADLINE_S, LIST_ID, Journal, Rig, receive, request
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def assert_echoes(rig_sock: zmq.Socket[bytes], msg_id: str) -> None:
+    rig_sock.send(encode(request(msg_id)))
+    assert request(msg_id) == receive(rig_sock)
+
+
+def test_a_client_gets_its_message_echoed(rig: Rig) -> None:
+    journal = Journal()
+    bridge, _ = rig.echo(journal)
+    endpoint = bridge.endpoints["router"]
+    assert endpoint.startswith("tcp://127.0.0.1:")
+    assert not endpoint.endswith(":0")
+    client = rig.dealer(endpoint)
+    assert_echoes(client, "m1")
+    assert [(1, "m1")] == journal.deliveries
+
+
+def test_each_client_gets_its_own_replies(rig: Rig) -> None:
+    journal = Journal()
+    bridge, _ = rig.echo(journal)
+    alice = rig.dealer(bridge.endpoints["router"])
+    bob = rig.dealer(bridge.endpoints["router"])
+    alice.send(encode(request("from-alice")))
+    bob.send(encode(request("from-bob")))
+    assert "from-bob" == receive(bob).msg_id
+    assert "from-alice" == receive(alice).msg_id
+
+
+def test_the_actor_gets_ticks(rig: Rig) -> None:
+    journal = Journal()
+    rig.echo(journal)
+    journal.wait_for(lambda j: j.ticks >= 2, "two ticks")
+
+
+@pytest.mark.parametrize(
+    ("frames", "reason"),
+    [
+        ([b"\xc1 not msgpack"], "not a msgpack frame"),
+        ([encode(request("x"))[:-3]], ""),
+        ([encode(request("a")), encode(request("b"))], "expected 1 payload frame, got 2"),
+        (
+            [encode(Get(v=2, msg_id="future", list_id=LIST_ID))],
+            "unsupported protocol version 2",
+        ),
+    ],
+    ids=["garbage", "truncated", "two-frames", "wrong-version"],
+)
+def test_a_bad_frame_gets_a_bad_frame_error_and_the_bridge_keeps_serving(
+    rig: Rig, frames: list[bytes], reason: str
+) -> None:
+    journal = Journal()
+    bridge, _ = rig.echo(journal)
+    client = rig.dealer(bridge.endpoints["router"])
+    client.send_multipart(frames)
+    error = receive(client)
+    assert isinstance(error, ErrorReply)
+    assert ("bad_frame", "", bridge.node_id) == (error.code, error.reply_to, error.sender)
+    assert reason in error.reason
+    assert_echoes(client, "after")
+    assert [(1, "after")] == journal.deliveries
+
+
+def test_a_frame_over_the_limit_disconnects_its_sender_only(rig: Rig) -> None:
+    journal = Journal()
+    bridge, _ = rig.echo(journal, max_frame_bytes=1024)
+    endpoint = bridge.endpoints["router"]
+    flooder = rig.dealer(endpoint)
+    monitor = flooder.get_monitor_socket(zmq.EVENT_DISCONNECTED)
+    try:
+        assert_echoes(flooder, "small")  # connected, and frames under the limit pass
+        flooder.send(b"\x00" * 8192)
+        assert monitor.poll(int(DEADLINE_S * 1000)), "the bridge did not disconnect the flooder"
+        assert zmq.EVENT_DISCONNECTED == recv_monitor_message(monitor)["event"]
+    finally:
+        flooder.disable_monitor()
+        monitor.close(linger=0)
+    other = rig.dealer(endpoint)
+    assert_echoes(other, "other")
+    assert [(1, "small"), (1, "other")] == journal.deliveries
+
+
+def test_a_send_to_an_unknown_peer_comes_back_undeliverable(rig: Rig) -> None:
+    journal = Journal()
+    bridge, ref = rig.echo(journal)
+    msg = request("lost")
+    ref.tell(("send", "router", b"nobody", msg))
+    journal.wait_for(lambda j: len(j.undeliverable) == 1, "the undeliverable event")
+    event = journal.undeliverable[0]
+    assert ("router", b"nobody", msg, "unreachable") == (
+        event.channel,
+        event.peer,
+        event.msg,
+        event.reason,
+    )
+    assert_echoes(rig.dealer(bridge.endpoints["router"]), "still-serving")
+
+
+def start_on_taken_port(ctx: zmq.Context[Any], endpoint: str) -> Bridge:
+    """A bridge whose only socket binds ``endpoint``, already bound elsewhere."""
+    taken = SocketSpec("router", zmq.ROUTER, bind=endpoint)
+    bridge = Bridge(ctx, [taken], lambda: None, node_id="second")
+    bridge.start()
+    with pytest.raises(RuntimeError, match=r"bridge of second failed: .*in use"):
+        bridge.wait_ready()
+    bridge.join(DEADLINE_S)
+    assert not bridge.is_alive()
+    return bridge
+
+
+def test_a_port_in_use_fails_wait_ready(rig: Rig) -> None:
+    bridge, _ = rig.echo(Journal())
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        second = start_on_taken_port(ctx, bridge.endpoints["router"])
+        assert isinstance(second.error, zmq.ZMQError)
+    finally:
+        ctx.destroy(linger=0)
+
+
+def test_a_bridge_that_failed_to_start_leaves_no_socket_open(rig: Rig) -> None:
+    bridge, _ = rig.echo(Journal())
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        start_on_taken_port(ctx, bridge.endpoints["router"])
+        assert [] == [sock for sock in ctx._sockets if not sock.closed]
+    finally:
+        ctx.destroy(linger=0)

@@ -1,0 +1,307 @@
+"""The server's SQLite store: merges commit, survive reopening, and dedupe."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from actors.storage import ListStore, position_bytes
+from crdt import ShoppingList
+
+LIST_A = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
+LIST_B = "9b2c7a10-1d3e-4f56-8a9b-0c1d2e3f4a5b"
+LIST_C = "c0ffee00-1234-4abc-9def-0123456789ab"
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "nested" / "lists.db"
+
+
+def changed(
+    store: ListStore,
+    updates: Iterable[tuple[str, ShoppingList]],
+    hints: Iterable[tuple[str, str, ShoppingList]] = (),
+) -> set[str]:
+    """The ids of the lists whose stored state ``merge_many`` changed."""
+    return set(store.merge_many(updates, hints))
+
+
+def reopened(path: Path) -> ShoppingList | None:
+    store = ListStore(path)
+    try:
+        return store.get_list(LIST_A)
+    finally:
+        store.close()
+
+
+def test_merge_many_commits_and_survives_reopening(db_path: Path) -> None:
+    shopping = ShoppingList(LIST_A, "alice", "groceries")
+    shopping.add("milk", 2)
+    store = ListStore(db_path)
+    assert {LIST_A} == changed(store, [(LIST_A, shopping)])
+    store.close()
+    store = ListStore(db_path)
+    try:
+        assert shopping.encode() == store.get(LIST_A)
+        assert shopping == store.get_list(LIST_A)
+        assert 1 == store.count()
+        assert [LIST_A] == list(store.list_ids())
+    finally:
+        store.close()
+
+
+def test_an_unknown_list_is_none(db_path: Path) -> None:
+    store = ListStore(db_path)
+    try:
+        assert store.get(LIST_A) is None
+        assert store.get_list(LIST_A) is None
+        assert 0 == store.count()
+    finally:
+        store.close()
+
+
+def test_a_duplicate_delta_reports_no_change(db_path: Path) -> None:
+    shopping = ShoppingList(LIST_A, "alice")
+    delta = shopping.add("milk")
+    store = ListStore(db_path)
+    try:
+        assert {LIST_A} == changed(store, [(LIST_A, delta)])
+        assert set() == changed(store, [(LIST_A, delta)])
+        assert shopping == store.get_list(LIST_A)
+    finally:
+        store.close()
+
+
+def test_an_older_copy_reports_no_change_and_loses_nothing(db_path: Path) -> None:
+    shopping = ShoppingList(LIST_A, "alice")
+    shopping.add("milk")
+    older = shopping.copy()
+    shopping.add("eggs", 6)
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, shopping)])
+        assert set() == changed(store, [(LIST_A, older)])
+        assert shopping.encode() == store.get(LIST_A)
+    finally:
+        store.close()
+    assert shopping == reopened(db_path)
+
+
+def test_several_deltas_to_one_list_in_one_batch(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice")
+    bob = ShoppingList(LIST_A, "bob")
+    deltas = [alice.add("milk"), bob.add("bread", 2), alice.add("eggs", 6), alice.remove("milk")]
+    expected = alice.copy()
+    expected.merge(bob)
+    store = ListStore(db_path)
+    try:
+        assert {LIST_A} == changed(store, [(LIST_A, d) for d in deltas])
+        assert expected == store.get_list(LIST_A)
+    finally:
+        store.close()
+    assert expected == reopened(db_path)
+    assert ["bread", "eggs"] == expected.items()
+
+
+def test_one_batch_for_several_lists_reports_only_those_that_changed(db_path: Path) -> None:
+    a = ShoppingList(LIST_A, "alice")
+    b = ShoppingList(LIST_B, "alice")
+    old = a.add("milk")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, old)])
+        assert {LIST_B} == changed(store, [(LIST_A, old), (LIST_B, b.add("tea"))])
+        assert 2 == store.count()
+    finally:
+        store.close()
+
+
+def test_a_change_merges_into_the_stored_copy(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice")
+    alice.add("milk")
+    bob = alice.copy(replica_id="bob")
+    bob.add("bread")
+    alice.add("eggs")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, alice)])
+        assert {LIST_A} == changed(store, [(LIST_A, bob)])
+        assert ["bread", "eggs", "milk"] == store.get_list(LIST_A).items()  # type: ignore[union-attr]
+    finally:
+        store.close()
+
+
+def test_rows_carry_the_ring_position_and_the_digest_of_the_state(db_path: Path) -> None:
+    shopping = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    store.merge_many([(LIST_A, shopping)])
+    store.close()
+    with sqlite3.connect(db_path) as db:
+        position, state, digest = db.execute(
+            "SELECT position, state, digest FROM lists WHERE list_id = ?", (LIST_A,)
+        ).fetchone()
+    db.close()
+    assert position_bytes(LIST_A) == position
+    assert shopping.encode() == state
+    assert hashlib.md5(state).digest() == digest
+
+
+def test_list_ids_come_in_ring_order(db_path: Path) -> None:
+    store = ListStore(db_path)
+    try:
+        for list_id in (LIST_A, LIST_B, LIST_C):
+            store.merge_many([(list_id, ShoppingList(list_id, "alice", "x"))])
+        assert sorted([LIST_A, LIST_B, LIST_C], key=position_bytes) == list(store.list_ids())
+    finally:
+        store.close()
+
+
+def test_an_evicted_list_still_reads_and_merges_correctly(db_path: Path) -> None:
+    lists = {list_id: ShoppingList(list_id, "alice") for list_id in (LIST_A, LIST_B, LIST_C)}
+    store = ListStore(db_path, cache_lists=2)
+    try:
+        for list_id, shopping in lists.items():
+            store.merge_many([(list_id, shopping.add(f"item of {list_id[:4]}"))])
+        # LIST_A was evicted by the third; write to it and read every list back.
+        assert {LIST_A} == changed(store, [(LIST_A, lists[LIST_A].add("more"))])
+        for _ in range(2):
+            for list_id, shopping in lists.items():
+                assert shopping == store.get_list(list_id)
+                assert shopping.encode() == store.get(list_id)
+    finally:
+        store.close()
+    assert lists[LIST_A] == reopened(db_path)
+
+
+@pytest.mark.parametrize(("durability", "synchronous"), [("normal", 1), ("full", 2)])
+def test_both_durability_modes_work(db_path: Path, durability: str, synchronous: int) -> None:
+    shopping = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path, durability=durability)
+    try:
+        assert synchronous == store._db.execute("PRAGMA synchronous").fetchone()[0]
+        assert {LIST_A} == changed(store, [(LIST_A, shopping)])
+    finally:
+        store.close()
+    assert shopping == reopened(db_path)
+
+
+@pytest.mark.parametrize("durability", ["off", "FULL", "", "extra"])
+def test_an_unknown_durability_is_a_value_error(db_path: Path, durability: str) -> None:
+    with pytest.raises(ValueError, match="durability must be 'normal' or 'full'"):
+        ListStore(db_path, durability=durability)
+
+
+def test_the_database_is_in_wal_mode_with_a_hints_table(db_path: Path) -> None:
+    ListStore(db_path).close()
+    with sqlite3.connect(db_path) as db:
+        mode = db.execute("PRAGMA journal_mode").fetchone()[0]
+        columns = [row[1] for row in db.execute("PRAGMA table_info(hints)")]
+    db.close()
+    assert "wal" == mode
+    assert ["owner", "list_id", "state"] == columns
+
+
+def test_a_batch_that_raises_leaves_the_cache_as_the_database_is(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, alice.add("milk"))])
+        eggs = alice.add("eggs")
+        with pytest.raises(ValueError, match="offered as"):
+            store.merge_many([(LIST_A, eggs), (LIST_A, ShoppingList(LIST_B, "bob", "x"))])
+        # Nothing was written, so the same delta must still count as a change.
+        assert {LIST_A} == changed(store, [(LIST_A, eggs)])
+    finally:
+        store.close()
+
+
+def test_merge_many_returns_the_digest_of_each_changed_state(db_path: Path) -> None:
+    shopping = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    try:
+        digests = store.merge_many([(LIST_A, shopping)])
+        expected = hashlib.md5(shopping.encode()).digest()
+        assert {LIST_A: expected} == digests
+        assert [(LIST_A, expected)] == list(store.digests())
+    finally:
+        store.close()
+
+
+# -------------------------------------------------------------------- hints
+
+
+def test_a_hinted_write_is_held_apart_from_the_servers_own_lists(db_path: Path) -> None:
+    delta = ShoppingList(LIST_A, "alice").add("milk")
+    store = ListStore(db_path)
+    try:
+        assert set() == changed(store, [], hints=[("s2", LIST_A, delta)])
+        assert store.get(LIST_A) is None
+        assert 0 == store.count()
+        assert delta.encode() == store.get_with_hints(LIST_A)
+    finally:
+        store.close()
+    store = ListStore(db_path)
+    try:
+        assert 1 == store.hint_count()
+        assert [("s2", LIST_A, delta.encode())] == store.hints(10)
+    finally:
+        store.close()
+
+
+def test_hinted_writes_for_one_owner_merge_and_join_the_own_copy_on_read(
+    db_path: Path,
+) -> None:
+    alice = ShoppingList(LIST_A, "alice")
+    own = alice.add("milk")
+    first, second = alice.add("eggs"), alice.add("tea")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, own)], hints=[("s2", LIST_A, first)])
+        store.merge_many([], hints=[("s2", LIST_A, second), ("s3", LIST_A, first)])
+        assert 2 == store.hint_count()
+        held = {(o, i): s for o, i, s in store.hints(10)}
+        assert ["eggs", "tea"] == ShoppingList.decode(held[("s2", LIST_A)]).items()
+        assert own.encode() == store.get(LIST_A)
+        joined = store.get_with_hints(LIST_A)
+        assert joined is not None
+        assert alice == ShoppingList.decode(joined)
+    finally:
+        store.close()
+
+
+def test_a_hint_is_dropped_only_if_nothing_was_merged_into_it_since(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([], hints=[("s2", LIST_A, alice.add("milk"))])
+        [(_, _, handed_over)] = store.hints(10)
+        store.merge_many([], hints=[("s2", LIST_A, alice.add("eggs"))])
+        store.drop_hint("s2", LIST_A, handed_over)
+        assert 1 == store.hint_count()
+        [(_, _, current)] = store.hints(10)
+        store.drop_hint("s2", LIST_A, current)
+        assert 0 == store.hint_count()
+    finally:
+        store.close()
+
+
+def test_a_list_is_dropped_only_if_it_did_not_change_since(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, alice.add("milk"))])
+        handed_over = store.get(LIST_A)
+        assert handed_over is not None
+        store.merge_many([(LIST_A, alice.add("eggs"))])
+        assert not store.drop_list(LIST_A, handed_over)
+        assert alice == store.get_list(LIST_A)
+        assert store.drop_list(LIST_A, alice.encode())
+        assert store.get(LIST_A) is None
+        assert 0 == store.count()
+    finally:
+        store.close()

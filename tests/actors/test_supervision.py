@@ -1,0 +1,203 @@
+"""The in-process supervisor: restarts, re-delivery without loss, giving up."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+import pykka
+import pytest
+
+from actors.base import CrashHandler
+from actors.bridge import Bridge
+from actors.messages import Delivery, Inbound
+from actors.supervision import ActorSupervisor
+from protocol import encode
+from tests.actors.rig import (
+    DEADLINE_S,
+    POISON,
+    CrashingActor,
+    Journal,
+    Rig,
+    poll_until,
+    receive,
+    request,
+)
+
+pytestmark = pytest.mark.timeout(30)
+
+
+def delivery(msg_id: str) -> Delivery:
+    return Delivery("router", b"nobody", request(msg_id))
+
+
+class Crashing:
+    """A supervised CrashingActor behind a bridge; generations count from 1."""
+
+    def __init__(
+        self,
+        rig: Rig,
+        max_restarts: int = 5,
+        within_s: float = 60.0,
+        hold: threading.Event | None = None,
+        restart_gate: threading.Event | None = None,
+        **bridge_kwargs: Any,
+    ) -> None:
+        self.journal = Journal()
+        self.gave_up = threading.Event()
+        #: set while a restart waits for ``restart_gate``
+        self.restarting = threading.Event()
+        self._generations = itertools.count(1)
+        self._hold = hold
+        self._gate = restart_gate
+        self.supervisor = rig.supervise(
+            ActorSupervisor(
+                self._factory,
+                "crashing",
+                max_restarts=max_restarts,
+                within_s=within_s,
+                on_give_up=self.gave_up.set,
+            )
+        )
+        #: called in the bridge thread with what each delivery is handed to
+        self.on_target: Callable[[pykka.ActorRef[Any] | None], None] | None = None
+        self.bridge: Bridge = rig.bridge(self._target, **bridge_kwargs)
+        self.ctx = rig.ctx
+
+    def _factory(self, on_crash: CrashHandler) -> pykka.ActorRef[Any]:
+        generation = next(self._generations)
+        if generation > 1 and self._gate is not None:
+            self.restarting.set()
+            assert self._gate.wait(DEADLINE_S), "the test never let the restart go on"
+        return CrashingActor.start(
+            self.ctx, self.bridge.out_endpoint, self.journal, generation, on_crash, self._hold
+        )
+
+    def start(self) -> pykka.ActorRef[Any]:
+        return self.supervisor.start()
+
+    def next_actor(self, previous: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        """Wait for the supervisor to install an actor other than ``previous``."""
+
+        def replaced() -> pykka.ActorRef[Any] | None:
+            ref = self.supervisor.current()
+            return ref if ref is not None and ref is not previous else None
+
+        return poll_until(replaced, "a restarted actor")
+
+    def _target(self) -> pykka.ActorRef[Any] | None:
+        ref = self.supervisor.current()
+        if self.on_target is not None:
+            self.on_target(ref)
+        return ref
+
+
+class CountingFaults:
+    """A pass-through fault policy that counts inbound messages (bridge thread)."""
+
+    def __init__(self) -> None:
+        self.inbound = 0
+
+    def decide(self, direction: str, channel: str, peer: bytes) -> tuple[int, float]:
+        if direction == "in":
+            self.inbound += 1
+        return 1, 0.0
+
+
+def test_a_crash_redelivers_the_rest_of_the_batch_and_the_inbox_to_a_new_actor(
+    rig: Rig,
+) -> None:
+    hold = threading.Event()
+    crashing = Crashing(rig, hold=hold)
+    try:
+        first = crashing.start()
+        first.tell(Inbound([delivery("a"), delivery(f"{POISON}-1"), delivery("b")]))
+        assert crashing.journal.poisoned.wait(DEADLINE_S)
+        first.tell(Inbound([delivery("c")]))  # waits in the inbox of the doomed actor
+        asked = first.ask("a question", block=False)
+    finally:
+        hold.set()
+    second = crashing.next_actor(first)
+    crashing.journal.wait_for(lambda j: len(j.seen_by(2)) == 3, "three re-deliveries")
+    assert ["a", f"{POISON}-1"] == crashing.journal.seen_by(1)
+    # Every message of the batch but the poison (also "a", handled before it:
+    # at least once), then the inbox; the poison itself is not re-delivered.
+    assert ["a", "b", "c"] == crashing.journal.seen_by(2)
+    with pytest.raises(pykka.ActorDeadError):
+        asked.get(timeout=DEADLINE_S)
+    assert 1 == crashing.supervisor.restart_count
+    assert not crashing.supervisor.gave_up
+    assert second.is_alive()
+    assert not first.is_alive()
+
+
+def test_messages_arriving_during_a_restart_reach_the_new_actor(rig: Rig) -> None:
+    gate = threading.Event()
+    faults = CountingFaults()
+    held = threading.Event()
+
+    def watch(ref: pykka.ActorRef[Any] | None) -> None:
+        # The first delivery after the fourth inbound message (poison, m1..m3)
+        # is the one carrying m3; no actor means the bridge keeps it.
+        if ref is None and faults.inbound >= 4:
+            held.set()
+
+    crashing = Crashing(rig, restart_gate=gate, faults=faults)
+    crashing.on_target = watch
+    client = rig.dealer(crashing.bridge.endpoints["router"])
+    try:
+        first = crashing.start()
+        client.send(encode(request(f"{POISON}-1")))
+        assert crashing.restarting.wait(DEADLINE_S)
+        assert crashing.supervisor.current() is None
+        for msg_id in ("m1", "m2", "m3"):
+            client.send(encode(request(msg_id)))
+        assert held.wait(DEADLINE_S), "the messages never reached the bridge"
+    finally:
+        gate.set()
+    crashing.next_actor(first)
+    assert ["m1", "m2", "m3"] == [receive(client).msg_id for _ in range(3)]
+    assert ["m1", "m2", "m3"] == crashing.journal.seen_by(2)
+    assert [f"{POISON}-1"] == crashing.journal.seen_by(1)
+
+
+def test_the_supervisor_gives_up_after_max_restarts_within_the_window(rig: Rig) -> None:
+    crashing = Crashing(rig, max_restarts=2, within_s=60.0)
+    ref = crashing.start()
+    for i in range(2):
+        ref.tell(Inbound([delivery(f"{POISON}-{i}")]))
+        ref = crashing.next_actor(ref)
+        assert not crashing.gave_up.is_set()
+    ref.tell(Inbound([delivery(f"{POISON}-last")]))
+    assert crashing.gave_up.wait(DEADLINE_S)
+    assert crashing.supervisor.gave_up
+    assert 2 == crashing.supervisor.restart_count
+    assert crashing.supervisor.current() is None
+    assert [1, 2, 3] == crashing.journal.started
+
+
+def test_crashes_further_apart_than_the_window_never_add_up(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = [1000.0]
+    monkeypatch.setattr("actors.supervision.time", SimpleNamespace(monotonic=lambda: clock[0]))
+    crashing = Crashing(rig, max_restarts=1, within_s=10.0)
+    ref = crashing.start()
+    for i in range(4):
+        clock[0] += 11.0
+        ref.tell(Inbound([delivery(f"{POISON}-{i}")]))
+        ref = crashing.next_actor(ref)
+    assert 4 == crashing.supervisor.restart_count
+    assert not crashing.gave_up.is_set()
+
+
+def test_a_stopped_supervisor_has_no_actor(rig: Rig) -> None:
+    crashing = Crashing(rig)
+    ref = crashing.start()
+    assert ref is crashing.supervisor.current()
+    crashing.supervisor.stop(timeout_s=DEADLINE_S)
+    assert crashing.supervisor.current() is None
+    assert not ref.is_alive()
