@@ -212,6 +212,16 @@ class Bridge(threading.Thread):
 
     def _open(self, spec: SocketSpec) -> None:
         sock = self.ctx.socket(spec.kind)
+        try:
+            self._configure(sock, spec)
+        except BaseException:
+            # An unclosed socket would make ctx.term() hang (e.g. port in use).
+            sock.close(linger=0)
+            raise
+        self._socks[spec.channel] = sock
+        self._kinds[spec.channel] = spec.kind
+
+    def _configure(self, sock: zmq.Socket[bytes], spec: SocketSpec) -> None:
         sock.setsockopt(zmq.LINGER, 0)
         sock.setsockopt(zmq.MAXMSGSIZE, spec.max_frame_bytes)
         sock.setsockopt(zmq.SNDHWM, spec.hwm)
@@ -238,8 +248,6 @@ class Bridge(threading.Thread):
             self.endpoints[spec.channel] = sock.getsockopt_string(zmq.LAST_ENDPOINT)
         if spec.connect is not None:
             sock.connect(spec.connect)
-        self._socks[spec.channel] = sock
-        self._kinds[spec.channel] = spec.kind
 
     # ----------------------------------------------------------------- loop
 

@@ -13,6 +13,12 @@ naming the owner (sloppy quorum with hinted handoff).
 * A read is answered once R slots replied, with the join of their copies;
   when every slot is done, owners whose copy was behind the join get it
   (read repair).
+* A handoff (a server passing on a hinted write or a list it no longer
+  owns) is a write to the owner alone, or to the current preference list
+  if that owner left the ring; the server is answered ``Stored``.
+* A repair (anti-entropy, re-replication) is a read of given replicas with
+  no client: when all answered, those behind get the join. Repairs are
+  throttled by the caller.
 
 No I/O here: the proxy actor passes callables to send, and calls in with
 replies, failures and the time.
@@ -35,6 +41,7 @@ from protocol import (
     Fetch,
     Fetched,
     Get,
+    Handoff,
     ListReply,
     Message,
     ProtocolError,
@@ -89,14 +96,15 @@ class Slot:
 
 @dataclass(eq=False)
 class Request:
-    """A client request in flight."""
+    """A request in flight."""
 
-    kind: str  # "put" | "get"
+    kind: str  # "put" | "get" | "handoff" | "repair"
     peer: bytes
-    msg: Put | Get
+    msg: Put | Get | Handoff
     owners: list[str]
     spares: list[str]
     used: set[str]
+    need: int
     slots: list[Slot] = field(default_factory=list)
     replied: bool = False
 
@@ -105,8 +113,11 @@ class Request:
 
 
 Send = Callable[[str, Message], None]
-Reply = Callable[[bytes, Message], None]
+#: (channel, peer, message): frontend for clients, backend for servers
+Reply = Callable[[str, bytes, Message], None]
 Publish = Callable[[str, Message], None]
+#: Called when a request finished (every slot done); e.g. to start the next repair.
+Finished = Callable[[str], None]
 
 
 class Coordinator:
@@ -140,6 +151,8 @@ class Coordinator:
         self.pending: dict[str, tuple[Request, Slot]] = {}
         self._timers: list[tuple[float, str]] = []
         self.inflight = 0
+        self.repairs_inflight = 0
+        self.repairs_sent = 0
 
     # -------------------------------------------------------------- requests
 
@@ -149,26 +162,63 @@ class Coordinator:
     def get(self, peer: bytes, msg: Get, now: float) -> None:
         self._start("get", peer, msg, now)
 
-    def _start(self, kind: str, peer: bytes, msg: Put | Get, now: float) -> None:
-        ring = self.membership.ring
-        if not len(ring):
-            self._answer_error(peer, msg, "unavailable", "no server has joined the ring yet")
+    def handoff(self, peer: bytes, msg: Handoff, now: float) -> None:
+        """A server hands over a hint or a stray list; answered on the backend."""
+        if msg.owner and msg.owner in self.membership.members:
+            if not self.membership.healthy(msg.owner):
+                self._answer_error(
+                    peer, msg, "unavailable", f"{msg.owner} is still down", "backend"
+                )
+                return
+            self._start("handoff", peer, msg, now, targets=[msg.owner])
+        else:
+            # A stray, or a hint for a server that has left the ring: its
+            # current owners take it, like any write.
+            self._start("handoff", peer, msg, now)
+
+    def repair(self, list_id: str, nodes: list[str], now: float) -> None:
+        """Bring ``nodes`` (replicas of ``list_id``) to the join of their copies."""
+        if not nodes or not len(self.membership.ring):
             return
-        if self.inflight >= MAX_INFLIGHT:
-            self._answer_error(peer, msg, "unavailable", "proxy overloaded; retry later")
+        msg = Get(msg_id=self._new_id(), sender=self.node_id, list_id=list_id)
+        self.repairs_inflight += 1
+        self._start("repair", b"", msg, now, targets=nodes)
+
+    def _start(
+        self,
+        kind: str,
+        peer: bytes,
+        msg: Put | Get | Handoff,
+        now: float,
+        targets: list[str] | None = None,
+    ) -> None:
+        ring = self.membership.ring
+        channel = "backend" if kind == "handoff" else "frontend"
+        if not len(ring):
+            self._answer_error(
+                peer, msg, "unavailable", "no server has joined the ring yet", channel
+            )
+            return
+        if self.inflight >= MAX_INFLIGHT and kind in ("put", "get"):
+            self._answer_error(peer, msg, "unavailable", "proxy overloaded; retry later", channel)
             return
         n = self.config.n
-        # The preference list, then enough spares for two retries per slot.
-        walk = ring.walk(key_position(msg.list_id), n * (self.config.attempts))
-        owners, spares = walk[:n], walk[n:]
-        req = Request(kind, peer, msg, owners, spares, set(owners))
+        if targets is not None:
+            owners, spares, need = targets, [], len(targets) if kind == "repair" else 1
+        else:
+            # The preference list, then enough spares for two retries per slot.
+            walk = ring.walk(key_position(msg.list_id), n * self.config.attempts)
+            owners, spares = walk[:n], walk[n:]
+            need = self.config.r if kind == "get" else self.config.w
+        req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
         self.inflight += 1
         self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
         for owner in owners:
             slot = Slot(owner, tenacity.RetryCallState(self.policy, None, (), {}))
             req.slots.append(slot)
         for slot in req.slots:
-            target = slot.owner if self.membership.healthy(slot.owner) else self._spare(req)
+            healthy = self.membership.healthy(slot.owner)
+            target = slot.owner if healthy or targets is not None else self._spare(req)
             self._attempt(req, slot, target or slot.owner, now)
         self._settle(req)
 
@@ -186,7 +236,7 @@ class Coordinator:
         slot.msg_id = self._new_id()
         m = req.msg
         out: Message
-        if isinstance(m, Put):
+        if isinstance(m, Put | Handoff):
             hint = slot.owner if node != slot.owner else ""
             out = Store(
                 msg_id=slot.msg_id,
@@ -275,8 +325,8 @@ class Coordinator:
 
     def _settle(self, req: Request) -> None:
         ok, active = req.count("ok"), req.count("active")
-        need = self.config.w if req.kind == "put" else self.config.r
-        if not req.replied:
+        need = req.need
+        if not req.replied and req.kind != "repair":
             if ok >= need:
                 req.replied = True
                 self._succeed(req, ok)
@@ -287,14 +337,28 @@ class Coordinator:
                     req.msg,
                     "unavailable",
                     f"only {ok} of the {need} replicas needed answered",
+                    "backend" if req.kind == "handoff" else "frontend",
                 )
         if active == 0:
             self.inflight -= 1
-            if req.kind == "get" and req.replied:
+            if req.kind == "repair":
+                self.repairs_inflight -= 1
+                self._repair(req)
+            elif req.kind == "get" and req.replied:
                 self._repair(req)
 
     def _succeed(self, req: Request, ok: int) -> None:
         m = req.msg
+        if isinstance(m, Handoff):
+            done = Stored(
+                msg_id=self._new_id(),
+                trace_id=m.trace_id,
+                sender=self.node_id,
+                reply_to=m.msg_id,
+                list_id=m.list_id,
+            )
+            self._reply("backend", req.peer, done)
+            return
         if isinstance(m, Put):
             answer: Message = Saved(
                 msg_id=self._new_id(),
@@ -305,7 +369,7 @@ class Coordinator:
                 list_id=m.list_id,
                 acks=ok,
             )
-            self._reply(req.peer, answer)
+            self._reply("frontend", req.peer, answer)
             self._publish(
                 m.list_id,
                 Update(
@@ -332,7 +396,7 @@ class Coordinator:
                 list_id=m.list_id,
                 state=state,
             )
-            self._reply(req.peer, answer)
+            self._reply("frontend", req.peer, answer)
         self.tracer.hop(self.log, "proxy.answered", m, kind=req.kind, replicas=ok)
 
     def _join(self, blobs: list[bytes | None]) -> bytes | None:
@@ -375,17 +439,27 @@ class Coordinator:
                 state=best,
             )
             self.tracer.hop(self.log, "proxy.read_repair", repair, to=slot.node)
+            self.repairs_sent += 1
             self._send(slot.node, repair)
 
-    def _answer_error(self, peer: bytes, msg: Put | Get, code: str, reason: str) -> None:
-        self.log.info(
-            "proxy.request_failed",
-            trace_id=msg.trace_id,
-            msg_id=msg.msg_id,
-            list_id=msg.list_id,
-            reason=reason,
-        )
+    def _answer_error(
+        self,
+        peer: bytes,
+        msg: Put | Get | Handoff,
+        code: str,
+        reason: str,
+        channel: str = "frontend",
+    ) -> None:
+        if channel == "frontend":
+            self.log.info(
+                "proxy.request_failed",
+                trace_id=msg.trace_id,
+                msg_id=msg.msg_id,
+                list_id=msg.list_id,
+                reason=reason,
+            )
         self._reply(
+            channel,
             peer,
             ErrorReply(
                 msg_id=self._new_id(),

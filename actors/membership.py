@@ -49,7 +49,10 @@ class Membership:
         known: list[str] | None = None,
     ) -> None:
         self.ring = HashRing(known or (), vnodes=vnodes)
-        self.members: dict[str, Member] = {node: Member(node) for node in known or ()}
+        # answered=True: nobody is charged a miss for a probe not yet sent.
+        self.members: dict[str, Member] = {
+            node: Member(node, answered=True) for node in known or ()
+        }
         self.queue: dict[str, float] = {}
         #: queued joiners that spoke for themselves (not only through the supervisor)
         self._heard: set[str] = set()
@@ -89,7 +92,7 @@ class Membership:
             del self.queue[node]
             heard = node in self._heard
             self._heard.discard(node)
-            self.members[node] = Member(node, last_seen=now if heard else None, answered=heard)
+            self.members[node] = Member(node, last_seen=now if heard else None, answered=True)
         self.ring.add_nodes(batch)
         self.epoch += 1
         return batch
@@ -100,6 +103,14 @@ class Membership:
             del self.members[node_id]
             self.ring.remove_node(node_id)
             self.epoch += 1
+
+    def dead(self, now: float, after_s: float) -> list[str]:
+        """Members suspect for longer than ``after_s``: to be removed from the ring."""
+        return [
+            m.node_id
+            for m in self.members.values()
+            if m.suspect and m.suspect_since is not None and now - m.suspect_since > after_s
+        ]
 
     # --------------------------------------------------------------- liveness
 

@@ -24,31 +24,33 @@ NodeId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 
 class _Membership(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     members: Annotated[list[NodeId], msgspec.Meta(max_length=100_000)]
+    epoch: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
 class MembershipFile:
-    """Load and save the sorted list of ring members."""
+    """Load and save the sorted list of ring members and the ring epoch."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
 
-    def load(self) -> list[str]:
-        """The saved members, or ``[]`` when there is no (valid) file."""
+    def load(self) -> tuple[list[str], int]:
+        """The saved members and ring epoch, or ``([], 0)`` when there is no (valid) file."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return []
+            return [], 0
         try:
-            return list(msgspec.json.decode(raw, type=_Membership).members)
+            saved = msgspec.json.decode(raw, type=_Membership)
         except msgspec.DecodeError as exc:
             log.error("membership.unreadable", path=str(self.path), error=str(exc))
-            return []
+            return [], 0
+        return list(saved.members), saved.epoch
 
-    def save(self, members: list[str]) -> None:
+    def save(self, members: list[str], epoch: int) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         with tmp.open("wb") as f:
-            f.write(msgspec.json.encode(_Membership(sorted(members))))
+            f.write(msgspec.json.encode(_Membership(sorted(members), epoch)))
             f.flush()
             os.fsync(f.fileno())
         tmp.replace(self.path)

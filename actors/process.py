@@ -34,6 +34,7 @@ import zmq
 import logs
 from actors.base import CrashHandler
 from actors.bridge import Bridge, SocketSpec
+from actors.faults import FaultInjector, rules_from_env
 from actors.supervision import ActorSupervisor
 from protocol.limits import MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES
 from supervisor.topology import PROXY_CHANNELS, Topology
@@ -141,6 +142,7 @@ def _run(
     c = topology.cluster
     logs.configure(node_id, role, topology.log_dir / f"{role}-{node_id}.jsonl", c.log_level)
     _die_with_parent()
+    faults = _fault_injector(topology)
     stop = threading.Event()
     exit_code = 0
 
@@ -158,6 +160,7 @@ def _run(
         target=lambda: holder["sup"].current() if "sup" in holder else None,
         node_id=node_id,
         tick_interval_s=min(0.05, c.probe_interval_s / 4),
+        faults=faults,
     )
     bridge.start()
     try:
@@ -173,18 +176,18 @@ def _run(
         gave_up.set()
         stop.set()
 
-    sup = ActorSupervisor(factory(ctx, bridge, extra), name=role, on_give_up=give_up)
+    sup = ActorSupervisor(
+        factory(ctx, bridge, extra),
+        name=role,
+        max_restarts=c.actor_max_restarts,
+        within_s=c.actor_restart_window_s,
+        on_give_up=give_up,
+    )
     holder["sup"] = sup
     sup.start()
     log.info("process.started", endpoints=bridge.endpoints, pid=os.getpid())
-    while not stop.wait(0.2):
-        if os.getppid() != parent:
-            log.warning("process.parent_died")
-            break
-        if not bridge.is_alive():
-            log.critical("process.bridge_died", error=repr(bridge.error))
-            exit_code = EXIT_CRASHED
-            break
+    if not _serve(stop, bridge, parent):
+        exit_code = EXIT_CRASHED
     if gave_up.is_set():
         exit_code = EXIT_CRASHED
     sup.stop(timeout_s=3.0)
@@ -192,6 +195,31 @@ def _run(
     ctx.term()
     log.info("process.stopped", exit_code=exit_code)
     sys.exit(exit_code)
+
+
+def _serve(stop: threading.Event, bridge: Bridge, parent: int) -> bool:
+    """Wait for a stop request; False if the bridge died. Checks the parent too."""
+    while not stop.wait(0.2):
+        if os.getppid() != parent:
+            log.warning("process.parent_died")
+            return True
+        if not bridge.is_alive():
+            log.critical("process.bridge_died", error=repr(bridge.error))
+            return False
+    return True
+
+
+def _fault_injector(topology: Topology) -> FaultInjector | None:
+    """An injector only where faults are configured, or may be installed at
+    run time (debug): the common path pays nothing."""
+    try:
+        rules = [*topology.faults, *rules_from_env()]
+    except ValueError as exc:
+        log.critical("process.bad_fault_rules", error=str(exc))
+        sys.exit(EXIT_CRASHED)
+    if rules:
+        log.warning("process.fault_injection", rules=len(rules))
+    return FaultInjector(rules) if rules or topology.cluster.debug else None
 
 
 def _advertised(bound: str, host: str) -> str:

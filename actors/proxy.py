@@ -1,14 +1,16 @@
-"""The proxy actor: routes client requests to the ring, admits and probes servers.
+"""The proxy actor: routes client requests to the ring, admits, probes and removes servers.
 
 A thin shell: membership rules live in :mod:`actors.membership`, quorum
-requests in :mod:`actors.coordinator`; this actor dispatches what the bridge
-delivers and drives their timers from the bridge's ticks.
+requests and handoff in :mod:`actors.coordinator`, anti-entropy in
+:mod:`actors.antientropy`; this actor dispatches what the bridge delivers and
+drives their timers from the bridge's ticks.
 
 Channels (sockets of the proxy's bridge):
 
 ``frontend`` (ROUTER)  client requests and replies
 ``publish`` (PUB)      list updates, topic = list id
-``backend`` (ROUTER)   Store/Fetch to servers and their replies
+``backend`` (ROUTER)   Store/Fetch to servers and their replies; ring
+                       announcements, anti-entropy, handoff
 ``hello`` (ROUTER)     S_HELLO in, ACK out: one reliable request/reply pair
                        (the seed design's SUB for acks could lose them)
 ``liveness`` (ROUTER)  S_REACH out to each server, S_ONLINE back; a probe
@@ -23,8 +25,10 @@ from typing import Any
 import structlog
 import zmq
 
+from actors.antientropy import AntiEntropy
 from actors.base import BridgedActor, CrashHandler
 from actors.coordinator import Coordinator, QuorumConfig
+from actors.faults import FaultInjector
 from actors.ids import MsgIds
 from actors.membership import Membership
 from actors.membership_store import MembershipFile
@@ -33,13 +37,20 @@ from crdt import ShoppingList
 from logs import Tracer
 from protocol import (
     Ack,
+    DebugCrash,
+    DebugFaults,
+    Digest,
+    Done,
     ErrorReply,
     Fetched,
     Get,
+    Handoff,
+    Keys,
     MemberStatus,
     Message,
     ProtocolError,
     Put,
+    RingUpdate,
     SHello,
     SOnline,
     SReach,
@@ -55,6 +66,10 @@ __all__ = ["ProxyActor"]
 log = structlog.get_logger("proxy")
 
 
+class CrashRequested(RuntimeError):
+    """Raised on a DebugCrash aimed at the proxy: tests in-process supervision."""
+
+
 class ProxyActor(BridgedActor):
     """See the module docstring. All methods run in the actor's thread."""
 
@@ -64,18 +79,20 @@ class ProxyActor(BridgedActor):
         out_endpoint: str,
         topology: Topology,
         pub_endpoint: str,
+        faults: FaultInjector | None = None,
         on_crash: CrashHandler | None = None,
     ) -> None:
         super().__init__(ctx, out_endpoint, "proxy", on_crash)
         self.topology = topology
         self.pub_endpoint = pub_endpoint
+        self.faults = faults
 
     def started(self) -> None:
         c = self.topology.cluster
         self.ids = MsgIds("proxy")
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate)
         self.membership_file = MembershipFile(self.topology.data_dir / "proxy" / "membership.json")
-        known = self.membership_file.load()
+        known, epoch = self.membership_file.load()
         self.membership = Membership(
             vnodes=c.vnodes,
             batch_size=c.join_batch_size,
@@ -83,19 +100,32 @@ class ProxyActor(BridgedActor):
             probe_misses=c.probe_misses,
             known=known,
         )
-        if known:
-            log.info("proxy.membership_restored", members=known)
+        self.membership.epoch = epoch
         self.coordinator = Coordinator(
             QuorumConfig(n=c.n, r=c.r, w=c.w, request_timeout_s=c.request_timeout_s),
             self.membership,
             send=self._send_server,
-            reply=self._reply_client,
+            reply=self._reply,
             publish=self._publish,
             new_id=self.ids,
             node_id="proxy",
             tracer=self.tracer,
             log=log,
         )
+        self.ae = AntiEntropy(
+            self.membership,
+            self.coordinator,
+            send=self._send_server,
+            announce_ring=self._announce_ring,
+            new_id=self.ids,
+            n=c.n,
+            interval_s=c.ae_interval_s,
+            concurrency=c.repair_concurrency,
+            log=log,
+        )
+        if known:
+            log.info("proxy.membership_restored", members=known, epoch=epoch)
+            self.ae.ring_changed()
         self.probe_seq = 0
         self.next_probe = time.monotonic()
 
@@ -104,37 +134,84 @@ class ProxyActor(BridgedActor):
     def _send_server(self, node: str, msg: Message) -> None:
         self.outbox.send("backend", node.encode(), msg)
 
-    def _reply_client(self, peer: bytes, msg: Message) -> None:
-        self.outbox.send("frontend", peer, msg)
+    def _reply(self, channel: str, peer: bytes, msg: Message) -> None:
+        self.outbox.send(channel, peer, msg)
 
     def _publish(self, list_id: str, msg: Message) -> None:
         self.outbox.publish("publish", list_id.encode(), msg)
 
+    def _announce_ring(self, node: str) -> None:
+        ring = self.membership.ring
+        update = RingUpdate(
+            msg_id=self.ids(),
+            sender="proxy",
+            epoch=self.membership.epoch,
+            members=ring.nodes,
+            vnodes=ring.vnodes,
+            n=self.topology.cluster.n,
+        )
+        self._send_server(node, update)
+
+    def _ring_changed(self) -> None:
+        self.membership_file.save(sorted(self.membership.members), self.membership.epoch)
+        for node in self.membership.members:
+            self._announce_ring(node)
+        self.ae.ring_changed()
+
     # -------------------------------------------------------------- inbound
 
     def handle(self, delivery: Delivery) -> None:
-        msg, channel, now = delivery.msg, delivery.channel, time.monotonic()
+        msg, channel, peer, now = delivery.msg, delivery.channel, delivery.peer, time.monotonic()
         if channel == "frontend":
-            if isinstance(msg, Put):
-                if self._valid_state(delivery.peer, msg):
-                    self.coordinator.put(delivery.peer, msg, now)
-            elif isinstance(msg, Get):
-                self.coordinator.get(delivery.peer, msg, now)
-            elif isinstance(msg, StatusRequest):
-                self._reply_client(delivery.peer, self._status(msg, now))
-            else:
-                self._refuse(channel, delivery.peer, msg)
+            self._frontend(peer, msg, now)
         elif channel == "backend":
-            if isinstance(msg, Stored | Fetched | ErrorReply):
-                self.coordinator.on_reply(_node(delivery.peer), msg, now)
+            node = _node(peer)
+            if isinstance(msg, Digest | Keys):
+                self.membership.seen(node, now)
+                self.ae.on_reply(msg, now)
+            elif isinstance(msg, Stored | Fetched | ErrorReply):
+                self.coordinator.on_reply(node, msg, now)
+            elif isinstance(msg, Handoff):
+                self.coordinator.handoff(peer, msg, now)
             else:
-                self._refuse(channel, delivery.peer, msg)
+                self._refuse(channel, peer, msg)
         elif channel == "hello" and isinstance(msg, SHello):
-            self._hello(delivery.peer, msg, now)
+            self._hello(peer, msg, now)
         elif channel == "liveness" and isinstance(msg, SOnline):
-            self.membership.seen(_node(delivery.peer), now)
+            self.membership.seen(_node(peer), now)
         else:
-            self._refuse(channel, delivery.peer, msg)
+            self._refuse(channel, peer, msg)
+
+    def _frontend(self, peer: bytes, msg: Message, now: float) -> None:
+        if isinstance(msg, Put):
+            if self._valid_state(peer, msg):
+                self.coordinator.put(peer, msg, now)
+        elif isinstance(msg, Get):
+            self.coordinator.get(peer, msg, now)
+        elif isinstance(msg, StatusRequest):
+            self._reply("frontend", peer, self._status(msg, now))
+        elif isinstance(msg, DebugFaults | DebugCrash) and self.topology.cluster.debug:
+            self._debug(peer, msg)
+        else:
+            self._refuse("frontend", peer, msg)
+
+    def _debug(self, peer: bytes, msg: DebugFaults | DebugCrash) -> None:
+        done = Done(msg_id=self.ids(), trace_id=msg.trace_id, sender="proxy", reply_to=msg.msg_id)
+        if isinstance(msg, DebugFaults):
+            if self.faults is None:
+                self._refuse("frontend", peer, msg)
+                return
+            self.faults.install(msg.rules, msg.duration_s)
+            log.warning("proxy.faults_installed", rules=len(msg.rules), duration_s=msg.duration_s)
+            self._reply("frontend", peer, done)
+            return
+        log.warning("proxy.crash_requested", target=msg.target)
+        self._reply("frontend", peer, done)
+        if msg.target == "proxy":
+            raise CrashRequested(f"crash requested by {msg.sender}")
+        self._send_server(
+            msg.target, DebugCrash(msg_id=self.ids(), sender="proxy", target=msg.target)
+        )
 
     def _valid_state(self, peer: bytes, msg: Put) -> bool:
         """Reject a write whose state does not decode, at the edge and once,
@@ -148,7 +225,7 @@ class ProxyActor(BridgedActor):
                 return True
             reason = "the state belongs to another list"
         log.warning("proxy.bad_write", msg_id=msg.msg_id, trace_id=msg.trace_id, reason=reason)
-        self.outbox.send(
+        self._reply(
             "frontend",
             peer,
             ErrorReply(
@@ -203,36 +280,55 @@ class ProxyActor(BridgedActor):
             ring_epoch=self.membership.epoch,
         )
         self.outbox.send("hello", server_id.encode(), ack)
+        self._announce_ring(server_id)
 
     def _admit(self, now: float) -> None:
         batch = self.membership.admit_due(now)
         if not batch:
             return
-        self.membership_file.save(sorted(self.membership.members))
         log.info(
             "proxy.batch_admitted",
             servers=batch,
             ring_size=len(self.membership.ring),
             epoch=self.membership.epoch,
         )
+        self._ring_changed()
         for server_id in batch:
             self._ack(server_id)
 
     # --------------------------------------------------------------- timers
 
     def on_tick(self, now: float) -> None:
+        c = self.topology.cluster
         self.coordinator.expire(now)
         self._admit(now)
         if now >= self.next_probe:
-            self.next_probe = now + self.topology.cluster.probe_interval_s
+            self.next_probe = now + c.probe_interval_s
             self.probe_seq += 1
             for server_id in self.membership.probe_round(now):
                 probe = SReach(msg_id=self.ids(), sender="proxy", seq=self.probe_seq)
                 self.outbox.send("liveness", server_id.encode(), probe)
+            self._remove_dead(now)
+        self.ae.tick(now)
+
+    def _remove_dead(self, now: float) -> None:
+        dead = self.membership.dead(now, self.topology.cluster.dead_after_s)
+        if not dead:
+            return
+        healthy = [m for m in self.membership.members if self.membership.healthy(m)]
+        if len(healthy) < self.topology.cluster.n:
+            # Too few servers left to hold N copies: more likely that we are
+            # the one cut off. Removing them would only shuffle data around.
+            return
+        for node in dead:
+            self.membership.remove(node)
+            log.warning("proxy.server_removed", server=node, epoch=self.membership.epoch)
+        self._ring_changed()
 
     def on_undeliverable(self, event: Undeliverable) -> None:
         now = time.monotonic()
         if event.channel == "backend":
+            self.membership.failed(_node(event.peer), now)
             self.coordinator.on_undeliverable(event.msg.msg_id, now)
         elif event.channel == "liveness":
             self.membership.failed(_node(event.peer), now)

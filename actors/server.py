@@ -1,13 +1,20 @@
 """The server actor: stores lists, answers the proxy, joins and stays joined.
 
 Writes of one bridge poll are merged and committed in a single transaction
-(group commit) and only then acknowledged, one ``Stored`` each. Reads are
-answered after the writes of the same batch, so they see them.
+(group commit) and only then acknowledged, one ``Stored`` each. A write with
+a hint (the proxy's stand-in for an owner that is down) goes to the hints
+table instead, in the same transaction. Reads are answered after the writes
+of the same batch, so they see them, and include hinted writes.
 
 Joining: until the proxy acks it, the server sends ``S_HELLO`` every
 ``probe_interval_s``. Once a member, it expects the proxy's probes; if none
 arrives for several probe intervals, it concludes the proxy is gone (or
 restarted) and says hello again.
+
+The ring: the proxy announces it (``RingUpdate``) after every change and to
+every server it acks. The server groups its lists by replica set for
+anti-entropy (:mod:`actors.digests`) and hands over the lists it no longer
+owns (:mod:`actors.handoff`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ import structlog
 import zmq
 
 from actors.base import BridgedActor, CrashHandler
+from actors.digests import DigestIndex
+from actors.handoff import HandoffSender
 from actors.ids import MsgIds
 from actors.messages import Delivery
 from actors.storage import ListStore
@@ -27,18 +36,26 @@ from crdt import ShoppingList
 from logs import Tracer
 from protocol import (
     Ack,
+    DebugCrash,
+    Digest,
+    DigestRequest,
     ErrorCode,
     ErrorReply,
     Fetch,
     Fetched,
+    Handoff,
+    Keys,
+    KeysRequest,
     Message,
     ProtocolError,
+    RingUpdate,
     SHello,
     SOnline,
     SReach,
     Store,
     Stored,
 )
+from ring import HashRing
 from supervisor.topology import Topology
 
 __all__ = ["ServerActor"]
@@ -47,6 +64,10 @@ log = structlog.get_logger("server")
 
 #: Probe intervals without a probe after which the proxy is presumed lost.
 PROXY_LOST_AFTER_PROBES = 6
+
+
+class CrashRequested(RuntimeError):
+    """Raised on a DebugCrash: the test of in-process supervision."""
 
 
 class ServerActor(BridgedActor):
@@ -72,12 +93,26 @@ class ServerActor(BridgedActor):
         self.ids = MsgIds(self.node_id)
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate)
         self.store = ListStore(self.db_path, durability=c.durability)
+        self.index = DigestIndex(None, c.n)
+        self.epoch = 0  # the proxy's epochs start at 1: 0 means no ring yet
+        self.handoff = HandoffSender(
+            self.store,
+            send=self._send_backend,
+            new_id=self.ids,
+            node_id=self.node_id,
+            interval_s=c.handoff_interval_s,
+        )
         self.member = False
         self.next_hello = 0.0
         self.last_probe = time.monotonic()
         self.hello_interval_s = c.probe_interval_s
         self.proxy_lost_after_s = c.probe_interval_s * PROXY_LOST_AFTER_PROBES
-        log.info("server.started", lists=self.store.count(), db=str(self.db_path))
+        log.info(
+            "server.started",
+            lists=self.store.count(),
+            hints=self.store.hint_count(),
+            db=str(self.db_path),
+        )
 
     def stopping(self) -> None:
         self.store.close()
@@ -95,6 +130,7 @@ class ServerActor(BridgedActor):
 
     def _commit(self, stores: list[tuple[Delivery, Store]]) -> None:
         updates: list[tuple[str, ShoppingList]] = []
+        hints: list[tuple[str, str, ShoppingList]] = []
         accepted: list[Store] = []
         for delivery, msg in stores:
             self._current = delivery
@@ -106,12 +142,17 @@ class ServerActor(BridgedActor):
             if state.list_id != msg.list_id:
                 self._error(delivery, "bad_request", "state belongs to another list")
                 continue
-            updates.append((msg.list_id, state))
+            if msg.hint and msg.hint != self.node_id:
+                hints.append((msg.hint, msg.list_id, state))
+            else:
+                updates.append((msg.list_id, state))
             accepted.append(msg)
         self._current = None
-        if not updates:
+        if not accepted:
             return
-        self.store.merge_many(updates)  # committed to disk when this returns
+        changed = self.store.merge_many(updates, hints)  # committed to disk when this returns
+        for list_id, digest in changed.items():
+            self.index.update(list_id, digest)
         for msg in accepted:
             self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
             self._send_backend(
@@ -128,36 +169,85 @@ class ServerActor(BridgedActor):
     def handle(self, delivery: Delivery) -> None:
         msg = delivery.msg
         if isinstance(msg, Fetch):
-            state = self.store.get(msg.list_id)
-            self.tracer.hop(
-                log, "server.fetched", msg, list_id=msg.list_id, found=state is not None
-            )
-            self._send_backend(
-                Fetched(
-                    msg_id=self.ids(),
-                    trace_id=msg.trace_id,
-                    sender=self.node_id,
-                    traced=msg.traced,
-                    reply_to=msg.msg_id,
-                    list_id=msg.list_id,
-                    state=state,
-                )
-            )
+            self._fetch(msg)
         elif isinstance(msg, SReach):
             self.last_probe = time.monotonic()
             reply = SOnline(
                 msg_id=self.ids(), sender=self.node_id, reply_to=msg.msg_id, seq=msg.seq
             )
             self.outbox.send("liveness", b"", reply)
+        elif isinstance(msg, Stored | ErrorReply) and self.handoff.pending(msg.reply_to):
+            self._handoff_answer(msg)
+        elif isinstance(msg, DigestRequest | KeysRequest):
+            self._digests(msg)
+        elif isinstance(msg, RingUpdate):
+            self._ring(msg)
         elif isinstance(msg, Ack):
             if not self.member:
                 log.info("server.joined", epoch=msg.ring_epoch)
             self.member = True
             self.last_probe = time.monotonic()
+        elif isinstance(msg, DebugCrash):
+            raise CrashRequested(f"crash requested by {msg.sender}")
         elif isinstance(msg, ErrorReply):
             log.warning("server.error_from_proxy", code=msg.code, reason=msg.reason)
         else:
             self._error(delivery, "bad_request", f"a server does not accept {type(msg).__name__}")
+
+    def _fetch(self, msg: Fetch) -> None:
+        state = self.store.get_with_hints(msg.list_id)
+        self.tracer.hop(log, "server.fetched", msg, list_id=msg.list_id, found=state is not None)
+        self._send_backend(
+            Fetched(
+                msg_id=self.ids(),
+                trace_id=msg.trace_id,
+                sender=self.node_id,
+                traced=msg.traced,
+                reply_to=msg.msg_id,
+                list_id=msg.list_id,
+                state=state,
+            )
+        )
+
+    def _handoff_answer(self, msg: Stored | ErrorReply) -> None:
+        if isinstance(msg, ErrorReply):
+            self.handoff.refused(msg.reply_to)  # the owner is still down: next round
+            return
+        dropped = self.handoff.accepted(msg.reply_to)
+        if dropped is not None:
+            self.index.update(dropped, None)
+
+    def _digests(self, msg: DigestRequest | KeysRequest) -> None:
+        group = tuple(msg.group)
+        if isinstance(msg, DigestRequest):
+            reply: Message = Digest(
+                msg_id=self.ids(),
+                sender=self.node_id,
+                reply_to=msg.msg_id,
+                epoch=self.epoch,
+                buckets=self.index.digests(group),
+                lists=self.index.count(group),
+            )
+        else:
+            reply = Keys(
+                msg_id=self.ids(),
+                sender=self.node_id,
+                reply_to=msg.msg_id,
+                epoch=self.epoch,
+                entries=self.index.entries(group, msg.buckets),
+            )
+        self._send_backend(reply)
+
+    def _ring(self, msg: RingUpdate) -> None:
+        if msg.epoch == self.epoch:
+            return
+        ring = HashRing(msg.members, vnodes=msg.vnodes)
+        self.epoch = msg.epoch
+        self.index.n = msg.n
+        self.index.rebuild(ring, self.store.digests())
+        strays = self.index.not_owned(self.node_id)
+        self.handoff.set_strays(strays)
+        log.info("server.ring", epoch=msg.epoch, members=len(msg.members), strays=len(strays))
 
     # --------------------------------------------------------------- timers
 
@@ -169,10 +259,12 @@ class ServerActor(BridgedActor):
             self.next_hello = now + self.hello_interval_s
             hello = SHello(msg_id=self.ids(), sender=self.node_id, server_id=self.node_id)
             self.outbox.send("hello", b"", hello)
+        if self.member:
+            self.handoff.tick(now)
 
     # -------------------------------------------------------------- helpers
 
-    def _send_backend(self, msg: Message) -> None:
+    def _send_backend(self, msg: Message | Handoff) -> None:
         self.outbox.send("backend", b"", msg)
 
     def _error(self, delivery: Delivery, code: ErrorCode, reason: str) -> None:

@@ -26,6 +26,7 @@ import hashlib
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
 
@@ -48,6 +49,7 @@ CREATE TABLE IF NOT EXISTS hints (
     state    BLOB NOT NULL,   -- merged writes held for the owner
     PRIMARY KEY (owner, list_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS hints_by_list ON hints(list_id);
 """
 
 
@@ -124,14 +126,41 @@ class ListStore:
 
     # ---------------------------------------------------------------- writes
 
-    def merge_many(self, updates: Iterable[tuple[str, ShoppingList]]) -> set[str]:
-        """Join each (list id, state or delta) into the store in one transaction.
+    def merge_many(
+        self,
+        updates: Iterable[tuple[str, ShoppingList]],
+        hints: Iterable[tuple[str, str, ShoppingList]] = (),
+    ) -> dict[str, bytes]:
+        """Join states into the store, and hinted writes into the hints, in one transaction.
 
-        Returns the ids whose stored state changed. When this returns, the
-        transaction is committed; if it raises, nothing was written and the
-        cache is left as the database is.
+        ``updates`` are (list id, state or delta) for lists this server
+        keeps; ``hints`` are (owner, list id, state or delta) held for an
+        owner that is down. Returns the new state digest of every list whose
+        stored state changed. When this returns, the transaction is
+        committed; if it raises, nothing was written and the cache is left
+        as the database is.
         """
+        updates, hints = list(updates), list(hints)
+        for list_id, incoming in [*updates, *((i, st) for _, i, st in hints)]:
+            if incoming.list_id != list_id:
+                raise ValueError(f"a state of list {incoming.list_id} offered as {list_id}")
         changed: dict[str, ShoppingList] = {}
+        try:
+            self._join_lists(updates, changed)
+            hinted = self._join_hints(hints)
+            if not changed and not hinted:
+                return {}
+            return self._write(changed, hinted)
+        except BaseException:
+            # States were merged in place, cache included: evict what was
+            # touched, so that it is reloaded as the database has it.
+            for list_id in changed:
+                self._cache.pop(list_id, None)
+            raise
+
+    def _join_lists(
+        self, updates: list[tuple[str, ShoppingList]], changed: dict[str, ShoppingList]
+    ) -> None:
         for list_id, incoming in updates:
             state = changed.get(list_id)
             if state is None:
@@ -140,37 +169,113 @@ class ListStore:
             if state is None:
                 changed[list_id] = incoming.copy()
             elif not incoming.compare(state):  # else: a retry, a duplicate or an older copy
-                # Merged in place, cache included: if the commit fails, the
-                # touched entries are evicted below and reloaded from disk.
                 state.merge(incoming)
                 changed[list_id] = state
-        if not changed:
-            return set()
+
+    def _join_hints(
+        self, hints: list[tuple[str, str, ShoppingList]]
+    ) -> dict[tuple[str, str], ShoppingList]:
+        hinted: dict[tuple[str, str], ShoppingList] = {}
+        for owner, list_id, incoming in hints:
+            key = (owner, list_id)
+            held = hinted.get(key)
+            if held is None:
+                row = self._db.execute(
+                    "SELECT state FROM hints WHERE owner = ? AND list_id = ?", key
+                ).fetchone()
+                held = ShoppingList.decode(row[0]) if row is not None else None
+            if held is None:
+                hinted[key] = incoming.copy()
+            elif not incoming.compare(held):
+                held.merge(incoming)
+                hinted[key] = held
+        return hinted
+
+    def _write(
+        self, changed: dict[str, ShoppingList], hinted: dict[tuple[str, str], ShoppingList]
+    ) -> dict[str, bytes]:
         rows = []
         encoded: dict[str, tuple[ShoppingList, bytes]] = {}
+        digests: dict[str, bytes] = {}
         for list_id, state in changed.items():
             blob = state.encode()
             encoded[list_id] = (state, blob)
             digest = hashlib.md5(blob, usedforsecurity=False).digest()
+            digests[list_id] = digest
             rows.append((list_id, position_bytes(list_id), blob, digest))
-        db = self._db
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany(
-                    "INSERT INTO lists (list_id, position, state, digest) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT(list_id) DO UPDATE SET state = excluded.state, "
-                    "digest = excluded.digest",
-                    rows,
-                )
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-        except BaseException:
-            for list_id in changed:
-                self._cache.pop(list_id, None)
-            raise
+        hint_rows = [(o, i, st.encode()) for (o, i), st in hinted.items()]
+        with self._transaction():
+            self._db.executemany(
+                "INSERT INTO lists (list_id, position, state, digest) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(list_id) DO UPDATE SET state = excluded.state, "
+                "digest = excluded.digest",
+                rows,
+            )
+            self._db.executemany(
+                "INSERT INTO hints (owner, list_id, state) VALUES (?, ?, ?) "
+                "ON CONFLICT(owner, list_id) DO UPDATE SET state = excluded.state",
+                hint_rows,
+            )
         for list_id, entry in encoded.items():
             self._remember(list_id, entry)
-        return set(changed)
+        return digests
+
+    # ----------------------------------------------------------------- hints
+
+    def get_with_hints(self, list_id: str) -> bytes | None:
+        """The stored state joined with any hinted writes held for the list."""
+        own = self.get(list_id)
+        rows = self._db.execute("SELECT state FROM hints WHERE list_id = ?", (list_id,)).fetchall()
+        if not rows:
+            return own
+        merged = ShoppingList.decode(own) if own is not None else None
+        for (blob,) in rows:
+            hinted = ShoppingList.decode(blob)
+            if merged is None:
+                merged = hinted
+            else:
+                merged.merge(hinted)
+        return merged.encode() if merged is not None else None
+
+    def hints(self, limit: int) -> list[tuple[str, str, bytes]]:
+        """Up to ``limit`` held writes: (owner, list id, state)."""
+        rows = self._db.execute(
+            "SELECT owner, list_id, state FROM hints ORDER BY owner, list_id LIMIT ?", (limit,)
+        ).fetchall()
+        return [(o, i, bytes(b)) for o, i, b in rows]
+
+    def hint_count(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM hints").fetchone()[0])
+
+    def drop_hint(self, owner: str, list_id: str, state: bytes) -> None:
+        """Forget a handed-over hint, unless more writes were merged into it since."""
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM hints WHERE owner = ? AND list_id = ? AND state = ?",
+                (owner, list_id, state),
+            )
+
+    def drop_list(self, list_id: str, state: bytes) -> bool:
+        """Forget a list handed over to its new owners, unless it changed since."""
+        with self._transaction():
+            cur = self._db.execute(
+                "DELETE FROM lists WHERE list_id = ? AND state = ?", (list_id, state)
+            )
+        if cur.rowcount:
+            self._cache.pop(list_id, None)
+        return cur.rowcount > 0
+
+    def digests(self) -> Iterator[tuple[str, bytes]]:
+        """(list id, state digest) of every stored list."""
+        for list_id, digest in self._db.execute("SELECT list_id, digest FROM lists"):
+            yield list_id, bytes(digest)
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")

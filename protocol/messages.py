@@ -11,9 +11,11 @@ socket carries which messages:
 
 =================  ==========================================================
 frontend ROUTER    Put, Get, StatusRequest -> Saved, ListReply, StatusReply,
-                   ErrorReply
+                   ErrorReply; DebugFaults, DebugCrash -> Done (debug only)
 frontend PUB       Update (topic frame: the list id)
-backend ROUTER     Store, Fetch -> Stored, Fetched, ErrorReply
+backend ROUTER     Store, Fetch -> Stored, Fetched, ErrorReply;
+                   RingUpdate, DigestRequest, KeysRequest -> Digest, Keys;
+                   Handoff (from a server) -> Stored
 hello ROUTER       SHello -> Ack
 liveness ROUTER    SReach -> SOnline
 =================  ==========================================================
@@ -30,16 +32,26 @@ from protocol.types import Blob, Count, Id, ListId, Reason
 __all__ = [
     "PROTOCOL_VERSION",
     "Ack",
+    "DebugCrash",
+    "DebugFaults",
+    "Digest",
+    "DigestRequest",
+    "Done",
     "Envelope",
     "ErrorCode",
     "ErrorReply",
+    "FaultRule",
     "Fetch",
     "Fetched",
     "Get",
+    "Handoff",
+    "Keys",
+    "KeysRequest",
     "ListReply",
     "MemberStatus",
     "Message",
     "Put",
+    "RingUpdate",
     "SHello",
     "SOnline",
     "SReach",
@@ -200,6 +212,107 @@ class Fetched(Envelope, frozen=True, kw_only=True):
     state: Blob | None
 
 
+class Handoff(Envelope, frozen=True, kw_only=True):
+    """A server hands a list over (server -> proxy, answered with ``Stored``).
+
+    With ``owner`` set, it is a hinted write held for that owner; with
+    ``owner`` empty, a list this server no longer owns after a ring change,
+    to be written to its current owners.
+    """
+
+    owner: Id
+    list_id: ListId
+    state: Blob
+
+
+class RingUpdate(Envelope, frozen=True, kw_only=True):
+    """The ring as the proxy sees it; servers use it to group their lists."""
+
+    epoch: Count
+    members: Annotated[list[Id], msgspec.Meta(max_length=100_000)]
+    vnodes: Count
+    n: Count
+
+
+#: 16-byte digests of the 64 buckets of one replica group (anti-entropy)
+BucketDigests = Annotated[
+    list[Annotated[bytes, msgspec.Meta(max_length=16)]], msgspec.Meta(max_length=64)
+]
+Group = Annotated[list[Id], msgspec.Meta(max_length=16)]
+
+
+class DigestRequest(Envelope, frozen=True, kw_only=True):
+    """Anti-entropy: digest the lists whose replica set is ``group``."""
+
+    epoch: Count
+    group: Group
+
+
+class Digest(Envelope, frozen=True, kw_only=True):
+    """One digest per bucket (top 6 bits of the ring position) of a group's lists."""
+
+    reply_to: Id
+    epoch: Count
+    buckets: BucketDigests
+    lists: Count
+
+
+class KeysRequest(Envelope, frozen=True, kw_only=True):
+    """Anti-entropy: the per-list digests of some buckets of a group."""
+
+    epoch: Count
+    group: Group
+    buckets: Annotated[list[Annotated[int, msgspec.Meta(ge=0, lt=64)]], msgspec.Meta(max_length=64)]
+
+
+class Keys(Envelope, frozen=True, kw_only=True):
+    reply_to: Id
+    epoch: Count
+    entries: Annotated[
+        list[tuple[ListId, Annotated[bytes, msgspec.Meta(max_length=16)]]],
+        msgspec.Meta(max_length=200_000),
+    ]
+
+
+# --------------------------------------------------------------------------
+# fault injection and debugging (honoured only when the topology enables debug)
+
+
+class FaultRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Mess with messages on the links of one bridge (see ``actors.faults``).
+
+    ``peer`` is a server id ("*" for any); ``channel`` a socket name ("*" for
+    any); ``direction`` "in", "out" or "both". ``drop`` and ``duplicate`` are
+    fractions of the messages, ``delay_s`` delays every message matched.
+    """
+
+    peer: Id = "*"
+    channel: Id = "*"
+    direction: Literal["in", "out", "both"] = "both"
+    drop: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    duplicate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
+    delay_s: Annotated[float, msgspec.Meta(ge=0, le=60)] = 0.0
+
+
+class DebugFaults(Envelope, frozen=True, kw_only=True):
+    """Install fault rules in the proxy's bridge for ``duration_s`` (0 clears them)."""
+
+    rules: Annotated[list[FaultRule], msgspec.Meta(max_length=64)]
+    duration_s: Annotated[float, msgspec.Meta(ge=0, le=3600)]
+
+
+class DebugCrash(Envelope, frozen=True, kw_only=True):
+    """Make the actor of ``target`` ("proxy" or a server id) raise, to test supervision."""
+
+    target: Id
+
+
+class Done(Envelope, frozen=True, kw_only=True):
+    """A debug request was carried out."""
+
+    reply_to: Id
+
+
 # --------------------------------------------------------------------------
 # joining (hello/ack) and liveness (reach/online)
 
@@ -248,4 +361,13 @@ Message = (
     | Ack
     | SReach
     | SOnline
+    | Handoff
+    | RingUpdate
+    | DigestRequest
+    | Digest
+    | KeysRequest
+    | Keys
+    | DebugFaults
+    | DebugCrash
+    | Done
 )

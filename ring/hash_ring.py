@@ -140,6 +140,17 @@ class HashRing:
                     break
         return found
 
+    def replica_groups(self, n: int) -> list[tuple[str, ...]]:
+        """Every distinct replica set (sorted ids) of some arc of the ring.
+
+        Lists whose preference lists hold the same servers are replicated on
+        exactly those servers, so anti-entropy compares them group by group.
+        """
+        groups: dict[tuple[str, ...], None] = {}
+        for position in self._positions:
+            groups.setdefault(tuple(sorted(self.walk(position, n))), None)
+        return list(groups)
+
     def _index(self, position: int) -> int:
         if not self._positions:
             raise LookupError("the ring has no nodes")

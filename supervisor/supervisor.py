@@ -89,7 +89,10 @@ class Supervisor:
     ) -> None:
         self.topology = topology
         self.host = host
-        self.policy = policy or RestartPolicy()
+        c = topology.cluster
+        self.policy = policy or RestartPolicy(
+            max_restarts=c.process_max_restarts, within_s=c.process_restart_window_s
+        )
         self.stop_grace_s = stop_grace_s
         self.mp = mp.get_context("spawn")
         self.children: dict[str, Child] = {}

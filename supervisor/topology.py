@@ -29,6 +29,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from protocol import FaultRule
+
 __all__ = [
     "ClusterConfig",
     "ProxyConfig",
@@ -68,6 +70,26 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     probe_interval_s: PositiveFloat = 0.5
     #: consecutive unanswered probes after which a server is suspect
     probe_misses: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
+    #: a server suspect for this long is removed from the ring and its key
+    #: ranges re-replicated from the survivors (Dynamo's permanent failure)
+    dead_after_s: PositiveFloat = 60.0
+    #: one anti-entropy exchange (one replica group) per interval
+    ae_interval_s: PositiveFloat = 1.0
+    #: background repairs (anti-entropy, re-replication) in flight at once:
+    #: the throttle that keeps them from starving client requests
+    repair_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 8
+    #: how often a server tries to hand hinted writes and lists it no
+    #: longer owns over to their owners
+    handoff_interval_s: PositiveFloat = 1.0
+    #: an actor restarted more often than this within the window makes its
+    #: process exit (the process supervisor then restarts the process)
+    actor_max_restarts: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
+    actor_restart_window_s: PositiveFloat = 10.0
+    #: process restarts allowed within the window before the supervisor gives up
+    process_max_restarts: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
+    process_restart_window_s: PositiveFloat = 60.0
+    #: accept DebugCrash and DebugFaults (fault injection for tests); never in production
+    debug: bool = False
     #: one attempt of the proxy against one replica
     request_timeout_s: PositiveFloat = 0.5
     #: one attempt of a client against the proxy
@@ -129,6 +151,9 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)
     proxy: ProxyConfig = msgspec.field(default_factory=ProxyConfig)
     servers: list[ServerConfig] = msgspec.field(default_factory=list)
+    #: fault rules installed in every bridge at start (see ``actors.faults``);
+    #: $SHOPLIST_FAULTS (the same rules as JSON) adds to them
+    faults: list[FaultRule] = msgspec.field(default_factory=list)
 
     @property
     def data_dir(self) -> Path:

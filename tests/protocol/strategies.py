@@ -18,7 +18,17 @@ from hypothesis import strategies as st
 from protocol import (
     PROTOCOL_VERSION,
     Ack,
+    DebugCrash,
+    DebugFaults,
+    Digest,
+    DigestRequest,
+    Done,
     ErrorReply,
+    FaultRule,
+    Handoff,
+    Keys,
+    KeysRequest,
+    RingUpdate,
     Fetch,
     Fetched,
     Get,
@@ -97,6 +107,21 @@ SAMPLES: dict[type[Any], Any] = {
     Ack: Ack(**_ENVELOPE, reply_to="m-0", server_id="server-3", ring_epoch=8),
     SReach: SReach(**_ENVELOPE, seq=41),
     SOnline: SOnline(**_ENVELOPE, reply_to="m-0", seq=41),
+    Handoff: Handoff(**_ENVELOPE, owner="server-2", list_id=LIST_ID, state=b"\x96"),
+    RingUpdate: RingUpdate(
+        **_ENVELOPE, epoch=3, members=["server-1", "server-2"], vnodes=1024, n=3
+    ),
+    DigestRequest: DigestRequest(**_ENVELOPE, epoch=3, group=["server-1", "server-2"]),
+    Digest: Digest(**_ENVELOPE, reply_to="m-0", epoch=3, buckets=[b"\x00" * 16] * 64, lists=7),
+    KeysRequest: KeysRequest(**_ENVELOPE, epoch=3, group=["server-1"], buckets=[0, 63]),
+    Keys: Keys(**_ENVELOPE, reply_to="m-0", epoch=3, entries=[(LIST_ID, b"\x01" * 16)]),
+    DebugFaults: DebugFaults(
+        **_ENVELOPE,
+        rules=[FaultRule(peer="server-1", drop=1.0), FaultRule(delay_s=0.1, duplicate=0.5)],
+        duration_s=5.0,
+    ),
+    DebugCrash: DebugCrash(**_ENVELOPE, target="server-1"),
+    Done: Done(**_ENVELOPE, reply_to="m-0"),
 }
 
 SAMPLE_STATE = ListState(
@@ -141,7 +166,13 @@ def strategy_for(t: mi.Type) -> st.SearchStrategy[Any]:
     if isinstance(t, mi.IntType):
         return _bounded_int(t)
     if isinstance(t, mi.FloatType):
-        return st.floats(allow_nan=False)
+        return st.floats(
+            min_value=t.ge if t.ge is not None else t.gt,
+            max_value=t.le if t.le is not None else t.lt,
+            exclude_min=t.gt is not None,
+            exclude_max=t.lt is not None,
+            allow_nan=False,
+        )
     if isinstance(t, mi.BytesType):
         return st.binary(min_size=t.min_length or 0, max_size=min(t.max_length or 64, 64))
     if isinstance(t, mi.NoneType):

@@ -1,0 +1,122 @@
+"""The sending side of handoff, run by each server (riak_core's handoff sender).
+
+A server holds two kinds of data that belong elsewhere:
+
+* **hints**: writes it accepted for an owner that was down (sloppy quorum);
+* **strays**: lists it kept but no longer owns after a ring change.
+
+Every ``interval_s`` it offers a few of them to the proxy as ``Handoff``
+messages (at most ``max_inflight`` unanswered, so handoff never floods the
+proxy). The proxy, the receiving side, writes them to their owners and
+answers ``Stored`` once they are durable there; only then is the local copy
+dropped, and only if no write was merged into it meanwhile. A refusal (owner
+still down) or silence just leaves the item for a later round.
+
+Owned by the server actor's thread; no I/O of its own besides the store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from actors.storage import ListStore
+from protocol import Handoff
+
+__all__ = ["HandoffSender"]
+
+
+@dataclass(frozen=True)
+class _Offer:
+    owner: str  # "" for a stray: "whoever owns it now"
+    list_id: str
+    state: bytes
+    sent_at: float
+
+
+class HandoffSender:
+    """Offers hints and strays to the proxy; see the module docstring.
+
+    Args:
+        store: the server's store.
+        send: sends a message to the proxy (backend channel).
+        new_id: message ids.
+        node_id: this server.
+        interval_s: how often to offer a batch.
+        max_inflight: offers awaiting an answer, at most.
+        timeout_s: an offer unanswered for this long may be made again.
+    """
+
+    def __init__(
+        self,
+        store: ListStore,
+        send: Callable[[Handoff], None],
+        new_id: Callable[[], str],
+        node_id: str,
+        interval_s: float,
+        max_inflight: int = 16,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.send = send
+        self.new_id = new_id
+        self.node_id = node_id
+        self.interval_s = interval_s
+        self.max_inflight = max_inflight
+        self.timeout_s = timeout_s
+        self.strays: list[str] = []
+        self._inflight: dict[str, _Offer] = {}
+        self._next = 0.0
+        self.handed_over = 0
+
+    def set_strays(self, list_ids: list[str]) -> None:
+        """Lists this server no longer owns (after a ring change)."""
+        self.strays = list(list_ids)
+
+    def tick(self, now: float) -> None:
+        for msg_id, offer in list(self._inflight.items()):
+            if now - offer.sent_at > self.timeout_s:
+                del self._inflight[msg_id]
+        if now < self._next:
+            return
+        self._next = now + self.interval_s
+        room = self.max_inflight - len(self._inflight)
+        if room <= 0:
+            return
+        busy = {(o.owner, o.list_id) for o in self._inflight.values()}
+        for owner, list_id, state in self.store.hints(limit=room + len(busy)):
+            if room and (owner, list_id) not in busy:
+                self._offer(owner, list_id, state, now)
+                room -= 1
+        while room and self.strays:
+            list_id = self.strays.pop()
+            stray = self.store.get(list_id)
+            if stray is not None and ("", list_id) not in busy:
+                self._offer("", list_id, stray, now)
+                room -= 1
+
+    def _offer(self, owner: str, list_id: str, state: bytes, now: float) -> None:
+        msg_id = self.new_id()
+        self._inflight[msg_id] = _Offer(owner, list_id, state, now)
+        self.send(
+            Handoff(msg_id=msg_id, sender=self.node_id, owner=owner, list_id=list_id, state=state)
+        )
+
+    def accepted(self, reply_to: str) -> str | None:
+        """The proxy stored an offer: drop the local copy. Returns the list id
+        of a dropped stray (the digest index must forget it), else None."""
+        offer = self._inflight.pop(reply_to, None)
+        if offer is None:
+            return None
+        self.handed_over += 1
+        if offer.owner:
+            self.store.drop_hint(offer.owner, offer.list_id, offer.state)
+            return None
+        return offer.list_id if self.store.drop_list(offer.list_id, offer.state) else None
+
+    def refused(self, reply_to: str) -> bool:
+        """The proxy could not take an offer now; it stays for a later round."""
+        return self._inflight.pop(reply_to, None) is not None
+
+    def pending(self, reply_to: str) -> bool:
+        return reply_to in self._inflight
