@@ -120,3 +120,7 @@ class HandoffSender:
 
     def pending(self, reply_to: str) -> bool:
         return reply_to in self._inflight
+
+    @property
+    def inflight(self) -> int:
+        return len(self._inflight)

@@ -56,6 +56,8 @@ class Membership:
         self.queue: dict[str, float] = {}
         #: queued joiners that spoke for themselves (not only through the supervisor)
         self._heard: set[str] = set()
+        #: (event, node, monotonic time) of liveness changes, drained by the proxy to log them
+        self.events: list[tuple[str, str, float]] = []
         self.batch_size = batch_size
         self.batch_timeout_s = batch_timeout_s
         self.probe_misses = probe_misses
@@ -127,6 +129,7 @@ class Membership:
                 if member.misses >= self.probe_misses and not member.suspect:
                     member.suspect = True
                     member.suspect_since = now
+                    self.events.append(("suspect_missed_probes", member.node_id, now))
         return list(self.members)
 
     def seen(self, node_id: str, now: float) -> None:
@@ -134,6 +137,8 @@ class Membership:
         member = self.members.get(node_id)
         if member is None:
             return
+        if member.suspect:
+            self.events.append(("recovered", node_id, now))
         member.last_seen = now
         member.misses = 0
         member.answered = True
@@ -146,6 +151,7 @@ class Membership:
         if member is not None and not member.suspect:
             member.suspect = True
             member.suspect_since = now
+            self.events.append(("suspect_failed_request", node_id, now))
 
     def alive(self, node_id: str) -> bool:
         """Answered the most recent completed probe round (or spoke since)."""

@@ -84,7 +84,12 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
         ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
     ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
         return lambda on_crash: ProxyActor.start(
-            ctx, bridge.out_endpoint, topology, extra["pub_endpoint"], on_crash
+            ctx,
+            bridge.out_endpoint,
+            topology,
+            extra["pub_endpoint"],
+            faults=bridge.faults,
+            on_crash=on_crash,
         )
 
     _run("proxy", "proxy", topology, specs, factory, on_ready)
@@ -123,7 +128,7 @@ def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> 
         ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
     ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
         return lambda on_crash: ServerActor.start(
-            ctx, bridge.out_endpoint, server_id, topology, on_crash
+            ctx, bridge.out_endpoint, server_id, topology, on_crash=on_crash
         )
 
     _run("server", server_id, topology, specs, factory, None)

@@ -310,6 +310,13 @@ class ProxyActor(BridgedActor):
                 self.outbox.send("liveness", server_id.encode(), probe)
             self._remove_dead(now)
         self.ae.tick(now)
+        self._log_liveness()
+
+    def _log_liveness(self) -> None:
+        # Rare events (a server going down or coming back), so INFO is fine.
+        for event, node, _ in self.membership.events:
+            log.info(f"proxy.{event}", server=node)
+        self.membership.events.clear()
 
     def _remove_dead(self, now: float) -> None:
         dead = self.membership.dead(now, self.topology.cluster.dead_after_s)

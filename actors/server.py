@@ -216,6 +216,9 @@ class ServerActor(BridgedActor):
         dropped = self.handoff.accepted(msg.reply_to)
         if dropped is not None:
             self.index.update(dropped, None)
+        if not self.handoff.inflight:
+            # One line per completed round of handoffs, not per list.
+            log.info("server.handed_off", total=self.handoff.handed_over)
 
     def _digests(self, msg: DigestRequest | KeysRequest) -> None:
         group = tuple(msg.group)
