@@ -228,9 +228,11 @@ class Supervisor:
 
     def _exited(self, child: Child) -> None:
         proc = child.process
-        code = proc.exitcode if proc is not None else None
         if proc is not None:
-            proc.join(0)
+            # The sentinel fires when the child closes it, a moment before the
+            # kernel reaps it: wait briefly so that the exit code is known.
+            proc.join(1.0)
+        code = proc.exitcode if proc is not None else None
         now = time.monotonic()
         pol = self.policy
         if child.kind == "server" and (self.topology.data_dir / child.name / "RETIRED").exists():
