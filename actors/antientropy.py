@@ -148,7 +148,10 @@ class AntiEntropy:
         if msg.epoch != self.membership.epoch:
             session.stale.add(node)
         elif isinstance(msg, Digest):
-            session.digests[node] = list(msg.buckets)
+            # The protocol guarantees 64 buckets; a node that sent fewer is
+            # treated as differing everywhere rather than trusted.
+            buckets = list(msg.buckets)
+            session.digests[node] = buckets if len(buckets) == 64 else [b""] * 64
         else:
             session.keys[node] = dict(msg.entries)
         if not session.waiting:

@@ -77,6 +77,7 @@ class HandoffSender:
         for msg_id, offer in list(self._inflight.items()):
             if now - offer.sent_at > self.timeout_s:
                 del self._inflight[msg_id]
+                self._again(offer)
         if now < self._next:
             return
         self._next = now + self.interval_s
@@ -88,12 +89,17 @@ class HandoffSender:
             if room and (owner, list_id) not in busy:
                 self._offer(owner, list_id, state, now)
                 room -= 1
+        waiting: list[str] = []
         while room and self.strays:
             list_id = self.strays.pop()
+            if ("", list_id) in busy:
+                waiting.append(list_id)  # still in flight: offered again if refused
+                continue
             stray = self.store.get(list_id)
-            if stray is not None and ("", list_id) not in busy:
+            if stray is not None:
                 self._offer("", list_id, stray, now)
                 room -= 1
+        self.strays.extend(waiting)
 
     def _offer(self, owner: str, list_id: str, state: bytes, now: float) -> None:
         msg_id = self.new_id()
@@ -112,11 +118,23 @@ class HandoffSender:
         if offer.owner:
             self.store.drop_hint(offer.owner, offer.list_id, offer.state)
             return None
-        return offer.list_id if self.store.drop_list(offer.list_id, offer.state) else None
+        if self.store.drop_list(offer.list_id, offer.state):
+            return offer.list_id
+        self._again(offer)  # it changed meanwhile: hand over the newer copy too
+        return None
 
     def refused(self, reply_to: str) -> bool:
         """The proxy could not take an offer now; it stays for a later round."""
-        return self._inflight.pop(reply_to, None) is not None
+        offer = self._inflight.pop(reply_to, None)
+        if offer is None:
+            return False
+        self._again(offer)
+        return True
+
+    def _again(self, offer: _Offer) -> None:
+        # Hints stay in the store and are found again; strays live in a list.
+        if not offer.owner and offer.list_id not in self.strays:
+            self.strays.append(offer.list_id)
 
     def pending(self, reply_to: str) -> bool:
         return reply_to in self._inflight
