@@ -6,6 +6,7 @@
 ``python run.py client --id NAME ... CMD``  one client command (see ``--help``)
 ``python run.py status``                    ring members, joiners, probe results
 ``python run.py trace TRACE_ID``            the hops of one request, from every log
+``python run.py bench [--json] ...``        benchmark a fresh cluster against the raw baseline
 ``python run.py demo``                      two offline replicas converging, no cluster
 """
 
@@ -127,6 +128,14 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0 if events else 3
 
 
+def cmd_bench(argv: list[str]) -> int:
+    """``run.py bench [--clients K] [--seconds S] [--read-ratio F] [--json] ...``"""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.cluster_bench import main as bench_main  # noqa: PLC0415
+
+    return bench_main(argv)
+
+
 def cmd_default(_args: argparse.Namespace) -> int:
     """Start the default topology in the background, open the menu, stop it on exit."""
     from supervisor.console import ClientOptions  # noqa: PLC0415
@@ -210,12 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_trace)
 
+    # Its options are parsed by benchmarks/cluster_bench.py (see main below).
+    sub.add_parser("bench", help="benchmark a fresh cluster against the raw baseline")
+
     p = sub.add_parser("demo", help="two offline replicas converging, no cluster")
     p.set_defaults(func=lambda _a: demo())
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        return cmd_bench(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.mode is None:

@@ -1,0 +1,331 @@
+"""The cluster benchmark: ``python run.py bench`` (or ``python -m benchmarks.cluster_bench``).
+
+1. Measures the raw baseline on this machine, now (:mod:`benchmarks.baseline`).
+2. Starts its own cluster (five servers, N=3, R=2, W=2, the chosen
+   durability, logging and tracing at their defaults) on ephemeral ports,
+   with its files under ``var/bench/``.
+3. Stores ``--lists`` lists of ``--items`` items each.
+4. Measures latency: one client, one request at a time (deltas).
+5. Measures throughput: ``--clients`` processes, each with ``--window``
+   requests outstanding, 90% of writes as deltas, reads at ``--read-ratio``.
+6. Reads back every list and checks that every acknowledged write is in it:
+   a run that loses writes reports failure, not a number.
+
+With ``--json`` the last line printed is one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections import defaultdict
+from multiprocessing.connection import wait
+from pathlib import Path
+from typing import Any
+
+import zmq
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from benchmarks.baseline import measure_baseline
+from benchmarks.loadgen import client_main, run_client
+from crdt import ShoppingList
+from protocol import Get, ListReply, Put, Saved, decode, encode
+from supervisor.endpoints import read_endpoints
+from supervisor.probe import wait_for_ring
+from supervisor.topology import TopologyError
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERS = ("s1", "s2", "s3", "s4", "s5")
+
+
+def _topology(base: Path, durability: str) -> str:
+    lines = [
+        "[cluster]",
+        'name = "bench"',
+        f'data_dir = "{base / "data"}"',
+        f'log_dir = "{base / "log"}"',
+        f'durability = "{durability}"',
+        "join_batch_timeout_s = 0.5",
+        "",
+        "[proxy]",
+        'host = "127.0.0.1"',
+        "base_port = 0",
+        "",
+    ]
+    for s in SERVERS:
+        lines += ["[[servers]]", f'id = "{s}"', ""]
+    return "\n".join(lines)
+
+
+class Cluster:
+    """``run.py cluster`` in the background, stopped however the run ends."""
+
+    def __init__(self, base: Path, durability: str) -> None:
+        self.base = base
+        base.mkdir(parents=True, exist_ok=True)
+        self.topology = base / "topology.toml"
+        self.topology.write_text(_topology(base, durability))
+        out = (base / "cluster.out").open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "cluster", str(self.topology)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        out.close()
+
+    def endpoint(self) -> str:
+        try:
+            return read_endpoints(self.base / "data" / "endpoints.json")["frontend"]
+        except TopologyError:
+            return "tcp://127.0.0.1:1"  # not up yet
+
+    def wait(self) -> str:
+        wait_for_ring(self.endpoint, len(SERVERS), 60.0, running=lambda: self.proc.poll() is None)
+        return self.endpoint()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+
+def _pipelined(endpoint: str, requests: list[Any], window: int = 256) -> list[Any]:
+    """Send requests with a window outstanding; returns the answers in request order."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    answers: dict[str, Any] = {}
+    pending = 0
+    it = iter(requests)
+    try:
+        exhausted = False
+        while not exhausted or pending:
+            while not exhausted and pending < window:
+                msg = next(it, None)
+                if msg is None:
+                    exhausted = True
+                    break
+                sock.send(encode(msg))
+                pending += 1
+            if not sock.poll(30_000):
+                raise RuntimeError("the cluster stopped answering")
+            while True:
+                try:
+                    reply = decode(sock.recv(zmq.NOBLOCK))
+                except zmq.Again:
+                    break
+                answers[reply.reply_to] = reply  # type: ignore[union-attr]
+                pending -= 1
+    finally:
+        sock.close(0)
+        ctx.term()
+    return [answers.get(m.msg_id) for m in requests]
+
+
+def _preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str, int]]:
+    ledger: dict[str, dict[str, int]] = {}
+    puts = []
+    for k in range(lists):
+        state = ShoppingList(str(uuid.uuid4()), "preload", f"list {k}")
+        for item in items:
+            state.add(item, 1)
+        puts.append(
+            Put(msg_id=f"p{k}", sender="bench", list_id=state.list_id, state=state.encode())
+        )
+        ledger[state.list_id] = dict.fromkeys(items, 1)
+    answers = _pipelined(endpoint, puts)
+    failed = sum(1 for a in answers if not isinstance(a, Saved))
+    if failed:
+        raise RuntimeError(f"{failed} preload writes were not saved")
+    return ledger
+
+
+def _verify(endpoint: str, ledger: dict[str, dict[str, int]]) -> tuple[int, int]:
+    """(acknowledged quantity missing, lists checked)."""
+    gets = [Get(msg_id=f"v{k}", sender="bench", list_id=lid) for k, lid in enumerate(ledger)]
+    lost = 0
+    for get, answer in zip(gets, _pipelined(endpoint, gets), strict=True):
+        if not isinstance(answer, ListReply) or answer.state is None:
+            lost += sum(ledger[get.list_id].values())
+            continue
+        state = ShoppingList.decode(answer.state)
+        for item, qty in ledger[get.list_id].items():
+            lost += max(0, qty - state.needed(item))
+    return lost, len(gets)
+
+
+def _percentile(sorted_ms: list[float], q: float) -> float:
+    return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * q))] if sorted_ms else 0.0
+
+
+def _throughput(
+    endpoint: str, args: argparse.Namespace, lists: list[str], items: list[str], console: Console
+) -> list[dict[str, Any]]:
+    spawn = mp.get_context("spawn")
+    conns, procs = [], []
+    for c in range(args.clients):
+        parent, child = spawn.Pipe()
+        kwargs = {
+            "endpoint": endpoint,
+            "name": f"bench{c}",
+            "lists": lists,
+            "items": items,
+            "seconds": args.seconds,
+            "max_requests": None,
+            "window": args.window,
+            "read_ratio": args.read_ratio,
+            "seed": c + 1,
+        }
+        proc = spawn.Process(target=client_main, args=(child, json.dumps(kwargs).encode()))
+        proc.start()
+        child.close()
+        conns.append(parent)
+        procs.append(proc)
+    answered = [0] * args.clients
+    reports: list[dict[str, Any] | None] = [None] * args.clients
+    with Progress(
+        TextColumn("[bold]load[/bold]"),
+        BarColumn(),
+        TextColumn("{task.fields[ops]:>9,} answers"),
+        TimeRemainingColumn(),
+        console=console,
+        transient=True,
+    ) as progress:
+        task = progress.add_task("load", total=args.seconds, ops=0)
+        start = time.monotonic()
+        while any(r is None for r in reports):
+            for conn in wait(conns, timeout=0.25):
+                i = conns.index(conn)  # type: ignore[arg-type]
+                try:
+                    data = json.loads(conn.recv_bytes())  # type: ignore[union-attr]
+                except EOFError:
+                    reports[i] = {}
+                    continue
+                if "report" in data:
+                    reports[i] = data["report"]
+                else:
+                    answered[i] = data["answered"]
+            progress.update(
+                task, completed=min(args.seconds, time.monotonic() - start), ops=sum(answered)
+            )
+    for proc in procs:
+        proc.join(10)
+    return [r for r in reports if r]
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    console = Console(stderr=args.json, highlight=False)
+    console.print("measuring the baseline (client -> Python forwarder -> echo)...")
+    baseline = measure_baseline()
+    base = Path(args.var) / f"run-{os.getpid()}"
+    items = [f"item-{i:02d}" for i in range(args.items)]
+    cluster = Cluster(base, args.durability)
+    try:
+        endpoint = cluster.wait()
+        console.print(f"cluster up; storing {args.lists:,} lists of {args.items} items...")
+        ledger = _preload(endpoint, args.lists, items)
+        lists = list(ledger)
+        console.print("latency: one client, one write at a time...")
+        single = run_client(
+            endpoint, "latency", lists, items, None, args.latency_requests, 1, 0.0, seed=99
+        )
+        lat = sorted(single.latencies_ms)
+        console.print(
+            f"throughput: {args.clients} clients, window {args.window}, {args.seconds}s..."
+        )
+        reports = _throughput(endpoint, args, lists, items, console)
+        merged: dict[str, dict[str, int]] = defaultdict(dict)
+        for source in [ledger, single.acked, *[r["acked"] for r in reports]]:
+            for list_id, per_item in source.items():
+                for item, qty in per_item.items():
+                    merged[list_id][item] = merged[list_id].get(item, 0) + qty
+        lost, checked = _verify(endpoint, merged)
+    finally:
+        cluster.stop()
+        if not args.keep:
+            shutil.rmtree(base, ignore_errors=True)
+    elapsed = max((r["elapsed_s"] for r in reports), default=args.seconds)
+    writes = sum(r["writes"] for r in reports)
+    reads = sum(r["reads"] for r in reports)
+    load_lat = sorted(x for r in reports for x in r["latencies_ms"])
+    result = {
+        "writes_per_s": round(writes / elapsed, 1),
+        "reads_per_s": round(reads / elapsed, 1),
+        "p50_ms": round(statistics.median(lat), 3),
+        "p99_ms": round(_percentile(lat, 0.99), 3),
+        "p999_ms": round(_percentile(lat, 0.999), 3),
+        "baseline_pipelined_msgs_per_s": round(baseline["baseline_pipelined_msgs_per_s"], 1),
+        "baseline_p50_ms": round(baseline["baseline_p50_ms"], 3),
+        "ratio_throughput": round(writes / elapsed / baseline["baseline_pipelined_msgs_per_s"], 4),
+        "ratio_p50": round(statistics.median(lat) / baseline["baseline_p50_ms"], 3),
+        "lost_writes": lost,
+        "errors": sum(r["errors"] for r in reports),
+        "timeouts": sum(r["timeouts"] for r in reports),
+        "load_p50_ms": round(_percentile(load_lat, 0.5), 3),
+        "load_p99_ms": round(_percentile(load_lat, 0.99), 3),
+        "clients": args.clients,
+        "window": args.window,
+        "seconds": round(elapsed, 2),
+        "read_ratio": args.read_ratio,
+        "lists": args.lists,
+        "items_per_list": args.items,
+        "durability": args.durability,
+        "lists_verified": checked,
+        "latency_samples": len(lat),
+    }
+    table = Table(title="shoplist benchmark")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for key, value in result.items():
+        table.add_row(key, f"{value:,}" if isinstance(value, int | float) else str(value))
+    console.print(table)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="run.py bench", description=__doc__.splitlines()[0])
+    p.add_argument("--clients", type=int, default=4)
+    p.add_argument("--seconds", type=float, default=10.0)
+    p.add_argument("--read-ratio", type=float, default=0.1)
+    p.add_argument("--window", type=int, default=64, help="requests outstanding per client")
+    p.add_argument("--lists", type=int, default=1000)
+    p.add_argument("--items", type=int, default=30, help="items per list")
+    p.add_argument("--latency-requests", type=int, default=5000)
+    p.add_argument("--durability", choices=["normal", "full"], default="normal")
+    p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
+    p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")
+    p.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON, last line")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result = run(args)
+    if args.json:
+        print(json.dumps(result), flush=True)
+    if result["lost_writes"]:
+        print(f"FAILED: {result['lost_writes']} acknowledged writes lost", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

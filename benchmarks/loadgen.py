@@ -1,0 +1,141 @@
+"""Load-generating clients for the cluster benchmark, one process each.
+
+A client speaks the protocol on a plain DEALER socket (no actor, no local
+store: it measures the cluster, not the client library), keeps ``window``
+requests outstanding, and records a latency for each answer. Its writes are
+real CRDT deltas made by its own replica of each list (90% deltas, 10% the
+replica's whole state), so the servers do real merges. It keeps a ledger of
+every write acknowledged with SAVED, for the final check that none was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import zmq
+
+from crdt import ShoppingList
+from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
+
+__all__ = ["ClientReport", "client_main", "run_client"]
+
+
+@dataclass
+class ClientReport:
+    writes: int
+    reads: int
+    errors: int
+    timeouts: int
+    latencies_ms: list[float]
+    acked: dict[str, dict[str, int]]  # list id -> item -> acknowledged quantity
+    elapsed_s: float
+
+
+def run_client(
+    endpoint: str,
+    name: str,
+    lists: list[str],
+    items: list[str],
+    seconds: float | None,
+    max_requests: int | None,
+    window: int,
+    read_ratio: float,
+    full_ratio: float = 0.1,
+    seed: int = 0,
+    progress: Connection | None = None,
+    timeout_s: float = 5.0,
+) -> ClientReport:
+    """Drive the cluster until ``seconds`` pass or ``max_requests`` are answered."""
+    rng = random.Random(seed)
+    ctx: zmq.Context[Any] = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.RCVHWM, 100_000)
+    sock.setsockopt(zmq.SNDHWM, 100_000)
+    sock.connect(endpoint)
+    replicas: dict[str, ShoppingList] = {}
+    inflight: dict[str, tuple[float, str, str, int]] = {}  # msg_id -> (t0, list, item, qty)
+    acked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    latencies: list[float] = []
+    writes = reads = errors = timeouts = answered = sent = 0
+    start = time.perf_counter()
+    end = start + seconds if seconds is not None else float("inf")
+    next_progress = start + 0.25
+    try:
+        while True:
+            now = time.perf_counter()
+            done = now >= end or (max_requests is not None and sent >= max_requests)
+            while not done and len(inflight) < window:
+                sent += 1
+                msg_id = f"{name}.{sent}"
+                list_id = rng.choice(lists)
+                if rng.random() < read_ratio:
+                    inflight[msg_id] = (time.perf_counter(), list_id, "", 0)
+                    sock.send(encode(Get(msg_id=msg_id, sender=name, list_id=list_id)))
+                else:
+                    replica = replicas.get(list_id)
+                    if replica is None:
+                        replica = replicas[list_id] = ShoppingList(list_id, f"{name}-{seed}")
+                    item, qty = rng.choice(items), rng.randint(1, 3)
+                    delta = replica.add(item, qty)
+                    blob = replica.encode() if rng.random() < full_ratio else delta.encode()
+                    inflight[msg_id] = (time.perf_counter(), list_id, item, qty)
+                    sock.send(encode(Put(msg_id=msg_id, sender=name, list_id=list_id, state=blob)))
+                done = max_requests is not None and sent >= max_requests
+            if not inflight and done:
+                break
+            if sock.poll(100):
+                for _ in range(window):
+                    try:
+                        frame = sock.recv(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    reply = decode(frame)
+                    entry = inflight.pop(getattr(reply, "reply_to", ""), None)
+                    if entry is None:
+                        continue
+                    t0, list_id, item, qty = entry
+                    answered += 1
+                    latencies.append((time.perf_counter() - t0) * 1e3)
+                    if isinstance(reply, Saved):
+                        writes += 1
+                        acked[list_id][item] += qty
+                    elif isinstance(reply, ListReply):
+                        reads += 1
+                    elif isinstance(reply, ErrorReply):
+                        errors += 1
+            now = time.perf_counter()
+            if done:
+                stale = [m for m, e in inflight.items() if now - e[0] > timeout_s]
+                for m in stale:
+                    del inflight[m]
+                    timeouts += 1
+            if progress is not None and now >= next_progress:
+                next_progress = now + 0.25
+                progress.send_bytes(json.dumps({"answered": answered}).encode())
+    finally:
+        sock.close(0)
+        ctx.term()
+    return ClientReport(
+        writes=writes,
+        reads=reads,
+        errors=errors,
+        timeouts=timeouts,
+        latencies_ms=latencies,
+        acked={k: dict(v) for k, v in acked.items()},
+        elapsed_s=time.perf_counter() - start,
+    )
+
+
+def client_main(conn: Connection, kwargs_json: bytes) -> None:
+    """Process entry point: run a client, then send its report as JSON."""
+    kwargs = json.loads(kwargs_json)
+    report = run_client(progress=conn, **kwargs)
+    conn.send_bytes(json.dumps({"report": report.__dict__}).encode())
+    conn.close()
