@@ -14,9 +14,8 @@ from typing import Any
 
 import pykka
 import structlog
-import zmq
 
-from actors.bridge import Outbox
+from actors.bridge import Bridge, Outbox
 from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
 
 __all__ = ["BridgedActor", "CrashHandler"]
@@ -32,8 +31,8 @@ class BridgedActor(pykka.ThreadingActor):
     """Base class of the proxy, server and client actors.
 
     Args:
-        ctx: the process's zmq context, used only to create the outbox.
-        out_endpoint: the bridge's inproc endpoint (``Bridge.out_endpoint``).
+        bridge: the bridge of this process; the actor sends through an
+            :class:`~actors.bridge.Outbox` it opens in its own thread.
         node_id: this process's node id.
         on_crash: where unfinished messages go when the actor dies of an
             exception (the in-process supervisor); ``None`` drops them.
@@ -44,14 +43,12 @@ class BridgedActor(pykka.ThreadingActor):
 
     def __init__(
         self,
-        ctx: zmq.Context[Any],
-        out_endpoint: str,
+        bridge: Bridge,
         node_id: str,
         on_crash: CrashHandler | None = None,
     ) -> None:
         super().__init__()
-        self._zmq_ctx = ctx
-        self._out_endpoint = out_endpoint
+        self._bridge = bridge
         self.node_id = node_id
         self._on_crash = on_crash
         self._batch: list[Delivery] = []
@@ -92,7 +89,7 @@ class BridgedActor(pykka.ThreadingActor):
     # ------------------------------------------------------------ pykka hooks
 
     def on_start(self) -> None:
-        self.outbox = Outbox(self._zmq_ctx, self._out_endpoint)
+        self.outbox = self._bridge.outbox()
         self.started()
 
     def on_stop(self) -> None:
@@ -138,6 +135,12 @@ class BridgedActor(pykka.ThreadingActor):
             self._on_crash(leftover, exception_value)
 
     def on_receive(self, message: Any) -> Any:
+        try:
+            return self._dispatch(message)
+        finally:
+            self.outbox.flush()
+
+    def _dispatch(self, message: Any) -> Any:
         if isinstance(message, Inbound):
             self._batch = message.deliveries
             self.handle_batch(message.deliveries)

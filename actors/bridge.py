@@ -49,8 +49,12 @@ MAX_BATCH: Final = 512
 MAX_BACKLOG: Final = 50_000
 #: Bad-frame warnings per second before they are only counted.
 MAX_BAD_FRAME_LOGS_PER_S: Final = 5
-#: First frame of an outbox control message (no channel name starts with NUL).
-_SUBSCRIBE: Final = b"\x00subscribe"
+#: Channel of an outbox control message (no channel name starts with NUL).
+_SUBSCRIBE: Final = "\x00subscribe"
+#: Outbound messages awaiting the bridge: (channel, peer or topic, payload).
+#: The bound keeps a stuck bridge from eating the process's memory.
+MAX_OUTBOUND: Final = 200_000
+_Out = tuple[str, bytes, bytes]
 
 
 @dataclass(frozen=True)
@@ -97,31 +101,49 @@ class _Delayed:
 class Outbox:
     """An actor's way out to the network, through the bridge.
 
+    Messages are encoded in the actor's thread and appended to the bridge's
+    outbound queue (a deque: append and popleft are atomic); :meth:`flush`
+    then wakes the bridge with one frame on an inproc PUSH socket, however
+    many messages the actor queued. The actor base class flushes after every
+    message it handles, so a batch of requests costs one wake-up.
+
     Create it in the actor's own thread (``on_start``) and close it there
     (``on_stop``/``on_failure``): the PUSH socket belongs to that thread.
     """
 
-    def __init__(self, ctx: zmq.Context[Any], endpoint: str) -> None:
+    def __init__(self, ctx: zmq.Context[Any], endpoint: str, queue: deque[_Out]) -> None:
+        self._queue = queue
+        self._queued = False
         self._sock = ctx.socket(zmq.PUSH)
         self._sock.setsockopt(zmq.LINGER, 0)
-        # inproc PUSH blocks at the mark: that is the backpressure we want
-        # from the network on an actor, and the mark bounds the queue.
-        self._sock.setsockopt(zmq.SNDHWM, 100_000)
+        self._sock.setsockopt(zmq.SNDHWM, 1000)
         self._sock.connect(endpoint)
 
     def send(self, channel: str, peer: bytes, msg: Message) -> None:
         """Send ``msg`` on ``channel``, to ``peer`` on a ROUTER (ignored elsewhere)."""
-        self._sock.send_multipart((channel.encode(), peer, encode(msg)))
+        self._queue.append((channel, peer, encode(msg)))
+        self._queued = True
 
     def publish(self, channel: str, topic: bytes, msg: Message) -> None:
         """Publish ``msg`` under ``topic`` on a PUB channel."""
-        self._sock.send_multipart((channel.encode(), topic, encode(msg)))
+        self._queue.append((channel, topic, encode(msg)))
+        self._queued = True
 
     def subscribe(self, channel: str, topic: bytes) -> None:
         """Ask the bridge to subscribe its SUB socket ``channel`` to ``topic``."""
-        self._sock.send_multipart((_SUBSCRIBE, channel.encode(), topic))
+        self._queue.append((_SUBSCRIBE, channel.encode(), topic))
+        self._queued = True
+
+    def flush(self) -> None:
+        """Wake the bridge if anything was queued since the last flush."""
+        if self._queued:
+            self._queued = False
+            # A full wake-up queue means the bridge is already due to wake.
+            with contextlib.suppress(zmq.Again):
+                self._sock.send(b"", zmq.NOBLOCK)
 
     def close(self) -> None:
+        self.flush()
         self._sock.close(linger=0)
 
 
@@ -155,6 +177,8 @@ class Bridge(threading.Thread):
         self.tick_interval_s = tick_interval_s
         self.faults = faults
         self.out_endpoint = f"inproc://outbox-{node_id}-{id(self):x}"
+        #: what actors send, drained by this thread (see Outbox)
+        self.outbound: deque[_Out] = deque(maxlen=MAX_OUTBOUND)
         #: bound endpoints by channel, filled before wait_ready() returns
         self.endpoints: dict[str, str] = {}
         self.error: BaseException | None = None
@@ -195,7 +219,7 @@ class Bridge(threading.Thread):
         try:
             out = self.ctx.socket(zmq.PULL)
             out.setsockopt(zmq.LINGER, 0)
-            out.setsockopt(zmq.RCVHWM, 100_000)
+            out.setsockopt(zmq.RCVHWM, 1000)
             out.bind(self.out_endpoint)
             for spec in self.specs:
                 self._open(spec)
@@ -325,16 +349,22 @@ class Bridge(threading.Thread):
                 batch.extend([Delivery(channel, peer, msg)] * (copies - 1))
             batch.append(Delivery(channel, peer, msg))
 
+    def outbox(self) -> Outbox:
+        """A new outbox for an actor; call from the actor's thread."""
+        return Outbox(self.ctx, self.out_endpoint, self.outbound)
+
     def _forward_outbound(self, out: zmq.Socket[bytes]) -> None:
-        for _ in range(MAX_BATCH * 4):
+        while True:  # the wake-up frames carry nothing: drain them all
             try:
-                channel_b, peer, payload = out.recv_multipart(zmq.NOBLOCK)
+                out.recv(zmq.NOBLOCK)
             except zmq.Again:
-                return
-            if channel_b == _SUBSCRIBE:
+                break
+        queue = self.outbound
+        while queue:
+            channel, peer, payload = queue.popleft()
+            if channel == _SUBSCRIBE:
                 self._socks[peer.decode()].setsockopt(zmq.SUBSCRIBE, payload)
                 continue
-            channel = channel_b.decode()
             if self.faults is not None:
                 copies, delay_s = self.faults.decide("out", channel, peer)
                 if delay_s > 0 and copies:

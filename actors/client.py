@@ -105,14 +105,13 @@ class ClientActor(BridgedActor):
 
     def __init__(
         self,
-        ctx: zmq.Context[Any],
-        out_endpoint: str,
+        bridge: Bridge,
         client_id: str,
         store_dir: Path,
         link_up: threading.Event,
         on_update: UpdateCallback | None,
     ) -> None:
-        super().__init__(ctx, out_endpoint, client_id)
+        super().__init__(bridge, client_id)
         self.store_dir = store_dir
         self.link_up = link_up
         self.on_update = on_update
@@ -246,8 +245,7 @@ class ClientSession:
         self._bridge.start()
         self._bridge.wait_ready()
         self._actor = ClientActor.start(
-            self._zmq,
-            self._bridge.out_endpoint,
+            self._bridge,
             self.client_id,
             self.store_dir,
             self._link_up,

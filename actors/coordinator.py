@@ -87,7 +87,10 @@ class Slot:
     """One copy of a request: successive attempts on successive servers."""
 
     owner: str
-    retry: tenacity.RetryCallState
+    #: tenacity's record of this slot's attempts, made at its first failure
+    #: (most slots never fail, and need none)
+    retry: tenacity.RetryCallState | None = None
+    attempt: int = 1
     node: str = ""
     msg_id: str = ""
     status: str = "active"  # active | ok | failed
@@ -107,9 +110,15 @@ class Request:
     need: int
     slots: list[Slot] = field(default_factory=list)
     replied: bool = False
+    ok: int = 0
+    active: int = 0
 
-    def count(self, status: str) -> int:
-        return sum(1 for s in self.slots if s.status == status)
+    def finish(self, slot: Slot, status: str) -> None:
+        """Move an active slot to "ok" or "failed", keeping the counts."""
+        slot.status = status
+        self.active -= 1
+        if status == "ok":
+            self.ok += 1
 
 
 Send = Callable[[str, Message], None]
@@ -213,9 +222,8 @@ class Coordinator:
         req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
         self.inflight += 1
         self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
-        for owner in owners:
-            slot = Slot(owner, tenacity.RetryCallState(self.policy, None, (), {}))
-            req.slots.append(slot)
+        req.slots = [Slot(owner) for owner in owners]
+        req.active = len(owners)
         for slot in req.slots:
             healthy = self.membership.healthy(slot.owner)
             target = slot.owner if healthy or targets is not None else self._spare(req)
@@ -263,7 +271,7 @@ class Coordinator:
             out,
             to=node,
             owner=slot.owner,
-            attempt=slot.retry.attempt_number,
+            attempt=slot.attempt,
         )
         self._send(node, out)
 
@@ -278,14 +286,14 @@ class Coordinator:
         if isinstance(msg, ErrorReply):
             if msg.code == "bad_request":
                 # Another replica would refuse it too: fail the slot, don't retry.
-                slot.status = "failed"
+                req.finish(slot, "failed")
                 self._settle(req)
                 return
             self._failed(req, slot, f"{msg.code}: {msg.reason}", now)
             return
         if isinstance(msg, Fetched):
             slot.blob = msg.state
-        slot.status = "ok"
+        req.finish(slot, "ok")
         self.tracer.hop(self.log, "proxy.replica_ok", msg, replica=node, owner=slot.owner)
         self._settle(req)
 
@@ -308,6 +316,8 @@ class Coordinator:
 
     def _failed(self, req: Request, slot: Slot, reason: str, now: float) -> None:
         self.tracer.hop(self.log, "proxy.replica_failed", req.msg, replica=slot.node, reason=reason)
+        if slot.retry is None:
+            slot.retry = tenacity.RetryCallState(self.policy, None, (), {})
         slot.retry.set_exception((AttemptFailed, AttemptFailed(reason), None))
         try:
             action = self.policy.iter(slot.retry)
@@ -315,16 +325,17 @@ class Coordinator:
             action = None
         node = self._spare(req) if isinstance(action, tenacity.DoSleep) else None
         if node is None:
-            slot.status = "failed"
+            req.finish(slot, "failed")
         else:
             slot.retry.prepare_for_next_attempt()
+            slot.attempt = slot.retry.attempt_number
             self._attempt(req, slot, node, now)
         self._settle(req)
 
     # ------------------------------------------------------------- settling
 
     def _settle(self, req: Request) -> None:
-        ok, active = req.count("ok"), req.count("active")
+        ok, active = req.ok, req.active
         need = req.need
         if not req.replied and req.kind != "repair":
             if ok >= need:

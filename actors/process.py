@@ -84,8 +84,7 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
         ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
     ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
         return lambda on_crash: ProxyActor.start(
-            ctx,
-            bridge.out_endpoint,
+            bridge,
             topology,
             extra["pub_endpoint"],
             faults=bridge.faults,
@@ -127,9 +126,7 @@ def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> 
     def factory(
         ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
     ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
-        return lambda on_crash: ServerActor.start(
-            ctx, bridge.out_endpoint, server_id, topology, on_crash=on_crash
-        )
+        return lambda on_crash: ServerActor.start(bridge, server_id, topology, on_crash=on_crash)
 
     _run("server", server_id, topology, specs, factory, None)
 

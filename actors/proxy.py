@@ -20,13 +20,12 @@ Channels (sockets of the proxy's bridge):
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import structlog
-import zmq
 
 from actors.antientropy import AntiEntropy
 from actors.base import BridgedActor, CrashHandler
+from actors.bridge import Bridge
 from actors.coordinator import Coordinator, QuorumConfig
 from actors.faults import FaultInjector
 from actors.ids import MsgIds
@@ -75,14 +74,13 @@ class ProxyActor(BridgedActor):
 
     def __init__(
         self,
-        ctx: zmq.Context[Any],
-        out_endpoint: str,
+        bridge: Bridge,
         topology: Topology,
         pub_endpoint: str,
         faults: FaultInjector | None = None,
         on_crash: CrashHandler | None = None,
     ) -> None:
-        super().__init__(ctx, out_endpoint, "proxy", on_crash)
+        super().__init__(bridge, "proxy", on_crash)
         self.topology = topology
         self.pub_endpoint = pub_endpoint
         self.faults = faults
@@ -90,7 +88,7 @@ class ProxyActor(BridgedActor):
     def started(self) -> None:
         c = self.topology.cluster
         self.ids = MsgIds("proxy")
-        self.tracer = Tracer(c.trace_level, c.trace_sample_rate)
+        self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
         self.membership_file = MembershipFile(self.topology.data_dir / "proxy" / "membership.json")
         known, epoch = self.membership_file.load()
         self.membership = Membership(

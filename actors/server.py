@@ -21,12 +21,11 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
 
 import structlog
-import zmq
 
 from actors.base import BridgedActor, CrashHandler
+from actors.bridge import Bridge
 from actors.digests import DigestIndex
 from actors.handoff import HandoffSender
 from actors.ids import MsgIds
@@ -75,13 +74,12 @@ class ServerActor(BridgedActor):
 
     def __init__(
         self,
-        ctx: zmq.Context[Any],
-        out_endpoint: str,
+        bridge: Bridge,
         server_id: str,
         topology: Topology,
         on_crash: CrashHandler | None = None,
     ) -> None:
-        super().__init__(ctx, out_endpoint, server_id, on_crash)
+        super().__init__(bridge, server_id, on_crash)
         self.topology = topology
 
     @property
@@ -91,7 +89,7 @@ class ServerActor(BridgedActor):
     def started(self) -> None:
         c = self.topology.cluster
         self.ids = MsgIds(self.node_id)
-        self.tracer = Tracer(c.trace_level, c.trace_sample_rate)
+        self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
         self.store = ListStore(self.db_path, durability=c.durability)
         self.index = DigestIndex(None, c.n)
         self.epoch = 0  # the proxy's epochs start at 1: 0 means no ring yet

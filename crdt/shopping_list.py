@@ -63,7 +63,7 @@ class ShoppingList:
         ValueError: ``list_id`` is not a uuid4 string or an argument is malformed.
     """
 
-    __slots__ = ("_ctx", "_items", "_names", "list_id", "replica_id")
+    __slots__ = ("_ctx", "_enc", "_enc_order", "_items", "_names", "list_id", "replica_id")
 
     def __init__(self, list_id: str, replica_id: str, name: str = "") -> None:
         if not isinstance(list_id, str) or not _UUID4.fullmatch(list_id):
@@ -75,6 +75,10 @@ class ShoppingList:
         self._ctx = CausalContext()
         self._items: dict[str, dict[Dot, Counts]] = {}
         self._names: dict[Dot, str] = {}
+        # Encoded items, reused by to_state() until the item or the replica
+        # table changes: a write to a long list re-encodes one item, not all.
+        self._enc: dict[str, ItemState] = {}
+        self._enc_order: tuple[str, ...] = ()
         if name:
             self.rename(name)
 
@@ -170,6 +174,7 @@ class ShoppingList:
         dots = self._items.pop(item, None)
         if dots is None:
             raise UnknownItemError(item)
+        self._enc.pop(item, None)
         dot = self._new_dot()
         delta = self._empty_delta()
         delta._ctx = CausalContext(cloud=[*dots, dot])
@@ -193,6 +198,7 @@ class ShoppingList:
         self._require_replica()
         dot = self._new_dot()
         self._items.setdefault(item, {})[dot] = counts
+        self._enc.pop(item, None)
         delta = self._empty_delta()
         delta._ctx = CausalContext(cloud=[dot])
         delta._items = {item: {dot: counts}}
@@ -214,6 +220,8 @@ class ShoppingList:
         delta._ctx = CausalContext()
         delta._items = {}
         delta._names = {}
+        delta._enc = {}
+        delta._enc_order = ()
         return delta
 
     # ------------------------------------------------------------------ lattice
@@ -227,6 +235,13 @@ class ShoppingList:
         if other.list_id != self.list_id:
             raise ValueError(f"cannot merge list {other.list_id} into list {self.list_id}")
         mine, theirs = self._ctx, other._ctx
+        if len(theirs) == other.dot_count():
+            # Every dot ``other`` has seen, it still holds (an add, an acquire,
+            # or any state without removals): it removes nothing here, so only
+            # its unseen dots need adding. O(size of other), not of self.
+            self._add_unseen(other)
+            mine.update(theirs)
+            return
         items: dict[str, dict[Dot, Counts]] = {}
         other_items = other._items
         for item, dots in self._items.items():
@@ -240,7 +255,22 @@ class ShoppingList:
                     items[item] = joined
         self._names = _join_dots(self._names, other._names, mine, theirs)
         self._items = items
+        self._enc.clear()
         mine.update(theirs)
+
+    def _add_unseen(self, other: ShoppingList) -> None:
+        mine = self._ctx
+        for item, dots in other._items.items():
+            held = self._items.get(item)
+            for dot, counts in dots.items():
+                if dot not in mine:
+                    if held is None:
+                        held = self._items[item] = {}
+                    held[dot] = counts
+                    self._enc.pop(item, None)
+        for dot, name in other._names.items():
+            if dot not in mine:
+                self._names[dot] = name
 
     def compare(self, other: ShoppingList) -> bool:
         """True when ``other`` has seen every operation this state has seen.
@@ -259,6 +289,8 @@ class ShoppingList:
         new._ctx = self._ctx.copy()
         new._items = {item: dict(dots) for item, dots in self._items.items()}
         new._names = dict(self._names)
+        new._enc = dict(self._enc)
+        new._enc_order = self._enc_order
         return new
 
     def __eq__(self, other: object) -> bool:
@@ -304,28 +336,32 @@ class ShoppingList:
     def to_state(self) -> ListState:
         """The canonical wire form: every table sorted."""
         ctx = self._ctx
-        replicas = ctx.replicas()
-        for dots in self._items.values():
-            replicas.update(r for r, _ in dots)
-        replicas.update(r for r, _ in self._names)
-        order = sorted(replicas)
+        # Every stored dot is in the context, so its replicas are all there.
+        order = tuple(sorted(ctx.replicas()))
+        if order != self._enc_order:
+            self._enc.clear()  # replica indices moved
+            self._enc_order = order
         index = {r: i for i, r in enumerate(order)}
-        return ListState(
-            list_id=self.list_id,
-            replicas=order,
-            vv=[ctx.vv.get(r, 0) for r in order],
-            cloud=sorted((index[r], n) for r, n in ctx.cloud),
-            names=sorted((index[r], n, name) for (r, n), name in self._names.items()),
-            items=[
-                ItemState(
+        enc = self._enc
+        items = []
+        for item in sorted(self._items):
+            encoded = enc.get(item)
+            if encoded is None:
+                encoded = enc[item] = ItemState(
                     name=item,
                     dots=sorted(
                         (index[r], n, need, got)
                         for (r, n), (need, got) in self._items[item].items()
                     ),
                 )
-                for item in sorted(self._items)
-            ],
+            items.append(encoded)
+        return ListState(
+            list_id=self.list_id,
+            replicas=list(order),
+            vv=[ctx.vv.get(r, 0) for r in order],
+            cloud=sorted((index[r], n) for r, n in ctx.cloud),
+            names=sorted((index[r], n, name) for (r, n), name in self._names.items()),
+            items=items,
         )
 
     def encode(self) -> bytes:

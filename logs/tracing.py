@@ -4,8 +4,9 @@ A request is *traced* when its client asked for it (``--trace``) or when it
 falls into the sample (``sample_rate``). The flag travels in every message of
 the request, so every process it touches logs its hops at ``trace_level``
 (INFO by default) and ``run.py trace`` can stitch them together. Untraced
-requests log their hops at DEBUG, which the filtering logger drops for the
-cost of a method call: no per-message line at INFO.
+requests log their hops at DEBUG only when the process logs at DEBUG
+(``debug_hops``); otherwise a hop costs one attribute test: no per-message
+line at INFO, and no per-message work either.
 """
 
 from __future__ import annotations
@@ -55,9 +56,12 @@ class Tracer:
     Args:
         trace_level: the level at which hops of traced requests are logged.
         sample_rate: fraction of new requests traced without being asked to.
+        debug_hops: also log the hops of untraced requests, at DEBUG.
     """
 
-    def __init__(self, trace_level: str = "INFO", sample_rate: float = 0.0) -> None:
+    def __init__(
+        self, trace_level: str = "INFO", sample_rate: float = 0.0, debug_hops: bool = False
+    ) -> None:
         if not 0.0 <= sample_rate <= 1.0:
             raise ValueError(f"sample_rate must be in [0, 1], got {sample_rate}")
         level = logging.getLevelName(trace_level.upper())
@@ -65,6 +69,9 @@ class Tracer:
             raise ValueError(f"unknown trace level {trace_level!r}")
         self.trace_level = level
         self.sample_rate = sample_rate
+        #: log untraced hops at DEBUG too (when the log level is DEBUG); off,
+        #: an untraced hop costs one attribute test
+        self.debug_hops = debug_hops
 
     def sample(self, forced: bool = False) -> bool:
         """Whether a new request should be traced."""

@@ -99,7 +99,11 @@ def open_session(
             eps,
             client_timeout_s=cluster.client_timeout_s if cluster else 2.0,
             connect_timeout_s=cluster.connect_timeout_s if cluster else 0.5,
-            tracer=Tracer(cluster.trace_level, cluster.trace_sample_rate) if cluster else None,
+            tracer=Tracer(
+                cluster.trace_level, cluster.trace_sample_rate, cluster.log_level == "DEBUG"
+            )
+            if cluster
+            else None,
             trace=opts.trace,
             subscribe=subscribe,
             on_update=on_update,

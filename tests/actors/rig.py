@@ -74,13 +74,12 @@ class EchoActor(BridgedActor):
 
     def __init__(
         self,
-        ctx: zmq.Context[Any],
-        out_endpoint: str,
+        bridge: Bridge,
         journal: Journal,
         generation: int = 1,
         on_crash: CrashHandler | None = None,
     ) -> None:
-        super().__init__(ctx, out_endpoint, f"echo-{generation}", on_crash)
+        super().__init__(bridge, f"echo-{generation}", on_crash)
         self.journal = journal
         self.generation = generation
 
@@ -112,14 +111,13 @@ class CrashingActor(EchoActor):
 
     def __init__(
         self,
-        ctx: zmq.Context[Any],
-        out_endpoint: str,
+        bridge: Bridge,
         journal: Journal,
         generation: int = 1,
         on_crash: CrashHandler | None = None,
         hold: threading.Event | None = None,
     ) -> None:
-        super().__init__(ctx, out_endpoint, journal, generation, on_crash)
+        super().__init__(bridge, journal, generation, on_crash)
         self.hold = hold
 
     def handle(self, delivery: Delivery) -> None:
@@ -167,7 +165,7 @@ class Rig:
         """A bridge delivering to a fresh EchoActor."""
         holder: dict[str, pykka.ActorRef[Any]] = {}
         bridge = self.bridge(lambda: holder.get("ref"), **kwargs)
-        ref = EchoActor.start(self.ctx, bridge.out_endpoint, journal)
+        ref = EchoActor.start(bridge, journal)
         holder["ref"] = ref
         self.on_teardown(lambda: ref.stop(block=True, timeout=DEADLINE_S))
         return bridge, ref

@@ -72,9 +72,7 @@ class Crashing:
         if generation > 1 and self._gate is not None:
             self.restarting.set()
             assert self._gate.wait(DEADLINE_S), "the test never let the restart go on"
-        return CrashingActor.start(
-            self.ctx, self.bridge.out_endpoint, self.journal, generation, on_crash, self._hold
-        )
+        return CrashingActor.start(self.bridge, self.journal, generation, on_crash, self._hold)
 
     def start(self) -> pykka.ActorRef[Any]:
         return self.supervisor.start()
