@@ -210,16 +210,20 @@ def _throughput(
     ) as progress:
         task = progress.add_task("load", total=args.seconds, ops=0)
         start = time.monotonic()
-        while any(r is None for r in reports):
-            for conn in wait(conns, timeout=0.25):
-                i = conns.index(conn)  # type: ignore[arg-type]
+        open_conns = {id(c): i for i, c in enumerate(conns)}
+        while open_conns:
+            live = [conns[i] for i in open_conns.values()]
+            for conn in wait(live, timeout=0.25):
+                i = open_conns[id(conn)]
                 try:
                     data = json.loads(conn.recv_bytes())  # type: ignore[union-attr]
                 except EOFError:
-                    reports[i] = {}
+                    # Exited without a report: counted as a failed client below.
+                    del open_conns[id(conn)]
                     continue
                 if "report" in data:
                     reports[i] = data["report"]
+                    del open_conns[id(conn)]
                 else:
                     answered[i] = data["answered"]
             progress.update(
@@ -227,7 +231,10 @@ def _throughput(
             )
     for proc in procs:
         proc.join(10)
-    return [r for r in reports if r]
+    missing = [i for i, r in enumerate(reports) if r is None]
+    if missing:
+        raise RuntimeError(f"load clients {missing} died without a report")
+    return [r for r in reports if r is not None]
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:

@@ -78,7 +78,8 @@ class Tracer:
         return forced or (self.sample_rate > 0.0 and random.random() < self.sample_rate)
 
     def hop(self, log: Any, event: str, msg: TraceContext, **fields: Any) -> None:
-        """Log one hop of a request: at the trace level if traced, else at DEBUG."""
+        """Log one hop of a request: at the trace level if traced, else at DEBUG
+        if ``debug_hops``, else not at all."""
         if msg.traced:
             log.log(
                 self.trace_level,
@@ -88,5 +89,5 @@ class Tracer:
                 hop=True,
                 **fields,
             )
-        else:
+        elif self.debug_hops:
             log.debug(event, trace_id=msg.trace_id, msg_id=msg.msg_id, hop=True, **fields)

@@ -107,9 +107,9 @@ def test_hop_of_a_traced_message_is_logged_at_info() -> None:
     assert [expected] == captured
 
 
-def test_hop_of_an_untraced_message_is_logged_at_debug() -> None:
+def test_hop_of_an_untraced_message_is_logged_at_debug_with_debug_hops() -> None:
     with capture_logs() as captured:
-        logs.Tracer().hop(structlog.get_logger(), "stored", UNTRACED)
+        logs.Tracer(debug_hops=True).hop(structlog.get_logger(), "stored", UNTRACED)
     expected = {
         "event": "stored",
         "log_level": "debug",
@@ -118,6 +118,12 @@ def test_hop_of_an_untraced_message_is_logged_at_debug() -> None:
         "hop": True,
     }
     assert [expected] == captured
+
+
+def test_hop_of_an_untraced_message_costs_no_log_call_by_default() -> None:
+    with capture_logs() as captured:
+        logs.Tracer().hop(structlog.get_logger(), "stored", UNTRACED)
+    assert [] == captured
 
 
 def test_at_info_only_traced_hops_reach_the_log(configured: LogLines) -> None:
