@@ -11,9 +11,10 @@ sockets, where we know who sent it) and a rate-limited log line; it never
 reaches an actor. What decodes is batched per poll into one
 :class:`~actors.messages.Inbound` and ``tell``-ed to the actor.
 
-Outbound: actors never touch network sockets. Each actor owns an
-:class:`Outbox`, a PUSH socket on its own thread connected over ``inproc`` to
-the bridge's PULL socket; the bridge forwards what arrives there.
+Outbound: actors never touch network sockets. An actor's :class:`Outbox`
+appends encoded messages to the bridge's outbound deque and wakes the bridge
+once per handled message (a :class:`Waker`: an eventfd its poll watches);
+the bridge then sends them all. A batch of replies costs one wake-up.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import contextlib
 import errno
 import functools
 import heapq
+import os
 import threading
 import time
 from collections import deque
@@ -98,26 +100,64 @@ class _Delayed:
     action: Callable[[], None] = field(compare=False)
 
 
+class Waker:
+    """Wakes the bridge thread's poll from other threads.
+
+    An eventfd on Linux (one syscall to wake, one to reset), a non-blocking
+    pipe elsewhere. zmq's poller watches its file descriptor next to the
+    sockets.
+    """
+
+    def __init__(self) -> None:
+        if hasattr(os, "eventfd"):
+            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
+            self._r, self._w, self._eventfd = fd, fd, True
+        else:  # pragma: no cover - not Linux
+            self._r, self._w = os.pipe()
+            os.set_blocking(self._r, False)
+            os.set_blocking(self._w, False)
+            self._eventfd = False
+
+    def fileno(self) -> int:
+        return self._r
+
+    def wake(self) -> None:
+        """Any thread."""
+        with contextlib.suppress(BlockingIOError):
+            if self._eventfd:
+                os.eventfd_write(self._w, 1)
+            else:  # pragma: no cover - not Linux
+                os.write(self._w, b"\0")
+
+    def drain(self) -> None:
+        """The bridge thread, once woken."""
+        with contextlib.suppress(BlockingIOError):
+            if self._eventfd:
+                os.eventfd_read(self._r)
+            else:  # pragma: no cover - not Linux
+                while os.read(self._r, 4096):
+                    pass
+
+    def close(self) -> None:
+        os.close(self._r)
+        if self._w != self._r:  # pragma: no cover - not Linux
+            os.close(self._w)
+
+
 class Outbox:
     """An actor's way out to the network, through the bridge.
 
     Messages are encoded in the actor's thread and appended to the bridge's
     outbound queue (a deque: append and popleft are atomic); :meth:`flush`
-    then wakes the bridge with one frame on an inproc PUSH socket, however
-    many messages the actor queued. The actor base class flushes after every
-    message it handles, so a batch of requests costs one wake-up.
-
-    Create it in the actor's own thread (``on_start``) and close it there
-    (``on_stop``/``on_failure``): the PUSH socket belongs to that thread.
+    then wakes the bridge once, however many messages the actor queued. The
+    actor base class flushes after every message it handles, so a batch of
+    requests costs one wake-up. Used by one actor thread at a time.
     """
 
-    def __init__(self, ctx: zmq.Context[Any], endpoint: str, queue: deque[_Out]) -> None:
+    def __init__(self, queue: deque[_Out], waker: Waker) -> None:
         self._queue = queue
+        self._waker = waker
         self._queued = False
-        self._sock = ctx.socket(zmq.PUSH)
-        self._sock.setsockopt(zmq.LINGER, 0)
-        self._sock.setsockopt(zmq.SNDHWM, 1000)
-        self._sock.connect(endpoint)
 
     def send(self, channel: str, peer: bytes, msg: Message) -> None:
         """Send ``msg`` on ``channel``, to ``peer`` on a ROUTER (ignored elsewhere)."""
@@ -138,13 +178,10 @@ class Outbox:
         """Wake the bridge if anything was queued since the last flush."""
         if self._queued:
             self._queued = False
-            # A full wake-up queue means the bridge is already due to wake.
-            with contextlib.suppress(zmq.Again):
-                self._sock.send(b"", zmq.NOBLOCK)
+            self._waker.wake()
 
     def close(self) -> None:
         self.flush()
-        self._sock.close(linger=0)
 
 
 class Bridge(threading.Thread):
@@ -176,7 +213,7 @@ class Bridge(threading.Thread):
         self.node_id = node_id
         self.tick_interval_s = tick_interval_s
         self.faults = faults
-        self.out_endpoint = f"inproc://outbox-{node_id}-{id(self):x}"
+        self.waker = Waker()
         #: what actors send, drained by this thread (see Outbox)
         self.outbound: deque[_Out] = deque(maxlen=MAX_OUTBOUND)
         #: bound endpoints by channel, filled before wait_ready() returns
@@ -185,6 +222,8 @@ class Bridge(threading.Thread):
         self._ready = threading.Event()
         self._stop_event = threading.Event()
         self._socks: dict[str, zmq.Socket[bytes]] = {}
+        #: topics someone subscribes to, per XPUB channel (written by this thread)
+        self._topics: dict[str, set[bytes]] = {}
         self._kinds: dict[str, int] = {}
         self._monitors: dict[zmq.Socket[bytes], str] = {}
         self._backlog: deque[Any] = deque(maxlen=MAX_BACKLOG)
@@ -215,24 +254,19 @@ class Bridge(threading.Thread):
 
     def run(self) -> None:
         """Thread body: set up, loop, and always close every socket (LINGER 0)."""
-        out = None
         try:
-            out = self.ctx.socket(zmq.PULL)
-            out.setsockopt(zmq.LINGER, 0)
-            out.setsockopt(zmq.RCVHWM, 1000)
-            out.bind(self.out_endpoint)
             for spec in self.specs:
                 self._open(spec)
             self._ready.set()
-            self._loop(out)
+            self._loop()
         except BaseException as exc:  # noqa: BLE001 - reported to the owner through wait_ready/error
             self.error = exc
             log.error("bridge.failed", node=self.node_id, error=repr(exc))
         finally:
             self._ready.set()
-            for sock in [*self._socks.values(), *self._monitors, out]:
-                if sock is not None:
-                    sock.close(linger=0)
+            for sock in [*self._socks.values(), *self._monitors]:
+                sock.close(linger=0)
+            self.waker.close()
 
     def _open(self, spec: SocketSpec) -> None:
         sock = self.ctx.socket(spec.kind)
@@ -275,10 +309,12 @@ class Bridge(threading.Thread):
 
     # ----------------------------------------------------------------- loop
 
-    def _loop(self, out: zmq.Socket[bytes]) -> None:
+    def _loop(self) -> None:
         poller = zmq.Poller()
-        poller.register(out, zmq.POLLIN)
-        # PUB sockets only send; everything else is polled for input.
+        wake_fd = self.waker.fileno()
+        poller.register(wake_fd, zmq.POLLIN)
+        # PUB sockets only send; everything else is polled for input (an XPUB
+        # for its subscription events).
         by_socket = {
             sock: channel
             for channel, sock in self._socks.items()
@@ -297,8 +333,8 @@ class Bridge(threading.Thread):
             ready = poller.poll(timeout_ms)
             batch: list[Delivery] = []
             for sock, _ in ready:
-                if sock is out:
-                    self._forward_outbound(out)
+                if sock == wake_fd:
+                    self._forward_outbound()
                 elif sock in self._monitors:
                     self._read_monitor(sock)
                 else:
@@ -322,6 +358,9 @@ class Bridge(threading.Thread):
                 frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
+            if kind == zmq.XPUB:
+                self._subscription(channel, frames[0])
+                continue
             if kind == zmq.ROUTER:
                 peer, payload = frames[0], frames[1:]
             elif kind == zmq.SUB:
@@ -351,14 +390,10 @@ class Bridge(threading.Thread):
 
     def outbox(self) -> Outbox:
         """A new outbox for an actor; call from the actor's thread."""
-        return Outbox(self.ctx, self.out_endpoint, self.outbound)
+        return Outbox(self.outbound, self.waker)
 
-    def _forward_outbound(self, out: zmq.Socket[bytes]) -> None:
-        while True:  # the wake-up frames carry nothing: drain them all
-            try:
-                out.recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
+    def _forward_outbound(self) -> None:
+        self.waker.drain()
         queue = self.outbound
         while queue:
             channel, peer, payload = queue.popleft()
@@ -379,7 +414,7 @@ class Bridge(threading.Thread):
         sock = self._socks[channel]
         kind = self._kinds[channel]
         try:
-            if kind in (zmq.ROUTER, zmq.PUB):
+            if kind in (zmq.ROUTER, zmq.PUB, zmq.XPUB):
                 sock.send_multipart((peer, payload), zmq.NOBLOCK)
             else:
                 sock.send(payload, zmq.NOBLOCK)
@@ -395,6 +430,25 @@ class Bridge(threading.Thread):
             except ProtocolError:  # we encoded it ourselves; cannot happen
                 return
             self._deliver(Undeliverable(channel, peer, msg, reason))
+
+    def has_subscriber(self, channel: str, topic: bytes) -> bool:
+        """Whether anyone subscribed to ``topic`` on XPUB ``channel``. Any thread.
+
+        The proxy asks before it publishes, so that a write to a list nobody
+        watches costs no encode and no send.
+        """
+        return topic in self._topics.get(channel, ())
+
+    def _subscription(self, channel: str, event: bytes) -> None:
+        # XPUB passes on the first subscription to a topic and the last
+        # unsubscription (also when a subscriber disconnects): a set suffices.
+        if not event:
+            return
+        topics = self._topics.setdefault(channel, set())
+        if event[0] == 1:
+            topics.add(event[1:])
+        elif event[0] == 0:
+            topics.discard(event[1:])
 
     def _read_monitor(self, mon: zmq.Socket[bytes]) -> None:
         try:

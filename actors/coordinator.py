@@ -293,8 +293,18 @@ class Coordinator:
             return
         if isinstance(msg, Fetched):
             slot.blob = msg.state
+        self._ok(node, req, slot)
+
+    def on_stored(self, node: str, reply_to: str, now: float) -> None:
+        """One Store of a StoredBatch was committed."""
+        entry = self.pending.pop(reply_to, None)
+        if entry is not None:
+            self.membership.seen(node, now)
+            self._ok(node, *entry)
+
+    def _ok(self, node: str, req: Request, slot: Slot) -> None:
         req.finish(slot, "ok")
-        self.tracer.hop(self.log, "proxy.replica_ok", msg, replica=node, owner=slot.owner)
+        self.tracer.hop(self.log, "proxy.replica_ok", req.msg, replica=node, owner=slot.owner)
         self._settle(req)
 
     def on_undeliverable(self, msg_id: str, now: float) -> None:

@@ -72,8 +72,10 @@ class DigestIndex:
             self._lists[(group, bucket)].pop(list_id, None)
         if digest is None or self.ring is None or not len(self.ring):
             return
-        group = group_of(self.ring, list_id, self.n)
-        bucket = bucket_of(list_id)
+        if old is None:
+            group = group_of(self.ring, list_id, self.n)
+            bucket = bucket_of(list_id)
+        # else: same ring, same place (rebuild() clears _where on a ring change)
         self._where[list_id] = (group, bucket, digest)
         self._buckets.setdefault(group, [0] * BUCKETS)[bucket] ^= _item_hash(list_id, digest)
         self._lists.setdefault((group, bucket), {})[list_id] = digest

@@ -59,7 +59,8 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
     host = topology.proxy.bind_host
     specs = []
     for channel in PROXY_CHANNELS:
-        kind = zmq.PUB if channel == "publish" else zmq.ROUTER
+        # XPUB: the bridge learns which lists have subscribers (see has_subscriber).
+        kind = zmq.XPUB if channel == "publish" else zmq.ROUTER
         control = channel in ("hello", "liveness")
         specs.append(
             SocketSpec(

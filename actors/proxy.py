@@ -55,7 +55,10 @@ from protocol import (
     SReach,
     StatusReply,
     StatusRequest,
+    Store,
+    StoreBatch,
     Stored,
+    StoredBatch,
 )
 from ring import position_hex
 from supervisor.topology import Topology
@@ -126,17 +129,41 @@ class ProxyActor(BridgedActor):
             self.ae.ring_changed()
         self.probe_seq = 0
         self.next_probe = time.monotonic()
+        self._stores: dict[str, list[Store]] = {}
 
     # ------------------------------------------------------------- outbound
 
     def _send_server(self, node: str, msg: Message) -> None:
-        self.outbox.send("backend", node.encode(), msg)
+        if isinstance(msg, Store):
+            # Held until the end of this batch, then sent as one StoreBatch per
+            # server (see _flush_stores): one frame instead of one per write.
+            self._stores.setdefault(node, []).append(msg)
+        else:
+            self.outbox.send("backend", node.encode(), msg)
+
+    def _flush_stores(self) -> None:
+        stores, self._stores = self._stores, {}
+        for node, batch in stores.items():
+            out: Message = (
+                batch[0]
+                if len(batch) == 1
+                else StoreBatch(msg_id=self.ids(), sender="proxy", items=batch)
+            )
+            self.outbox.send("backend", node.encode(), out)
+
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        try:
+            super().handle_batch(deliveries)
+        finally:
+            self._flush_stores()
 
     def _reply(self, channel: str, peer: bytes, msg: Message) -> None:
         self.outbox.send(channel, peer, msg)
 
     def _publish(self, list_id: str, msg: Message) -> None:
-        self.outbox.publish("publish", list_id.encode(), msg)
+        topic = list_id.encode()
+        if self._bridge.has_subscriber("publish", topic):
+            self.outbox.publish("publish", topic, msg)
 
     def _announce_ring(self, node: str) -> None:
         ring = self.membership.ring
@@ -167,6 +194,9 @@ class ProxyActor(BridgedActor):
             if isinstance(msg, Digest | Keys):
                 self.membership.seen(node, now)
                 self.ae.on_reply(msg, now)
+            elif isinstance(msg, StoredBatch):
+                for reply_to in msg.reply_to:
+                    self.coordinator.on_stored(node, reply_to, now)
             elif isinstance(msg, Stored | Fetched | ErrorReply):
                 self.coordinator.on_reply(node, msg, now)
             elif isinstance(msg, Handoff):
@@ -297,6 +327,12 @@ class ProxyActor(BridgedActor):
     # --------------------------------------------------------------- timers
 
     def on_tick(self, now: float) -> None:
+        try:
+            self._on_tick(now)
+        finally:
+            self._flush_stores()
+
+    def _on_tick(self, now: float) -> None:
         c = self.topology.cluster
         self.coordinator.expire(now)
         self._admit(now)
@@ -334,7 +370,10 @@ class ProxyActor(BridgedActor):
         now = time.monotonic()
         if event.channel == "backend":
             self.membership.failed(_node(event.peer), now)
-            self.coordinator.on_undeliverable(event.msg.msg_id, now)
+            items = event.msg.items if isinstance(event.msg, StoreBatch) else [event.msg]
+            for item in items:
+                self.coordinator.on_undeliverable(item.msg_id, now)
+            self._flush_stores()  # retries go out now, not at the next batch
         elif event.channel == "liveness":
             self.membership.failed(_node(event.peer), now)
         # frontend: the client left before its answer; nothing to do.

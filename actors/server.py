@@ -52,7 +52,9 @@ from protocol import (
     SOnline,
     SReach,
     Store,
+    StoreBatch,
     Stored,
+    StoredBatch,
 )
 from ring import HashRing
 from supervisor.topology import Topology
@@ -118,11 +120,16 @@ class ServerActor(BridgedActor):
     # ---------------------------------------------------------------- batch
 
     def handle_batch(self, deliveries: list[Delivery]) -> None:
-        stores = [(d, d.msg) for d in deliveries if isinstance(d.msg, Store)]
+        stores: list[tuple[Delivery, Store]] = []
+        for d in deliveries:
+            if isinstance(d.msg, Store):
+                stores.append((d, d.msg))
+            elif isinstance(d.msg, StoreBatch):
+                stores.extend((d, item) for item in d.msg.items)
         if stores:
             self._commit(stores)
         for delivery in deliveries:
-            if not isinstance(delivery.msg, Store):
+            if not isinstance(delivery.msg, Store | StoreBatch):
                 self._current = delivery
                 self.handle(delivery)
 
@@ -135,10 +142,10 @@ class ServerActor(BridgedActor):
             try:
                 state = ShoppingList.decode(msg.state)
             except ProtocolError as exc:
-                self._error(delivery, "bad_request", f"bad list state: {exc}")
+                self._error(delivery.channel, msg, "bad_request", f"bad list state: {exc}")
                 continue
             if state.list_id != msg.list_id:
-                self._error(delivery, "bad_request", "state belongs to another list")
+                self._error(delivery.channel, msg, "bad_request", "state belongs to another list")
                 continue
             if msg.hint and msg.hint != self.node_id:
                 hints.append((msg.hint, msg.list_id, state))
@@ -153,6 +160,8 @@ class ServerActor(BridgedActor):
             self.index.update(list_id, digest)
         for msg in accepted:
             self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
+        if len(accepted) == 1:
+            msg = accepted[0]
             self._send_backend(
                 Stored(
                     msg_id=self.ids(),
@@ -161,6 +170,12 @@ class ServerActor(BridgedActor):
                     traced=msg.traced,
                     reply_to=msg.msg_id,
                     list_id=msg.list_id,
+                )
+            )
+        else:
+            self._send_backend(
+                StoredBatch(
+                    msg_id=self.ids(), sender=self.node_id, reply_to=[m.msg_id for m in accepted]
                 )
             )
 
@@ -190,7 +205,8 @@ class ServerActor(BridgedActor):
         elif isinstance(msg, ErrorReply):
             log.warning("server.error_from_proxy", code=msg.code, reason=msg.reason)
         else:
-            self._error(delivery, "bad_request", f"a server does not accept {type(msg).__name__}")
+            reason = f"a server does not accept {type(msg).__name__}"
+            self._error(delivery.channel, msg, "bad_request", reason)
 
     def _fetch(self, msg: Fetch) -> None:
         state = self.store.get_with_hints(msg.list_id)
@@ -268,13 +284,12 @@ class ServerActor(BridgedActor):
     def _send_backend(self, msg: Message | Handoff) -> None:
         self.outbox.send("backend", b"", msg)
 
-    def _error(self, delivery: Delivery, code: ErrorCode, reason: str) -> None:
-        msg = delivery.msg
+    def _error(self, channel: str, msg: Message, code: ErrorCode, reason: str) -> None:
         log.warning(
             "server.request_refused", msg_id=msg.msg_id, trace_id=msg.trace_id, reason=reason
         )
         self.outbox.send(
-            delivery.channel,
+            channel,
             b"",
             ErrorReply(
                 msg_id=self.ids(),

@@ -131,7 +131,9 @@ def _pipelined(endpoint: str, requests: list[Any], window: int = 256) -> list[An
                     reply = decode(sock.recv(zmq.NOBLOCK))
                 except zmq.Again:
                     break
-                answers[reply.reply_to] = reply  # type: ignore[union-attr]
+                reply_to = getattr(reply, "reply_to", "")
+                if isinstance(reply_to, str):
+                    answers[reply_to] = reply
                 pending -= 1
     finally:
         sock.close(0)

@@ -37,7 +37,9 @@ from protocol.messages import (
     StatusReply,
     StatusRequest,
     Store,
+    StoreBatch,
     Stored,
+    StoredBatch,
     Update,
 )
 from protocol.state import ItemState, ListState
@@ -75,7 +77,9 @@ __all__ = [
     "StatusReply",
     "StatusRequest",
     "Store",
+    "StoreBatch",
     "Stored",
+    "StoredBatch",
     "Update",
     "decode",
     "decode_state",

@@ -13,7 +13,7 @@ socket carries which messages:
 frontend ROUTER    Put, Get, StatusRequest -> Saved, ListReply, StatusReply,
                    ErrorReply; DebugFaults, DebugCrash -> Done (debug only)
 frontend PUB       Update (topic frame: the list id)
-backend ROUTER     Store, Fetch -> Stored, Fetched, ErrorReply;
+backend ROUTER     Store, StoreBatch, Fetch -> Stored, StoredBatch, Fetched, ErrorReply;
                    RingUpdate, DigestRequest, KeysRequest -> Digest, Keys;
                    Handoff (from a server) -> Stored
 hello ROUTER       SHello -> Ack
@@ -59,7 +59,9 @@ __all__ = [
     "StatusReply",
     "StatusRequest",
     "Store",
+    "StoreBatch",
     "Stored",
+    "StoredBatch",
     "Update",
 ]
 
@@ -196,6 +198,19 @@ class Stored(Envelope, frozen=True, kw_only=True):
 
     reply_to: Id
     list_id: ListId
+
+
+class StoreBatch(Envelope, frozen=True, kw_only=True):
+    """Several Stores for one server, sent as one frame (the proxy batches the
+    Stores of one poll by destination: one send, one decode, one commit)."""
+
+    items: Annotated[list[Store], msgspec.Meta(min_length=1, max_length=10_000)]
+
+
+class StoredBatch(Envelope, frozen=True, kw_only=True):
+    """The Stores ``reply_to`` are committed to disk."""
+
+    reply_to: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=10_000)]
 
 
 class Fetch(Envelope, frozen=True, kw_only=True):
@@ -355,6 +370,8 @@ Message = (
     | ErrorReply
     | Store
     | Stored
+    | StoreBatch
+    | StoredBatch
     | Fetch
     | Fetched
     | SHello

@@ -45,7 +45,9 @@ from protocol import (
     StatusReply,
     StatusRequest,
     Store,
+    StoreBatch,
     Stored,
+    StoredBatch,
     Update,
 )
 from protocol.types import UUID4_PATTERN
@@ -122,6 +124,11 @@ SAMPLES: dict[type[Any], Any] = {
     ),
     DebugCrash: DebugCrash(**_ENVELOPE, target="server-1"),
     Done: Done(**_ENVELOPE, reply_to="m-0"),
+    StoreBatch: StoreBatch(
+        **_ENVELOPE,
+        items=[Store(**_ENVELOPE, list_id=LIST_ID, state=b"\x96", hint="server-2")],
+    ),
+    StoredBatch: StoredBatch(**_ENVELOPE, reply_to=["m-0", "m-1"]),
 }
 
 SAMPLE_STATE = ListState(
