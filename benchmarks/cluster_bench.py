@@ -194,12 +194,18 @@ def _throughput(
             "window": args.window,
             "read_ratio": args.read_ratio,
             "seed": c + 1,
+            "prebuild": args.prebuild,
         }
         proc = spawn.Process(target=client_main, args=(child, json.dumps(kwargs).encode()))
         proc.start()
         child.close()
         conns.append(parent)
         procs.append(proc)
+    for conn in conns:  # every client has made its requests: start them together
+        if "ready" not in json.loads(conn.recv_bytes()):
+            raise RuntimeError("a load client did not get ready")
+    for conn in conns:
+        conn.send_bytes(b"go")
     answered = [0] * args.clients
     reports: list[dict[str, Any] | None] = [None] * args.clients
     with Progress(
@@ -215,17 +221,17 @@ def _throughput(
         open_conns = {id(c): i for i, c in enumerate(conns)}
         while open_conns:
             live = [conns[i] for i in open_conns.values()]
-            for conn in wait(live, timeout=0.25):
-                i = open_conns[id(conn)]
+            for ready in wait(live, timeout=0.25):
+                i = open_conns[id(ready)]
                 try:
-                    data = json.loads(conn.recv_bytes())  # type: ignore[union-attr]
+                    data = json.loads(conns[i].recv_bytes())
                 except EOFError:
                     # Exited without a report: counted as a failed client below.
-                    del open_conns[id(conn)]
+                    del open_conns[id(ready)]
                     continue
                 if "report" in data:
                     reports[i] = data["report"]
-                    del open_conns[id(conn)]
+                    del open_conns[id(ready)]
                 else:
                     answered[i] = data["answered"]
             progress.update(
@@ -317,6 +323,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lists", type=int, default=1000)
     p.add_argument("--items", type=int, default=30, help="items per list")
     p.add_argument("--latency-requests", type=int, default=5000)
+    p.add_argument(
+        "--prebuild",
+        type=int,
+        default=30_000,
+        help="requests each load client makes before the clock starts (more are made on the fly)",
+    )
     p.add_argument("--durability", choices=["normal", "full"], default="normal")
     p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
     p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")

@@ -37,6 +37,64 @@ class ClientReport:
     elapsed_s: float
 
 
+class Workload:
+    """The requests of one client, made ahead of the clock when asked to.
+
+    Each request is (msg_id, frame, list id, item, quantity); reads have an
+    empty item. Writes are real deltas of this client's replicas (10% the
+    replica's whole state instead).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        lists: list[str],
+        items: list[str],
+        read_ratio: float,
+        full_ratio: float,
+        seed: int,
+    ) -> None:
+        self.name = name
+        self.lists = lists
+        self.items = items
+        self.read_ratio = read_ratio
+        self.full_ratio = full_ratio
+        self.rng = random.Random(seed)
+        self.replica_id = f"{name}-{seed}"
+        self.replicas: dict[str, ShoppingList] = {}
+        self.made = 0
+        self.ready: list[tuple[str, bytes, str, str, int]] = []
+
+    def prepare(self, count: int) -> None:
+        self.ready.extend(self._make() for _ in range(count))
+        self.ready.reverse()  # pop() from the end in order
+
+    def next(self) -> tuple[str, bytes, str, str, int]:
+        return self.ready.pop() if self.ready else self._make()
+
+    def _make(self) -> tuple[str, bytes, str, str, int]:
+        rng = self.rng
+        self.made += 1
+        msg_id = f"{self.name}.{self.made}"
+        list_id = rng.choice(self.lists)
+        if rng.random() < self.read_ratio:
+            return (
+                msg_id,
+                encode(Get(msg_id=msg_id, sender=self.name, list_id=list_id)),
+                list_id,
+                "",
+                0,
+            )
+        replica = self.replicas.get(list_id)
+        if replica is None:
+            replica = self.replicas[list_id] = ShoppingList(list_id, self.replica_id)
+        item, qty = rng.choice(self.items), rng.randint(1, 3)
+        delta = replica.add(item, qty)
+        blob = replica.encode() if rng.random() < self.full_ratio else delta.encode()
+        frame = encode(Put(msg_id=msg_id, sender=self.name, list_id=list_id, state=blob))
+        return msg_id, frame, list_id, item, qty
+
+
 def run_client(
     endpoint: str,
     name: str,
@@ -50,16 +108,16 @@ def run_client(
     seed: int = 0,
     progress: Connection | None = None,
     timeout_s: float = 5.0,
+    workload: Workload | None = None,
 ) -> ClientReport:
     """Drive the cluster until ``seconds`` pass or ``max_requests`` are answered."""
-    rng = random.Random(seed)
+    work = workload or Workload(name, lists, items, read_ratio, full_ratio, seed)
     ctx: zmq.Context[Any] = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVHWM, 100_000)
     sock.setsockopt(zmq.SNDHWM, 100_000)
     sock.connect(endpoint)
-    replicas: dict[str, ShoppingList] = {}
     inflight: dict[str, tuple[float, str, str, int]] = {}  # msg_id -> (t0, list, item, qty)
     acked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     latencies: list[float] = []
@@ -73,20 +131,9 @@ def run_client(
             done = now >= end or (max_requests is not None and sent >= max_requests)
             while not done and len(inflight) < window:
                 sent += 1
-                msg_id = f"{name}.{sent}"
-                list_id = rng.choice(lists)
-                if rng.random() < read_ratio:
-                    inflight[msg_id] = (time.perf_counter(), list_id, "", 0)
-                    sock.send(encode(Get(msg_id=msg_id, sender=name, list_id=list_id)))
-                else:
-                    replica = replicas.get(list_id)
-                    if replica is None:
-                        replica = replicas[list_id] = ShoppingList(list_id, f"{name}-{seed}")
-                    item, qty = rng.choice(items), rng.randint(1, 3)
-                    delta = replica.add(item, qty)
-                    blob = replica.encode() if rng.random() < full_ratio else delta.encode()
-                    inflight[msg_id] = (time.perf_counter(), list_id, item, qty)
-                    sock.send(encode(Put(msg_id=msg_id, sender=name, list_id=list_id, state=blob)))
+                msg_id, frame, list_id, item, qty = work.next()
+                inflight[msg_id] = (time.perf_counter(), list_id, item, qty)
+                sock.send(frame)
                 done = max_requests is not None and sent >= max_requests
             if not inflight and done:
                 break
@@ -134,8 +181,22 @@ def run_client(
 
 
 def client_main(conn: Connection, kwargs_json: bytes) -> None:
-    """Process entry point: run a client, then send its report as JSON."""
+    """Process entry point: make the requests, say ready, wait for go, run,
+    then send the report as JSON. Making requests ahead keeps the load
+    generator's own CPU out of the measured seconds (as a load tool should)."""
     kwargs = json.loads(kwargs_json)
-    report = run_client(progress=conn, **kwargs)
+    prebuild = kwargs.pop("prebuild", 0)
+    workload = Workload(
+        kwargs["name"],
+        kwargs["lists"],
+        kwargs["items"],
+        kwargs["read_ratio"],
+        kwargs.get("full_ratio", 0.1),
+        kwargs["seed"],
+    )
+    workload.prepare(prebuild)
+    conn.send_bytes(json.dumps({"ready": True}).encode())
+    conn.recv_bytes()  # go
+    report = run_client(progress=conn, workload=workload, **kwargs)
     conn.send_bytes(json.dumps({"report": report.__dict__}).encode())
     conn.close()
