@@ -221,7 +221,8 @@ class Coordinator:
             need = self.config.r if kind == "get" else self.config.w
         req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
         self.inflight += 1
-        self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
+        if msg.traced:
+            self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
         req.slots = [Slot(owner) for owner in owners]
         req.active = len(owners)
         for slot in req.slots:
@@ -265,14 +266,10 @@ class Coordinator:
             )
         self.pending[slot.msg_id] = (req, slot)
         heapq.heappush(self._timers, (now + self.config.request_timeout_s, slot.msg_id))
-        self.tracer.hop(
-            self.log,
-            "proxy.attempt",
-            out,
-            to=node,
-            owner=slot.owner,
-            attempt=slot.attempt,
-        )
+        if m.traced:
+            self.tracer.hop(
+                self.log, "proxy.attempt", out, to=node, owner=slot.owner, attempt=slot.attempt
+            )
         self._send(node, out)
 
     # ------------------------------------------------------------- outcomes
@@ -304,7 +301,8 @@ class Coordinator:
 
     def _ok(self, node: str, req: Request, slot: Slot) -> None:
         req.finish(slot, "ok")
-        self.tracer.hop(self.log, "proxy.replica_ok", req.msg, replica=node, owner=slot.owner)
+        if req.msg.traced:
+            self.tracer.hop(self.log, "proxy.replica_ok", req.msg, replica=node, owner=slot.owner)
         self._settle(req)
 
     def on_undeliverable(self, msg_id: str, now: float) -> None:
@@ -418,7 +416,8 @@ class Coordinator:
                 state=state,
             )
             self._reply("frontend", req.peer, answer)
-        self.tracer.hop(self.log, "proxy.answered", m, kind=req.kind, replicas=ok)
+        if m.traced:
+            self.tracer.hop(self.log, "proxy.answered", m, kind=req.kind, replicas=ok)
 
     def _join(self, blobs: list[bytes | None]) -> bytes | None:
         """The join of the replicas' copies; skips the work when they agree."""

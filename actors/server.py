@@ -159,7 +159,8 @@ class ServerActor(BridgedActor):
         for list_id, digest in changed.items():
             self.index.update(list_id, digest)
         for msg in accepted:
-            self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
+            if msg.traced:
+                self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
         if len(accepted) == 1:
             msg = accepted[0]
             self._send_backend(
