@@ -416,12 +416,19 @@ class ShoppingList:
 
         new._ctx = ctx
         new._names = {checked(i, n): name for i, n, name in state.names}
+        # A canonical blob (ours always are) lends its item encodings to the
+        # next to_state(): re-encoding after a write then costs one item.
+        canonical = replicas == sorted(replicas)
         for item_state in state.items:
             if item_state.name in new._items:
                 raise ProtocolError(f"list state: item {item_state.name!r} appears twice")
             new._items[item_state.name] = {
                 checked(i, n): (need, got) for i, n, need, got in item_state.dots
             }
+            if canonical and item_state.dots == sorted(item_state.dots):
+                new._enc[item_state.name] = item_state
+        if canonical:
+            new._enc_order = tuple(replicas)
         return new
 
 

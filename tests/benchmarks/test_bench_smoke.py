@@ -1,0 +1,65 @@
+"""A few seconds of `run.py bench`, to keep the benchmark working (no figures asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.harness import RUN
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
+
+KEYS = {
+    "writes_per_s",
+    "reads_per_s",
+    "p50_ms",
+    "p99_ms",
+    "p999_ms",
+    "baseline_pipelined_msgs_per_s",
+    "baseline_p50_ms",
+    "ratio_throughput",
+    "ratio_p50",
+    "lost_writes",
+}
+
+
+def test_bench_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            RUN,
+            "bench",
+            "--seconds",
+            "2",
+            "--clients",
+            "2",
+            "--window",
+            "16",
+            "--lists",
+            "40",
+            "--items",
+            "10",
+            "--latency-requests",
+            "100",
+            "--prebuild",
+            "200",
+            "--var",
+            str(tmp_path / "bench"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    assert 0 == done.returncode, done.stderr[-3000:]
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert KEYS <= set(result)
+    assert 0 == result["lost_writes"]
+    assert 40 == result["lists_verified"]
+    assert result["writes_per_s"] > 0  # writes happened; how fast is the bench's business
+    assert [] == list((tmp_path / "bench").iterdir())  # its cluster's files are cleaned up
