@@ -80,6 +80,8 @@ class QuorumConfig:
     w: int
     request_timeout_s: float
     attempts: int = 3
+    #: a server that answered anything this recently is slow, not suspect
+    quiet_s: float = 1.5
 
 
 @dataclass(eq=False)
@@ -319,7 +321,7 @@ class Coordinator:
             entry = self.pending.pop(msg_id, None)
             if entry is not None:
                 req, slot = entry
-                self.membership.failed(slot.node, now)
+                self.membership.timed_out(slot.node, now, self.config.quiet_s)
                 self._failed(req, slot, "timeout", now)
 
     def _failed(self, req: Request, slot: Slot, reason: str, now: float) -> None:

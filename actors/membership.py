@@ -163,6 +163,17 @@ class Membership:
             and not member.suspect
         )
 
+    def timed_out(self, node_id: str, now: float, quiet_s: float) -> None:
+        """A request to the member got no answer in time.
+
+        A server that answered anything within ``quiet_s`` is alive and only
+        slow (a queue under load): suspecting it would move its load onto
+        stand-ins and make things worse. One that has been quiet is suspect.
+        """
+        member = self.members.get(node_id)
+        if member is not None and (member.last_seen is None or now - member.last_seen > quiet_s):
+            self.failed(node_id, now)
+
     def healthy(self, node_id: str) -> bool:
         member = self.members.get(node_id)
         return member is not None and not member.suspect

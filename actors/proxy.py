@@ -103,7 +103,13 @@ class ProxyActor(BridgedActor):
         )
         self.membership.epoch = epoch
         self.coordinator = Coordinator(
-            QuorumConfig(n=c.n, r=c.r, w=c.w, request_timeout_s=c.request_timeout_s),
+            QuorumConfig(
+                n=c.n,
+                r=c.r,
+                w=c.w,
+                request_timeout_s=c.request_timeout_s,
+                quiet_s=c.probe_interval_s * c.probe_misses,
+            ),
             self.membership,
             send=self._send_server,
             reply=self._reply,
