@@ -333,7 +333,11 @@ class Coordinator:
             action = self.policy.iter(slot.retry)
         except tenacity.RetryError:
             action = None
-        node = self._spare(req) if isinstance(action, tenacity.DoSleep) else None
+        # A read retried on a spare would count an empty answer toward R: a
+        # spare holds no copy (only hints, and those only for suspect owners,
+        # whose reads start on a spare). So only writes move on to spares.
+        retry = isinstance(action, tenacity.DoSleep) and req.kind in ("put", "handoff")
+        node = self._spare(req) if retry else None
         if node is None:
             req.finish(slot, "failed")
         else:

@@ -192,6 +192,8 @@ class ServerActor(BridgedActor):
             self.outbox.send("liveness", b"", reply)
         elif isinstance(msg, Stored | ErrorReply) and self.handoff.pending(msg.reply_to):
             self._handoff_answer(msg)
+        elif isinstance(msg, Stored):
+            pass  # a late answer to a handoff offer that timed out: offered again
         elif isinstance(msg, DigestRequest | KeysRequest):
             self._digests(msg)
         elif isinstance(msg, RingUpdate):

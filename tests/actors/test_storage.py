@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import random
 import sqlite3
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -305,3 +307,42 @@ def test_a_list_is_dropped_only_if_it_did_not_change_since(db_path: Path) -> Non
         assert 0 == store.count()
     finally:
         store.close()
+
+
+@pytest.mark.parametrize(("seed", "cache_lists"), [(0, 3), (1, 3), (2, 1000)])
+def test_any_mix_of_writes_evictions_and_reads_matches_merging_everything(
+    tmp_path: Path, seed: int, cache_lists: int
+) -> None:
+    """A model check: the store always reads as the join of every write it took."""
+    rng = random.Random(seed)
+    lids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(12)]
+    model = {lid: ShoppingList(lid, "model") for lid in lids}
+    writers = {lid: [ShoppingList(lid, f"w{k}") for k in range(3)] for lid in lids}
+    store = ListStore(tmp_path / "lists.db", cache_lists=cache_lists)
+    try:
+        for _ in range(250):
+            batch = []
+            for _ in range(rng.randint(1, 60)):
+                lid = rng.choice(lids)
+                writer = rng.choice(writers[lid])
+                if rng.random() < 0.1:
+                    writer.add(f"i{rng.randrange(4)}")
+                    delta = writer.copy()  # a whole state, as a client push
+                elif rng.random() < 0.05 and writer.lookup("i1"):
+                    delta = writer.remove("i1")
+                else:
+                    delta = writer.add(f"i{rng.randrange(4)}", rng.randint(1, 3))
+                batch.append((lid, ShoppingList.decode(delta.encode())))
+                model[lid].merge(delta)
+            store.merge_many(batch)
+            if rng.random() < 0.3:
+                lid = rng.choice(lids)
+                assert model[lid] == store.get_list(lid)
+        assert [model[lid] for lid in lids] == [store.get_list(lid) for lid in lids]
+    finally:
+        store.close()
+    reopened_store = ListStore(tmp_path / "lists.db", cache_lists=cache_lists)
+    try:
+        assert [model[lid] for lid in lids] == [reopened_store.get_list(lid) for lid in lids]
+    finally:
+        reopened_store.close()
