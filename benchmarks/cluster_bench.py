@@ -161,38 +161,42 @@ def _preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str,
 
 
 def _verify(
-    endpoint: str, ledger: dict[str, dict[str, int]], settle_s: float = 15.0
-) -> tuple[int, int, int]:
-    """(acknowledged quantity missing, lists checked, lists read stale at first).
+    endpoint: str, ledger: dict[str, dict[str, int]], settle_s: float = 30.0
+) -> tuple[int, int, int, int]:
+    """(acknowledged quantity missing, lists checked, lists short at first, lists unreadable).
 
     A read merges R replicas; right after a burst, the R that answer first may
     both lack a write that W others hold (sloppy quorum: one may be a
     stand-in's hint). Such a write is durable and reaches the owners through
     handoff, read repair and anti-entropy, so lists short of their ledger are
-    read again until ``settle_s`` has passed. What is missing then is lost.
+    read again until ``settle_s`` has passed; so are lists whose read failed
+    (an overloaded cluster answers "unavailable"). Short lists left then are
+    lost writes; unreadable ones are reported apart, and also fail the run.
     """
     pending = list(ledger)
-    first_stale = 0
+    first_short = -1
     end = time.monotonic() + settle_s
     while True:
         gets = [Get(msg_id=f"v{k}", sender="bench", list_id=lid) for k, lid in enumerate(pending)]
         short: list[str] = []
+        unreadable: list[str] = []
         lost = 0
-        for get, answer in zip(gets, _pipelined(endpoint, gets), strict=True):
-            missing = 0
-            if not isinstance(answer, ListReply) or answer.state is None:
-                missing = sum(ledger[get.list_id].values())
-            else:
+        for get, answer in zip(gets, _pipelined(endpoint, gets, window=64), strict=True):
+            if not isinstance(answer, ListReply):
+                unreadable.append(get.list_id)
+                continue
+            missing = sum(ledger[get.list_id].values())
+            if answer.state is not None:
                 state = ShoppingList.decode(answer.state)
                 missing = sum(max(0, q - state.needed(i)) for i, q in ledger[get.list_id].items())
             if missing:
                 short.append(get.list_id)
                 lost += missing
-        if pending is not short and len(pending) == len(ledger):
-            first_stale = len(short)
-        if not short or time.monotonic() >= end:
-            return lost, len(ledger), first_stale
-        pending = short
+        if first_short < 0:
+            first_short = len(short)
+        if (not short and not unreadable) or time.monotonic() >= end:
+            return lost, len(ledger), first_short, len(unreadable)
+        pending = short + unreadable
         time.sleep(0.5)  # give handoff and anti-entropy a moment between re-reads
 
 
@@ -294,7 +298,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for list_id, per_item in source.items():
                 for item, qty in per_item.items():
                     merged[list_id][item] = merged[list_id].get(item, 0) + qty
-        lost, checked, stale = _verify(endpoint, merged)
+        lost, checked, stale, unreadable = _verify(endpoint, merged)
     finally:
         cluster.stop()
         if not args.keep:
@@ -327,6 +331,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "durability": args.durability,
         "lists_verified": checked,
         "lists_read_stale_at_first": stale,
+        "lists_unreadable": unreadable,
         "latency_samples": len(lat),
     }
     table = Table(title="shoplist benchmark")
@@ -366,8 +371,12 @@ def main(argv: list[str] | None = None) -> int:
     result = run(args)
     if args.json:
         print(json.dumps(result), flush=True)
-    if result["lost_writes"]:
-        print(f"FAILED: {result['lost_writes']} acknowledged writes lost", file=sys.stderr)
+    if result["lost_writes"] or result["lists_unreadable"]:
+        print(
+            f"FAILED: {result['lost_writes']} acknowledged writes lost, "
+            f"{result['lists_unreadable']} lists unreadable",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
