@@ -37,6 +37,7 @@ from actors.membership import Membership
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (
+    ErrorCode,
     ErrorReply,
     Fetch,
     Fetched,
@@ -50,6 +51,8 @@ from protocol import (
     Store,
     Stored,
     Update,
+    next_envelope,
+    reply_envelope,
 )
 from ring import key_position
 
@@ -250,22 +253,13 @@ class Coordinator:
         if isinstance(m, Put | Handoff):
             hint = slot.owner if node != slot.owner else ""
             out = Store(
-                msg_id=slot.msg_id,
-                trace_id=m.trace_id,
-                sender=self.node_id,
-                traced=m.traced,
+                **next_envelope(m, slot.msg_id, self.node_id),
                 list_id=m.list_id,
                 state=m.state,
                 hint=hint,
             )
         else:
-            out = Fetch(
-                msg_id=slot.msg_id,
-                trace_id=m.trace_id,
-                sender=self.node_id,
-                traced=m.traced,
-                list_id=m.list_id,
-            )
+            out = Fetch(**next_envelope(m, slot.msg_id, self.node_id), list_id=m.list_id)
         self.pending[slot.msg_id] = (req, slot)
         heapq.heappush(self._timers, (now + self.config.request_timeout_s, slot.msg_id))
         if m.traced:
@@ -375,33 +369,16 @@ class Coordinator:
     def _succeed(self, req: Request, ok: int) -> None:
         m = req.msg
         if isinstance(m, Handoff):
-            done = Stored(
-                msg_id=self._new_id(),
-                trace_id=m.trace_id,
-                sender=self.node_id,
-                reply_to=m.msg_id,
-                list_id=m.list_id,
-            )
+            done = Stored(**self._answer(m), list_id=m.list_id)
             self._reply("backend", req.peer, done)
             return
         if isinstance(m, Put):
-            answer: Message = Saved(
-                msg_id=self._new_id(),
-                trace_id=m.trace_id,
-                sender=self.node_id,
-                traced=m.traced,
-                reply_to=m.msg_id,
-                list_id=m.list_id,
-                acks=ok,
-            )
+            answer: Message = Saved(**self._answer(m), list_id=m.list_id, acks=ok)
             self._reply("frontend", req.peer, answer)
             self._publish(
                 m.list_id,
                 Update(
-                    msg_id=self._new_id(),
-                    trace_id=m.trace_id,
-                    sender=self.node_id,
-                    traced=m.traced,
+                    **next_envelope(m, self._new_id(), self.node_id),
                     list_id=m.list_id,
                     state=m.state,
                 ),
@@ -412,15 +389,7 @@ class Coordinator:
             except ProtocolError as exc:
                 self._answer_error(req.peer, m, "internal", f"a replica sent a bad state: {exc}")
                 return
-            answer = ListReply(
-                msg_id=self._new_id(),
-                trace_id=m.trace_id,
-                sender=self.node_id,
-                traced=m.traced,
-                reply_to=m.msg_id,
-                list_id=m.list_id,
-                state=state,
-            )
+            answer = ListReply(**self._answer(m), list_id=m.list_id, state=state)
             self._reply("frontend", req.peer, answer)
         if m.traced:
             self.tracer.hop(self.log, "proxy.answered", m, kind=req.kind, replicas=ok)
@@ -457,22 +426,20 @@ class Coordinator:
                     continue  # it has seen everything: an equal state, encoded alike
             m = req.msg
             repair = Store(
-                msg_id=self._new_id(),
-                trace_id=m.trace_id,
-                sender=self.node_id,
-                traced=m.traced,
-                list_id=m.list_id,
-                state=best,
+                **next_envelope(m, self._new_id(), self.node_id), list_id=m.list_id, state=best
             )
             self.tracer.hop(self.log, "proxy.read_repair", repair, to=slot.node)
             self.repairs_sent += 1
             self._send(slot.node, repair)
 
+    def _answer(self, msg: Put | Get | Handoff) -> dict[str, Any]:
+        return reply_envelope(msg, self._new_id(), self.node_id)
+
     def _answer_error(
         self,
         peer: bytes,
         msg: Put | Get | Handoff,
-        code: str,
+        code: ErrorCode,
         reason: str,
         channel: str = "frontend",
     ) -> None:
@@ -487,13 +454,5 @@ class Coordinator:
         self._reply(
             channel,
             peer,
-            ErrorReply(
-                msg_id=self._new_id(),
-                trace_id=msg.trace_id,
-                sender=self.node_id,
-                traced=msg.traced,
-                reply_to=msg.msg_id,
-                code=code,  # type: ignore[arg-type]
-                reason=reason,
-            ),
+            ErrorReply(**self._answer(msg), code=code, reason=reason),
         )

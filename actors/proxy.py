@@ -59,6 +59,7 @@ from protocol import (
     StoreBatch,
     Stored,
     StoredBatch,
+    reply_envelope,
 )
 from ring import position_hex
 from supervisor.topology import Topology
@@ -230,7 +231,7 @@ class ProxyActor(BridgedActor):
             self._refuse("frontend", peer, msg)
 
     def _debug(self, peer: bytes, msg: DebugFaults | DebugCrash) -> None:
-        done = Done(msg_id=self.ids(), trace_id=msg.trace_id, sender="proxy", reply_to=msg.msg_id)
+        done = Done(**reply_envelope(msg, self.ids(), "proxy"))
         if isinstance(msg, DebugFaults):
             if self.faults is None:
                 self._refuse("frontend", peer, msg)
@@ -259,36 +260,19 @@ class ProxyActor(BridgedActor):
                 return True
             reason = "the state belongs to another list"
         log.warning("proxy.bad_write", msg_id=msg.msg_id, trace_id=msg.trace_id, reason=reason)
-        self._reply(
-            "frontend",
-            peer,
-            ErrorReply(
-                msg_id=self.ids(),
-                trace_id=msg.trace_id,
-                sender="proxy",
-                reply_to=msg.msg_id,
-                code="bad_request",
-                reason=reason[:500],
-            ),
-        )
+        self._bad_request("frontend", peer, msg, reason[:500])
         return False
 
     def _refuse(self, channel: str, peer: bytes, msg: Message) -> None:
         if isinstance(msg, ErrorReply):
             return  # never answer an error with an error
         log.warning("proxy.unexpected_message", channel=channel, type=type(msg).__name__)
-        self.outbox.send(
-            channel,
-            peer,
-            ErrorReply(
-                msg_id=self.ids(),
-                trace_id=msg.trace_id,
-                sender="proxy",
-                reply_to=msg.msg_id,
-                code="bad_request",
-                reason=f"{type(msg).__name__} is not accepted on the {channel} socket",
-            ),
-        )
+        reason = f"{type(msg).__name__} is not accepted on the {channel} socket"
+        self._bad_request(channel, peer, msg, reason)
+
+    def _bad_request(self, channel: str, peer: bytes, msg: Message, reason: str) -> None:
+        answer = reply_envelope(msg, self.ids(), "proxy")
+        self._reply(channel, peer, ErrorReply(**answer, code="bad_request", reason=reason))
 
     def _hello(self, peer: bytes, msg: SHello, now: float) -> None:
         # A server speaks for itself; the process supervisor may speak for the

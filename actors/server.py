@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 
@@ -55,6 +56,7 @@ from protocol import (
     StoreBatch,
     Stored,
     StoredBatch,
+    reply_envelope,
 )
 from ring import HashRing
 from supervisor.topology import Topology
@@ -163,16 +165,7 @@ class ServerActor(BridgedActor):
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
         if len(accepted) == 1:
             msg = accepted[0]
-            self._send_backend(
-                Stored(
-                    msg_id=self.ids(),
-                    trace_id=msg.trace_id,
-                    sender=self.node_id,
-                    traced=msg.traced,
-                    reply_to=msg.msg_id,
-                    list_id=msg.list_id,
-                )
-            )
+            self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
         else:
             self._send_backend(
                 StoredBatch(
@@ -214,17 +207,7 @@ class ServerActor(BridgedActor):
     def _fetch(self, msg: Fetch) -> None:
         state = self.store.get_with_hints(msg.list_id)
         self.tracer.hop(log, "server.fetched", msg, list_id=msg.list_id, found=state is not None)
-        self._send_backend(
-            Fetched(
-                msg_id=self.ids(),
-                trace_id=msg.trace_id,
-                sender=self.node_id,
-                traced=msg.traced,
-                reply_to=msg.msg_id,
-                list_id=msg.list_id,
-                state=state,
-            )
-        )
+        self._send_backend(Fetched(**self._answer(msg), list_id=msg.list_id, state=state))
 
     def _handoff_answer(self, msg: Stored | ErrorReply) -> None:
         if isinstance(msg, ErrorReply):
@@ -284,6 +267,9 @@ class ServerActor(BridgedActor):
 
     # -------------------------------------------------------------- helpers
 
+    def _answer(self, msg: Message) -> dict[str, Any]:
+        return reply_envelope(msg, self.ids(), self.node_id)
+
     def _send_backend(self, msg: Message | Handoff) -> None:
         self.outbox.send("backend", b"", msg)
 
@@ -294,12 +280,5 @@ class ServerActor(BridgedActor):
         self.outbox.send(
             channel,
             b"",
-            ErrorReply(
-                msg_id=self.ids(),
-                trace_id=msg.trace_id,
-                sender=self.node_id,
-                reply_to=msg.msg_id,
-                code=code,
-                reason=reason,
-            ),
+            ErrorReply(**self._answer(msg), code=code, reason=reason),
         )

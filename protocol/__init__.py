@@ -41,6 +41,8 @@ from protocol.messages import (
     Stored,
     StoredBatch,
     Update,
+    next_envelope,
+    reply_envelope,
 )
 from protocol.state import ItemState, ListState
 
@@ -85,4 +87,6 @@ __all__ = [
     "decode_state",
     "encode",
     "encode_state",
+    "next_envelope",
+    "reply_envelope",
 ]

@@ -23,7 +23,7 @@ liveness ROUTER    SReach -> SOnline
 
 from __future__ import annotations
 
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
@@ -63,6 +63,8 @@ __all__ = [
     "Stored",
     "StoredBatch",
     "Update",
+    "next_envelope",
+    "reply_envelope",
 ]
 
 PROTOCOL_VERSION: Final = 1
@@ -91,6 +93,17 @@ class Envelope(
     trace_id: Id = ""
     sender: Id = ""
     traced: bool = False
+
+
+def next_envelope(msg: Envelope, msg_id: str, sender: str) -> dict[str, Any]:
+    """Envelope fields for a message that carries ``msg``'s request on: a new
+    id and sender, the same trace. Spread it into a constructor: ``Store(**...)``."""
+    return {"msg_id": msg_id, "trace_id": msg.trace_id, "sender": sender, "traced": msg.traced}
+
+
+def reply_envelope(msg: Envelope, msg_id: str, sender: str) -> dict[str, Any]:
+    """Envelope fields for the answer to ``msg``: :func:`next_envelope` plus ``reply_to``."""
+    return {**next_envelope(msg, msg_id, sender), "reply_to": msg.msg_id}
 
 
 # --------------------------------------------------------------------------
