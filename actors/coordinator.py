@@ -117,6 +117,8 @@ class Request:
     replied: bool = False
     ok: int = 0
     active: int = 0
+    #: reads: answers that held a copy (a not-found is ok, but not found)
+    found: int = 0
 
     def finish(self, slot: Slot, status: str) -> None:
         """Move an active slot to "ok" or "failed", keeping the counts."""
@@ -286,6 +288,8 @@ class Coordinator:
             return
         if isinstance(msg, Fetched):
             slot.blob = msg.state
+            if msg.state is not None:
+                req.found += 1
         self._ok(node, req, slot)
 
     def on_stored(self, node: str, reply_to: str, now: float) -> None:
@@ -346,7 +350,16 @@ class Coordinator:
         ok, active = req.ok, req.active
         need = req.need
         if not req.replied and req.kind != "repair":
-            if ok >= need:
+            if req.kind == "get":
+                # Not-found answers count toward R only once no owner is left
+                # to answer (Riak's notfound_ok = false): a list that only
+                # some owners hold yet (a write that W of N acknowledged, or
+                # that stand-ins took for the others) is found as long as
+                # one owner that answers holds it.
+                done = req.found >= need or (active == 0 and ok >= need)
+            else:
+                done = ok >= need
+            if done:
                 req.replied = True
                 self._succeed(req, ok)
             elif ok + active < need:

@@ -440,12 +440,57 @@ def test_get_skips_replicas_without_a_copy_in_the_join() -> None:
     copies = Copies.make()
     proxy = make_proxy(FIVE)
     proxy.coordinator.get(PEER, get(), 0.0)
-    o0, o1, _ = proxy.owners()
+    o0, o1, o2 = proxy.owners()
     proxy.fetched(o0, None)
     proxy.fetched(o1, copies.alice.encode())
+    proxy.fetched(o2, copies.bob.encode())
+    answer = proxy.replies[0][1]
+    assert isinstance(answer, ListReply)
+    assert answer.state is not None
+    assert copies.joined == ShoppingList.decode(answer.state)
+
+
+def test_a_not_found_waits_for_the_owners_that_have_not_answered() -> None:
+    # A write acknowledged by W=2 of 3 may have reached o2 alone among the
+    # two that answer first: the read must not call the list unknown.
+    copies = Copies.make()
+    proxy = make_proxy(FIVE)
+    proxy.coordinator.get(PEER, get(), 0.0)
+    o0, o1, o2 = proxy.owners()
+    proxy.fetched(o0, None)
+    proxy.fetched(o1, None)
+    assert [] == proxy.replies
+    proxy.fetched(o2, copies.alice.encode())
     answer = proxy.replies[0][1]
     assert isinstance(answer, ListReply)
     assert copies.alice.encode() == answer.state
+    assert {o0, o1} == {node for node, _ in proxy.stores()}
+
+
+def test_one_copy_and_not_founds_answer_with_the_copy_when_the_rest_time_out() -> None:
+    copies = Copies.make()
+    proxy = make_proxy(FIVE)
+    proxy.coordinator.get(PEER, get(), 0.0)
+    o0, o1, _ = proxy.owners()
+    proxy.fetched(o0, None)
+    proxy.fetched(o1, copies.alice.encode())
+    assert [] == proxy.replies
+    proxy.coordinator.expire(TIMEOUT)
+    answer = proxy.replies[0][1]
+    assert isinstance(answer, ListReply)
+    assert copies.alice.encode() == answer.state
+
+
+def test_a_copy_without_r_answers_is_unavailable() -> None:
+    copies = Copies.make()
+    proxy = make_proxy(FIVE)
+    proxy.coordinator.get(PEER, get(), 0.0)
+    o0, _, _ = proxy.owners()
+    proxy.fetched(o0, copies.alice.encode())
+    proxy.coordinator.expire(TIMEOUT)
+    answer = proxy.replies[0][1]
+    assert isinstance(answer, ErrorReply)
+    assert "unavailable" == answer.code
 
 
 def test_read_repair_sends_the_join_to_owners_that_were_behind_once_all_slots_finished() -> None:

@@ -32,6 +32,7 @@ from tests.chaos.workload import (
     Writer,
     check_converged,
     ephemeral_writers,
+    flush_until_saved,
     lost_writes,
 )
 from tests.harness import ClusterHarness, wait_until
@@ -99,6 +100,10 @@ def run_scenario(
         candidates = (setup.create(f"shared {k}")[0].list_id for k in range(300))
         hot = next(c for c in candidates if set(owners(cluster, c)) == hot_group)
         shared = [hot] + [setup.create(f"shared {k}")[0].list_id for k in range(2)]
+        # Setup, not the test: the writers need these lists in the cluster
+        # even if a push timed out on a loaded machine.
+        for list_id in shared:
+            assert flush_until_saved(setup, list_id), f"{list_id} was never saved"
     for list_id in shared:
         ledger.track(list_id)
     stop = threading.Event()

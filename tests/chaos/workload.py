@@ -99,7 +99,7 @@ class Writer(threading.Thread):
             with self.cluster.session(self.writer) as session:
                 for list_id in self.list_ids:
                     if session.get_local(list_id) is None:
-                        session.pull(list_id)
+                        pull_until_answered(session, list_id)
                 ops = 0
                 while not self.stop_event.is_set() and (self.max_ops is None or ops < self.max_ops):
                     list_id = self.rng.choice(self.list_ids)
@@ -129,7 +129,7 @@ def ephemeral_writers(cluster: ClusterHarness, ledger: Ledger, count: int, ops: 
             state, created = session.create(f"ephemeral list {k}")
             ledger.track(state.list_id)
             if not created:
-                _retry_flush(session, state.list_id)
+                flush_until_saved(session, state.list_id)
             rng = random.Random(k)
             for _ in range(ops):
                 item, qty = rng.choice(ITEMS), rng.randint(1, 5)
@@ -137,14 +137,15 @@ def ephemeral_writers(cluster: ClusterHarness, ledger: Ledger, count: int, ops: 
                 _, pushed = session.add(state.list_id, item, qty)
                 if pushed:
                     ledger.saved(name, state.list_id)
-            if _retry_flush(session, state.list_id):
+            if flush_until_saved(session, state.list_id):
                 ledger.saved(name, state.list_id)
             list_ids.append(state.list_id)
         shutil.rmtree(cluster.base / "clients" / name)
     return list_ids
 
 
-def _retry_flush(session: Any, list_id: str, deadline_s: float = 20.0) -> bool:
+def flush_until_saved(session: Any, list_id: str, deadline_s: float = 20.0) -> bool:
+    """Push the list's pending edits until the cluster saved them, or the deadline."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         try:
@@ -153,6 +154,18 @@ def _retry_flush(session: Any, list_id: str, deadline_s: float = 20.0) -> bool:
         except (ClusterUnreachable, ClusterUnavailable):
             pass
     return False
+
+
+def pull_until_answered(session: Any, list_id: str, deadline_s: float = 20.0) -> None:
+    """Pull the list, retrying while the cluster is unreachable or unavailable."""
+    end = time.monotonic() + deadline_s
+    while True:
+        try:
+            session.pull(list_id)
+            return
+        except (ClusterUnreachable, ClusterUnavailable):
+            if time.monotonic() >= end:
+                raise
 
 
 # ------------------------------------------------------------------ checks
