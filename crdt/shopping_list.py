@@ -387,55 +387,96 @@ class ShoppingList:
     def from_state(cls, state: ListState, replica_id: str = "") -> ShoppingList:
         """Build a list from its wire form, checking every invariant.
 
+        This runs for every state and delta a server or the proxy receives,
+        and for every list a server loads, so its per-dot work is kept to a
+        bounds check and a dict insert; duplicates are found by set sizes.
+
         Raises:
             ProtocolError: as for :meth:`decode`.
         """
-        replicas = state.replicas
-        if len(set(replicas)) != len(replicas) or "" in replicas:
-            raise ProtocolError("list state: replica ids must be unique and non-empty")
-        if len(state.vv) != len(replicas):
-            raise ProtocolError("list state: version vector does not match the replica table")
-        try:
-            new = cls(state.list_id, replica_id)
-        except ValueError as exc:
-            raise ProtocolError(f"list state: {exc}") from None
-        ctx = CausalContext(
-            dict(zip(replicas, state.vv, strict=True)),
-            (_dot(replicas, i, n) for i, n in state.cloud),
+        cloud = _checked_header(state, replica_id)
+        replicas, vv = state.replicas, state.vv
+        width = len(replicas)
+
+        def unseen(i: int, n: int) -> ProtocolError:
+            # The slow path, for the error message only.
+            if i >= width:
+                return ProtocolError(f"list state: replica index {i} is out of range")
+            dot = (replicas[i], n)
+            return ProtocolError(f"list state: dot {dot} is stored but not in the context")
+
+        # state.list_id matched the uuid4 pattern when msgspec decoded it.
+        new = cls.__new__(cls)
+        new.list_id = state.list_id
+        new.replica_id = replica_id
+        new._ctx = CausalContext(
+            dict(zip(replicas, vv, strict=True)), [(replicas[i], n) for i, n in cloud]
         )
-        seen: set[Dot] = set()
-
-        def checked(i: int, n: int) -> Dot:
-            dot = _dot(replicas, i, n)
-            if dot not in ctx:
-                raise ProtocolError(f"list state: dot {dot} is stored but not in the context")
-            if dot in seen:
-                raise ProtocolError(f"list state: dot {dot} is used twice")
-            seen.add(dot)
-            return dot
-
-        new._ctx = ctx
-        new._names = {checked(i, n): name for i, n, name in state.names}
+        names: dict[Dot, str] = {}
+        for i, n, name in state.names:
+            if i >= width or (n > vv[i] and (i, n) not in cloud):
+                raise unseen(i, n)
+            names[(replicas[i], n)] = name
+        new._names = names
+        seen: set[Dot] = set(names)
+        total = len(state.names)
+        items: dict[str, dict[Dot, Counts]] = {}
+        new._items = items
+        new._enc = {}
+        new._enc_order = ()
         # A canonical blob (ours always are) lends its item encodings to the
         # next to_state(): re-encoding after a write then costs one item.
         canonical = replicas == sorted(replicas)
+        enc = new._enc
         for item_state in state.items:
-            if item_state.name in new._items:
-                raise ProtocolError(f"list state: item {item_state.name!r} appears twice")
-            new._items[item_state.name] = {
-                checked(i, n): (need, got) for i, n, need, got in item_state.dots
-            }
-            if canonical and item_state.dots == sorted(item_state.dots):
-                new._enc[item_state.name] = item_state
+            name = item_state.name
+            if name in items:
+                raise ProtocolError(f"list state: item {name!r} appears twice")
+            raw = item_state.dots
+            dots: dict[Dot, Counts] = {}
+            for i, n, need, got in raw:
+                if i >= width or (n > vv[i] and (i, n) not in cloud):
+                    raise unseen(i, n)
+                dots[(replicas[i], n)] = (need, got)
+            items[name] = dots
+            seen.update(dots)
+            total += len(raw)
+            if canonical and (len(raw) == 1 or raw == sorted(raw)):
+                enc[name] = item_state
+        if len(seen) != total:
+            raise ProtocolError(f"list state: dot {_first_repeat(state)} is used twice")
         if canonical:
             new._enc_order = tuple(replicas)
         return new
 
 
-def _dot(replicas: list[str], index: int, counter: int) -> Dot:
-    if index >= len(replicas):
-        raise ProtocolError(f"list state: replica index {index} is out of range")
-    return (replicas[index], counter)
+def _checked_header(state: ListState, replica_id: str) -> set[tuple[int, int]]:
+    """Check the replica table, version vector and cloud; the cloud as a set."""
+    replicas = state.replicas
+    width = len(replicas)
+    if len(set(replicas)) != width or "" in replicas:
+        raise ProtocolError("list state: replica ids must be unique and non-empty")
+    if len(state.vv) != width:
+        raise ProtocolError("list state: version vector does not match the replica table")
+    if not isinstance(replica_id, str) or len(replica_id) > MAX_ID_CHARS:
+        raise ProtocolError(f"list state: replica id longer than {MAX_ID_CHARS} characters")
+    cloud = set(state.cloud)
+    for i, _ in cloud:
+        if i >= width:
+            raise ProtocolError(f"list state: replica index {i} is out of range")
+    return cloud
+
+
+def _first_repeat(state: ListState) -> Dot | None:
+    """A dot stored twice (within an item, across items, or with a name)."""
+    seen: set[tuple[int, int]] = set()
+    dots = [(i, n) for i, n, _ in state.names]
+    dots += [(i, n) for item in state.items for i, n, _, _ in item.dots]
+    for i, n in dots:
+        if (i, n) in seen:
+            return (state.replicas[i], n)
+        seen.add((i, n))
+    return None
 
 
 def _join_dots(

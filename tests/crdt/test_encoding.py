@@ -50,6 +50,12 @@ def blob(state: ListState) -> bytes:
             "used twice",
         ),
         (
+            lambda s: msgspec.structs.replace(
+                s, items=[ItemState(name="milk", dots=[(0, 2, 2, 0), (0, 2, 2, 0)])]
+            ),
+            r"dot \('a', 2\) is used twice",
+        ),
+        (
             lambda s: msgspec.structs.replace(s, items=[*s.items, *s.items]),
             "appears twice",
         ),
