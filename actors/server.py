@@ -94,7 +94,7 @@ class ServerActor(BridgedActor):
         c = self.topology.cluster
         self.ids = MsgIds(self.node_id)
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
-        self.store = ListStore(self.db_path, durability=c.durability)
+        self.store = ListStore(self.db_path, durability=c.durability, cache_lists=c.cache_lists)
         self.index = DigestIndex(None, c.n)
         self.epoch = 0  # the proxy's epochs start at 1: 0 means no ring yet
         self.handoff = HandoffSender(

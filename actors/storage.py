@@ -87,13 +87,26 @@ class ListStore:
     # ----------------------------------------------------------------- reads
 
     def get(self, list_id: str) -> bytes | None:
-        """The stored state of a list, or ``None``."""
-        hit = self._lookup(list_id)
-        return hit[1] if hit is not None else None
+        """The stored state of a list, or ``None``.
+
+        A list outside the cache is returned as stored, neither decoded nor
+        cached: a read passes the bytes on (whoever decodes them validates
+        them), and reads of cold lists must not evict the hot ones.
+        """
+        hit = self._cache.get(list_id)
+        if hit is not None:
+            self._cache.move_to_end(list_id)
+            return hit[1]
+        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
+        return bytes(row[0]) if row is not None else None
 
     def get_list(self, list_id: str) -> ShoppingList | None:
         hit = self._lookup(list_id)
         return hit[0] if hit is not None else None
+
+    def cached(self) -> set[str]:
+        """The ids of the lists held decoded in memory."""
+        return set(self._cache)
 
     def count(self) -> int:
         row = self._db.execute("SELECT count(*) FROM lists").fetchone()

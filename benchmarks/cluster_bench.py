@@ -49,13 +49,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("s1", "s2", "s3", "s4", "s5")
 
 
-def _topology(base: Path, durability: str) -> str:
+def _topology(base: Path, durability: str, cache_lists: int) -> str:
     lines = [
         "[cluster]",
         'name = "bench"',
         f'data_dir = "{base / "data"}"',
         f'log_dir = "{base / "log"}"',
         f'durability = "{durability}"',
+        f"cache_lists = {cache_lists}",
         "join_batch_timeout_s = 0.5",
         "",
         "[proxy]",
@@ -71,11 +72,11 @@ def _topology(base: Path, durability: str) -> str:
 class Cluster:
     """``run.py cluster`` in the background, stopped however the run ends."""
 
-    def __init__(self, base: Path, durability: str) -> None:
+    def __init__(self, base: Path, durability: str, cache_lists: int) -> None:
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.topology = base / "topology.toml"
-        self.topology.write_text(_topology(base, durability))
+        self.topology.write_text(_topology(base, durability, cache_lists))
         out = (base / "cluster.out").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "cluster", str(self.topology)],
@@ -169,13 +170,13 @@ def _verify(
     both lack a write that W others hold (sloppy quorum: one may be a
     stand-in's hint). Such a write is durable and reaches the owners through
     handoff, read repair and anti-entropy, so lists short of their ledger are
-    read again until ``settle_s`` has passed; so are lists whose read failed
+    read again until ``settle_s`` after the first full pass; so are lists whose read failed
     (an overloaded cluster answers "unavailable"). Short lists left then are
     lost writes; unreadable ones are reported apart, and also fail the run.
     """
     pending = list(ledger)
     first_short = -1
-    end = time.monotonic() + settle_s
+    end = 0.0  # set when the first full pass is done: that pass may be long
     while True:
         gets = [Get(msg_id=f"v{k}", sender="bench", list_id=lid) for k, lid in enumerate(pending)]
         short: list[str] = []
@@ -194,6 +195,7 @@ def _verify(
                 lost += missing
         if first_short < 0:
             first_short = len(short)
+            end = time.monotonic() + settle_s
         if (not short and not unreadable) or time.monotonic() >= end:
             return lost, len(ledger), first_short, len(unreadable)
         pending = short + unreadable
@@ -278,7 +280,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline = measure_baseline()
     base = Path(args.var) / f"run-{os.getpid()}"
     items = [f"item-{i:02d}" for i in range(args.items)]
-    cluster = Cluster(base, args.durability)
+    cluster = Cluster(base, args.durability, args.cache_lists)
     try:
         endpoint = cluster.wait()
         console.print(f"cluster up; storing {args.lists:,} lists of {args.items} items...")
@@ -329,6 +331,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "lists": args.lists,
         "items_per_list": args.items,
         "durability": args.durability,
+        "cache_lists": args.cache_lists,
         "lists_verified": checked,
         "lists_read_stale_at_first": stale,
         "lists_unreadable": unreadable,
@@ -359,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests each load client makes before the clock starts (more are made on the fly)",
     )
     p.add_argument("--durability", choices=["normal", "full"], default="normal")
+    p.add_argument("--cache-lists", type=int, default=4096, help="the servers' cache_lists setting")
     p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
     p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")
     p.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")

@@ -99,6 +99,9 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: "normal": a commit survives a crash of the process (SQLite WAL, synchronous=NORMAL);
     #: "full": it also survives a power cut (fsync per commit, group-committed)
     durability: Literal["normal", "full"] = "normal"
+    #: lists each server keeps decoded in memory (an LRU); a write to a list
+    #: outside it reads and decodes the list first. A 30-item list takes ~20 KB.
+    cache_lists: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 4096
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

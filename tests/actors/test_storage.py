@@ -180,6 +180,22 @@ def test_an_evicted_list_still_reads_and_merges_correctly(db_path: Path) -> None
     assert lists[LIST_A] == reopened(db_path)
 
 
+def test_reads_of_cold_lists_return_the_stored_bytes_and_evict_nothing(db_path: Path) -> None:
+    lists = {list_id: ShoppingList(list_id, "alice") for list_id in (LIST_A, LIST_B, LIST_C)}
+    store = ListStore(db_path, cache_lists=2)
+    try:
+        for list_id, shopping in lists.items():
+            store.merge_many([(list_id, shopping.add("milk"))])
+        assert {LIST_B, LIST_C} == store.cached()
+        assert lists[LIST_A].encode() == store.get(LIST_A)
+        assert {LIST_B, LIST_C} == store.cached()
+        # A write does load the list (it merges into it), evicting the coldest.
+        store.merge_many([(LIST_A, lists[LIST_A].add("eggs"))])
+        assert {LIST_A, LIST_C} == store.cached()
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(("durability", "synchronous"), [("normal", 1), ("full", 2)])
 def test_both_durability_modes_work(db_path: Path, durability: str, synchronous: int) -> None:
     shopping = ShoppingList(LIST_A, "alice", "x")

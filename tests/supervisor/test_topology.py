@@ -94,6 +94,7 @@ def test_the_topology_is_frozen() -> None:
         (toml('n = "3"'), "$.cluster.n"),
         (toml("request_timeout_s = 0"), "$.cluster.request_timeout_s"),
         (toml('durability = "sometimes"'), "$.cluster.durability"),
+        (toml("cache_lists = 0"), "$.cluster.cache_lists"),
         (toml("r = 0"), "$.cluster.r"),
         (toml(proxy="[proxy]\nbase_port = 70000\n"), "$.proxy.base_port"),
         (toml(servers='[[servers]]\nid = "s 1"\n'), "$.servers[0].id"),
