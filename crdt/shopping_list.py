@@ -29,13 +29,14 @@ Thread safety: none; a list belongs to one thread (an actor) at a time.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from typing import Any, TypeVar
 
 from crdt.context import CausalContext, Dot
 from crdt.errors import OverAcquireError, UnknownItemError
-from protocol import ProtocolError, decode_state, encode_state
+from protocol import ProtocolError, decode_state, encode_item, encode_state_parts
 from protocol.limits import MAX_ID_CHARS, MAX_ITEM_NAME_CHARS, MAX_LIST_NAME_CHARS, MAX_QUANTITY
 from protocol.state import ItemState, ListState
 from protocol.types import UUID4_PATTERN
@@ -63,7 +64,26 @@ class ShoppingList:
         ValueError: ``list_id`` is not a uuid4 string or an argument is malformed.
     """
 
-    __slots__ = ("_ctx", "_enc", "_enc_order", "_items", "_names", "list_id", "replica_id")
+    __slots__ = (
+        "_ctx",
+        "_dirty",
+        "_enc",
+        "_enc_order",
+        "_items",
+        "_names",
+        "_raw_names",
+        "_raws",
+        "_raws_ok",
+        "list_id",
+        "replica_id",
+    )
+
+    # The encoded items of encode(), in name order; valid while _raws_ok,
+    # except for the items in _dirty.
+    _raw_names: list[str]
+    _raws: list[bytes]
+    _raws_ok: bool
+    _dirty: set[str]
 
     def __init__(self, list_id: str, replica_id: str, name: str = "") -> None:
         if not isinstance(list_id, str) or not _UUID4.fullmatch(list_id):
@@ -79,6 +99,7 @@ class ShoppingList:
         # table changes: a write to a long list re-encodes one item, not all.
         self._enc: dict[str, ItemState] = {}
         self._enc_order: tuple[str, ...] = ()
+        self._reset_raws()
         if name:
             self.rename(name)
 
@@ -174,7 +195,7 @@ class ShoppingList:
         dots = self._items.pop(item, None)
         if dots is None:
             raise UnknownItemError(item)
-        self._enc.pop(item, None)
+        self._changed(item)
         dot = self._new_dot()
         delta = self._empty_delta()
         delta._ctx = CausalContext(cloud=[*dots, dot])
@@ -198,7 +219,7 @@ class ShoppingList:
         self._require_replica()
         dot = self._new_dot()
         self._items.setdefault(item, {})[dot] = counts
-        self._enc.pop(item, None)
+        self._changed(item)
         delta = self._empty_delta()
         delta._ctx = CausalContext(cloud=[dot])
         delta._items = {item: {dot: counts}}
@@ -222,6 +243,7 @@ class ShoppingList:
         delta._names = {}
         delta._enc = {}
         delta._enc_order = ()
+        delta._reset_raws()
         return delta
 
     # ------------------------------------------------------------------ lattice
@@ -256,6 +278,7 @@ class ShoppingList:
         self._names = _join_dots(self._names, other._names, mine, theirs)
         self._items = items
         self._enc.clear()
+        self._reset_raws()
         mine.update(theirs)
 
     def _add_unseen(self, other: ShoppingList) -> None:
@@ -267,7 +290,7 @@ class ShoppingList:
                     if held is None:
                         held = self._items[item] = {}
                     held[dot] = counts
-                    self._enc.pop(item, None)
+                    self._changed(item)
         for dot, name in other._names.items():
             if dot not in mine:
                 self._names[dot] = name
@@ -291,6 +314,10 @@ class ShoppingList:
         new._names = dict(self._names)
         new._enc = dict(self._enc)
         new._enc_order = self._enc_order
+        new._raw_names = list(self._raw_names)
+        new._raws = list(self._raws)
+        new._raws_ok = self._raws_ok
+        new._dirty = set(self._dirty)
         return new
 
     def __eq__(self, other: object) -> bool:
@@ -335,38 +362,85 @@ class ShoppingList:
 
     def to_state(self) -> ListState:
         """The canonical wire form: every table sorted."""
-        ctx = self._ctx
-        # Every stored dot is in the context, so its replicas are all there.
-        order = tuple(sorted(ctx.replicas()))
-        if order != self._enc_order:
-            self._enc.clear()  # replica indices moved
-            self._enc_order = order
-        index = {r: i for i, r in enumerate(order)}
-        enc = self._enc
-        items = []
-        for item in sorted(self._items):
-            encoded = enc.get(item)
-            if encoded is None:
-                encoded = enc[item] = ItemState(
-                    name=item,
-                    dots=sorted(
-                        (index[r], n, need, got)
-                        for (r, n), (need, got) in self._items[item].items()
-                    ),
-                )
-            items.append(encoded)
+        order, index = self._replica_table()
         return ListState(
-            list_id=self.list_id,
-            replicas=list(order),
-            vv=[ctx.vv.get(r, 0) for r in order],
-            cloud=sorted((index[r], n) for r, n in ctx.cloud),
-            names=sorted((index[r], n, name) for (r, n), name in self._names.items()),
-            items=items,
+            **self._header(order, index),
+            items=[self._item_state(item, index) for item in sorted(self._items)],
         )
 
     def encode(self) -> bytes:
-        """Canonical bytes of this state: equal states give equal bytes."""
-        return encode_state(self.to_state())
+        """Canonical bytes of this state: equal states give equal bytes.
+
+        Byte for byte ``encode_state(self.to_state())``, but incremental: the
+        encoded items are kept in name order, and a write re-encodes only the
+        items it changed. A server encodes a list on every write to it, so
+        this is its hot path.
+        """
+        order, index = self._replica_table()
+        names, raws = self._raw_names, self._raws
+        if not self._raws_ok:
+            names[:] = sorted(self._items)
+            raws[:] = [encode_item(self._item_state(item, index)) for item in names]
+            self._raws_ok = True
+        else:
+            for item in self._dirty:
+                pos = bisect.bisect_left(names, item)
+                held = pos < len(names) and names[pos] == item
+                if item in self._items:
+                    raw = encode_item(self._item_state(item, index))
+                    if held:
+                        raws[pos] = raw
+                    else:
+                        names.insert(pos, item)
+                        raws.insert(pos, raw)
+                elif held:
+                    del names[pos]
+                    del raws[pos]
+        self._dirty.clear()
+        return encode_state_parts(self._header(order, index), raws)
+
+    def _replica_table(self) -> tuple[tuple[str, ...], dict[str, int]]:
+        """The sorted replica ids and their indices; a change drops every cached item."""
+        # Every stored dot is in the context, so its replicas are all there.
+        order = tuple(sorted(self._ctx.replicas()))
+        if order != self._enc_order:
+            self._enc.clear()  # replica indices moved
+            self._enc_order = order
+            self._raws_ok = False
+        return order, {r: i for i, r in enumerate(order)}
+
+    def _item_state(self, item: str, index: dict[str, int]) -> ItemState:
+        encoded = self._enc.get(item)
+        if encoded is None:
+            encoded = self._enc[item] = ItemState(
+                name=item,
+                dots=sorted(
+                    (index[r], n, need, got) for (r, n), (need, got) in self._items[item].items()
+                ),
+            )
+        return encoded
+
+    def _header(self, order: tuple[str, ...], index: dict[str, int]) -> dict[str, Any]:
+        ctx = self._ctx
+        return {
+            "list_id": self.list_id,
+            "replicas": list(order),
+            "vv": [ctx.vv.get(r, 0) for r in order],
+            "cloud": sorted((index[r], n) for r, n in ctx.cloud),
+            "names": sorted((index[r], n, name) for (r, n), name in self._names.items()),
+        }
+
+    def _changed(self, item: str) -> None:
+        """``item``'s dots changed: drop its cached encodings."""
+        self._enc.pop(item, None)
+        self._dirty.add(item)
+
+    def _reset_raws(self) -> None:
+        """Forget the encoded items (the next encode() builds them all)."""
+        self._raw_names = []
+        self._raws = []
+        self._raws_ok = False
+        self._dirty = set()
 
     def digest(self) -> bytes:
         """A 16-byte fingerprint of the state, for anti-entropy comparisons."""
@@ -424,6 +498,7 @@ class ShoppingList:
         new._items = items
         new._enc = {}
         new._enc_order = ()
+        new._reset_raws()
         # A canonical blob (ours always are) lends its item encodings to the
         # next to_state(): re-encoding after a write then costs one item.
         canonical = replicas == sorted(replicas)

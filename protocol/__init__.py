@@ -5,7 +5,14 @@ Pure code: no sockets, no threads, no I/O.
 
 from __future__ import annotations
 
-from protocol.codec import decode, decode_state, encode, encode_state
+from protocol.codec import (
+    decode,
+    decode_state,
+    encode,
+    encode_item,
+    encode_state,
+    encode_state_parts,
+)
 from protocol.errors import ProtocolError
 from protocol.messages import (
     PROTOCOL_VERSION,
@@ -44,7 +51,7 @@ from protocol.messages import (
     next_envelope,
     reply_envelope,
 )
-from protocol.state import ItemState, ListState
+from protocol.state import ItemState, ListState, RawListState
 
 __all__ = [
     "PROTOCOL_VERSION",
@@ -71,6 +78,7 @@ __all__ = [
     "Message",
     "ProtocolError",
     "Put",
+    "RawListState",
     "RingUpdate",
     "SHello",
     "SOnline",
@@ -86,7 +94,9 @@ __all__ = [
     "decode",
     "decode_state",
     "encode",
+    "encode_item",
     "encode_state",
+    "encode_state_parts",
     "next_envelope",
     "reply_envelope",
 ]

@@ -14,9 +14,16 @@ import msgspec
 from protocol.errors import ProtocolError
 from protocol.limits import MAX_FRAME_BYTES, MAX_STATE_BYTES
 from protocol.messages import PROTOCOL_VERSION, Message
-from protocol.state import ListState
+from protocol.state import ItemState, ListState, RawListState
 
-__all__ = ["decode", "decode_state", "encode", "encode_state"]
+__all__ = [
+    "decode",
+    "decode_state",
+    "encode",
+    "encode_item",
+    "encode_state",
+    "encode_state_parts",
+]
 
 _encoder: Final = msgspec.msgpack.Encoder()
 _message_decoder: Final = msgspec.msgpack.Decoder(Message)
@@ -56,6 +63,29 @@ def decode(frame: bytes | memoryview, *, max_bytes: int = MAX_FRAME_BYTES) -> Me
 def encode_state(state: ListState) -> bytes:
     """Encode a CRDT state in its wire form."""
     return _encoder.encode(state)
+
+
+def encode_item(item: ItemState) -> bytes:
+    """One item's wire form, for :func:`encode_state_parts`."""
+    return _encoder.encode(item)
+
+
+def encode_state_parts(header: dict[str, Any], items: list[bytes]) -> bytes:
+    """Encode a state from its header fields and its items, encoded already.
+
+    ``header`` holds every :class:`ListState` field but ``items``; ``items``
+    are :func:`encode_item` outputs in name order. The bytes equal
+    :func:`encode_state` of the same state: msgspec copies a ``Raw``
+    verbatim, and a msgpack array is its length header, then its elements.
+    """
+    count = len(items)
+    if count < 16:
+        prefix = bytes((0x90 | count,))
+    elif count < 1 << 16:
+        prefix = b"\xdc" + count.to_bytes(2, "big")
+    else:
+        prefix = b"\xdd" + count.to_bytes(4, "big")
+    return _encoder.encode(RawListState(**header, items=msgspec.Raw(prefix + b"".join(items))))
 
 
 def decode_state(blob: bytes | memoryview) -> ListState:

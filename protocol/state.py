@@ -18,7 +18,7 @@ import msgspec
 from protocol.limits import MAX_DOTS, MAX_ITEMS, MAX_REPLICAS
 from protocol.types import Count, Id, ItemName, ListId, ListName, Quantity
 
-__all__ = ["ItemState", "ListState"]
+__all__ = ["ItemState", "ListState", "RawListState"]
 
 ReplicaIndex = Annotated[int, msgspec.Meta(ge=0, lt=MAX_REPLICAS)]
 Counter = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
@@ -49,3 +49,14 @@ class ListState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     cloud: Annotated[list[Dot], msgspec.Meta(max_length=MAX_DOTS)]
     names: Annotated[list[NameDot], msgspec.Meta(max_length=MAX_DOTS)]
     items: Annotated[list[ItemState], msgspec.Meta(max_length=MAX_ITEMS)]
+
+
+class RawListState(msgspec.Struct, frozen=True, array_like=True):
+    """A :class:`ListState` whose items array is already encoded; encoding only."""
+
+    list_id: str
+    replicas: list[str]
+    vv: list[int]
+    cloud: list[tuple[int, int]]
+    names: list[tuple[int, int, str]]
+    items: msgspec.Raw

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdt import ShoppingList
-from protocol import ListState, ProtocolError
+from protocol import ListState, ProtocolError, encode_state
 from protocol.state import ItemState
-from tests.crdt.strategies import LIST_ID, replicas
+from tests.crdt.strategies import LIST_ID, Replicas, replicas, step
 
 
 @settings(max_examples=1000, deadline=None)
@@ -91,3 +91,38 @@ def test_malformed_blobs_raise_protocol_error(raw: bytes) -> None:
 def test_random_bytes_only_ever_raise_protocol_error(raw: bytes) -> None:
     with contextlib.suppress(ProtocolError):
         ShoppingList.decode(raw)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.integers(2, 4), st.lists(step, max_size=40), st.lists(st.booleans(), max_size=40))
+def test_incremental_encoding_equals_encoding_the_whole_state(
+    count: int, history: list[tuple[str, int, int, str, int]], encode_after: list[bool]
+) -> None:
+    # encode() keeps each item's bytes and re-encodes only the changed ones;
+    # whenever it is called, it must give the bytes of the whole state.
+    reps = Replicas.new(count)
+    for k, s in enumerate(history):
+        reps.apply(s)
+        if k < len(encode_after) and encode_after[k]:
+            for replica in reps.lists:
+                assert encode_state(replica.to_state()) == replica.encode()
+    for replica in [*reps.lists, *(d for ds in reps.deltas for d in ds)]:
+        expected = encode_state(replica.to_state())
+        assert expected == replica.encode()
+        assert expected == replica.copy().encode()
+        assert expected == ShoppingList.decode(expected).encode()
+
+
+@pytest.mark.parametrize("count", [0, 1, 15, 16, 300])
+def test_incremental_encoding_of_lists_of_every_array_size(count: int) -> None:
+    s = ShoppingList(LIST_ID, "a", "n")
+    for k in range(count):
+        s.add(f"item {k:04d}")
+        if k % 7 == 0:
+            s.encode()
+    assert encode_state(s.to_state()) == s.encode()
+    if count:
+        s.remove("item 0000")
+    else:
+        s.rename("m")
+    assert encode_state(s.to_state()) == s.encode()
