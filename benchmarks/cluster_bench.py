@@ -170,9 +170,10 @@ def _verify(
     both lack a write that W others hold (sloppy quorum: one may be a
     stand-in's hint). Such a write is durable and reaches the owners through
     handoff, read repair and anti-entropy, so lists short of their ledger are
-    read again until ``settle_s`` after the first full pass; so are lists whose read failed
-    (an overloaded cluster answers "unavailable"). Short lists left then are
-    lost writes; unreadable ones are reported apart, and also fail the run.
+    read again until ``settle_s`` after the first full pass (which may itself
+    be long); so are lists whose read failed (an overloaded cluster answers
+    "unavailable"). Short lists left then are lost writes; unreadable ones
+    are reported apart, and also fail the run.
     """
     pending = list(ledger)
     first_short = -1
