@@ -93,12 +93,8 @@ class ListStore:
         cached: a read passes the bytes on (whoever decodes them validates
         them), and reads of cold lists must not evict the hot ones.
         """
-        hit = self._cache.get(list_id)
-        if hit is not None:
-            self._cache.move_to_end(list_id)
-            return hit[1]
-        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
-        return bytes(row[0]) if row is not None else None
+        hit = self._hit(list_id)
+        return hit[1] if hit is not None else self._select(list_id)
 
     def get_list(self, list_id: str) -> ShoppingList | None:
         hit = self._lookup(list_id)
@@ -116,15 +112,24 @@ class ListStore:
         for (list_id,) in self._db.execute("SELECT list_id FROM lists ORDER BY position"):
             yield list_id
 
-    def _lookup(self, list_id: str) -> tuple[ShoppingList, bytes] | None:
+    def _hit(self, list_id: str) -> tuple[ShoppingList, bytes] | None:
         hit = self._cache.get(list_id)
         if hit is not None:
             self._cache.move_to_end(list_id)
-            return hit
+        return hit
+
+    def _select(self, list_id: str) -> bytes | None:
         row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
-        if row is None:
+        return bytes(row[0]) if row is not None else None
+
+    def _lookup(self, list_id: str) -> tuple[ShoppingList, bytes] | None:
+        """The decoded list (loaded into the cache if need be) and its bytes."""
+        hit = self._hit(list_id)
+        if hit is not None:
+            return hit
+        blob = self._select(list_id)
+        if blob is None:
             return None
-        blob = bytes(row[0])
         # The database is ours, but a bad disk or an older version could still
         # hand us garbage; decoding validates it like any untrusted bytes.
         entry = (ShoppingList.decode(blob), blob)

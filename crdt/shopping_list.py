@@ -34,6 +34,8 @@ import hashlib
 import re
 from typing import Any, TypeVar
 
+import msgspec
+
 from crdt.context import CausalContext, Dot
 from crdt.errors import OverAcquireError, UnknownItemError
 from protocol import ProtocolError, decode_state, encode_item, encode_state, encode_state_parts
@@ -82,7 +84,7 @@ class ShoppingList:
     # The encoded items of encode(), in name order; valid while _raws_ok,
     # except for the items in _dirty.
     _raw_names: list[str]
-    _raws: list[bytes]
+    _raws: list[msgspec.Raw]
     _raws_ok: bool
     _dirty: set[str]
     #: encoded once since the last reset: build the per-item bytes next time
@@ -485,13 +487,6 @@ class ShoppingList:
         replicas, vv = state.replicas, state.vv
         width = len(replicas)
 
-        def unseen(i: int, n: int) -> ProtocolError:
-            # The slow path, for the error message only.
-            if i >= width:
-                return ProtocolError(f"list state: replica index {i} is out of range")
-            dot = (replicas[i], n)
-            return ProtocolError(f"list state: dot {dot} is stored but not in the context")
-
         # state.list_id matched the uuid4 pattern when msgspec decoded it.
         new = cls.__new__(cls)
         new.list_id = state.list_id
@@ -502,7 +497,7 @@ class ShoppingList:
         names: dict[Dot, str] = {}
         for i, n, name in state.names:
             if i >= width or (n > vv[i] and (i, n) not in cloud):
-                raise unseen(i, n)
+                raise _unseen(replicas, i, n)
             names[(replicas[i], n)] = name
         new._names = names
         seen: set[Dot] = set(names)
@@ -524,7 +519,7 @@ class ShoppingList:
             dots: dict[Dot, Counts] = {}
             for i, n, need, got in raw:
                 if i >= width or (n > vv[i] and (i, n) not in cloud):
-                    raise unseen(i, n)
+                    raise _unseen(replicas, i, n)
                 dots[(replicas[i], n)] = (need, got)
             items[name] = dots
             seen.update(dots)
@@ -553,6 +548,14 @@ def _checked_header(state: ListState, replica_id: str) -> set[tuple[int, int]]:
         if i >= width:
             raise ProtocolError(f"list state: replica index {i} is out of range")
     return cloud
+
+
+def _unseen(replicas: list[str], i: int, n: int) -> ProtocolError:
+    """The error for a stored dot outside the context (the slow path)."""
+    if i >= len(replicas):
+        return ProtocolError(f"list state: replica index {i} is out of range")
+    dot = (replicas[i], n)
+    return ProtocolError(f"list state: dot {dot} is stored but not in the context")
 
 
 def _first_repeat(state: ListState) -> Dot | None:

@@ -65,27 +65,19 @@ def encode_state(state: ListState) -> bytes:
     return _encoder.encode(state)
 
 
-def encode_item(item: ItemState) -> bytes:
+def encode_item(item: ItemState) -> msgspec.Raw:
     """One item's wire form, for :func:`encode_state_parts`."""
-    return _encoder.encode(item)
+    return msgspec.Raw(_encoder.encode(item))
 
 
-def encode_state_parts(header: dict[str, Any], items: list[bytes]) -> bytes:
+def encode_state_parts(header: dict[str, Any], items: list[msgspec.Raw]) -> bytes:
     """Encode a state from its header fields and its items, encoded already.
 
     ``header`` holds every :class:`ListState` field but ``items``; ``items``
     are :func:`encode_item` outputs in name order. The bytes equal
-    :func:`encode_state` of the same state: msgspec copies a ``Raw``
-    verbatim, and a msgpack array is its length header, then its elements.
+    :func:`encode_state` of the same state: msgspec copies a ``Raw`` verbatim.
     """
-    count = len(items)
-    if count < 16:
-        prefix = bytes((0x90 | count,))
-    elif count < 1 << 16:
-        prefix = b"\xdc" + count.to_bytes(2, "big")
-    else:
-        prefix = b"\xdd" + count.to_bytes(4, "big")
-    return _encoder.encode(RawListState(**header, items=msgspec.Raw(prefix + b"".join(items))))
+    return _encoder.encode(RawListState(**header, items=items))
 
 
 def decode_state(blob: bytes | memoryview) -> ListState:

@@ -52,11 +52,11 @@ class ListState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
 
 
 class RawListState(msgspec.Struct, frozen=True, array_like=True):
-    """A :class:`ListState` whose items array is already encoded; encoding only."""
+    """A :class:`ListState` whose items are already encoded; encoding only."""
 
     list_id: str
     replicas: list[str]
     vv: list[int]
     cloud: list[tuple[int, int]]
     names: list[tuple[int, int, str]]
-    items: msgspec.Raw
+    items: list[msgspec.Raw]

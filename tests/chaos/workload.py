@@ -145,14 +145,14 @@ def ephemeral_writers(cluster: ClusterHarness, ledger: Ledger, count: int, ops: 
 
 
 def flush_until_saved(session: Any, list_id: str, deadline_s: float = 20.0) -> bool:
-    """Push the list's pending edits until the cluster saved them, or the deadline."""
+    """Push the list's pending edits until the cluster saved them, or the deadline.
+
+    ``flush`` never raises for the network; each attempt waits for its answer.
+    """
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
-        try:
-            if session.flush(list_id):
-                return True
-        except (ClusterUnreachable, ClusterUnavailable):
-            pass
+        if session.flush(list_id):
+            return True
     return False
 
 
