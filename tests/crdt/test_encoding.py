@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdt import ShoppingList
+from crdt.shopping_list import RAWS_AFTER_ENCODES
 from protocol import ListState, ProtocolError, encode_state
 from protocol.state import ItemState
 from tests.crdt.strategies import LIST_ID, Replicas, replicas, step
@@ -126,3 +127,17 @@ def test_incremental_encoding_of_lists_of_every_array_size(count: int) -> None:
     else:
         s.rename("m")
     assert encode_state(s.to_state()) == s.encode()
+
+
+def test_a_decoded_list_encodes_correctly_before_and_after_it_keeps_item_bytes() -> None:
+    # The first RAWS_AFTER_ENCODES encodes take the whole-list path, the next
+    # one builds the per-item bytes, and later ones re-encode changed items.
+    s = ShoppingList(LIST_ID, "a", "n")
+    for k in range(20):
+        s.add(f"item {k:02d}")
+    copy = ShoppingList.decode(s.encode(), "b")
+    for k in range(RAWS_AFTER_ENCODES + 3):
+        copy.add(f"item {k * 3:02d}", k + 1)
+        if k == 2:
+            copy.remove("item 19")
+        assert encode_state(copy.to_state()) == copy.encode()
