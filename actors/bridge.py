@@ -57,6 +57,11 @@ _SUBSCRIBE: Final = "\x00subscribe"
 #: The bound keeps a stuck bridge from eating the process's memory.
 MAX_OUTBOUND: Final = 200_000
 _Out = tuple[str, bytes, bytes]
+# Flags as plain ints: pyzmq's send_multipart/recv_multipart combine enum
+# flags in Python on every frame, which made a send 3.8 µs instead of 1.1.
+_NOBLOCK: Final = int(zmq.NOBLOCK)
+_SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
+_RCVMORE: Final = int(zmq.RCVMORE)
 
 
 @dataclass(frozen=True)
@@ -355,9 +360,13 @@ class Bridge(threading.Thread):
         kind = self._kinds[channel]
         for _ in range(MAX_BATCH):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK)
+                frames = [sock.recv(_NOBLOCK)]
             except zmq.Again:
                 return
+            # The rest of a multipart message is already here (zmq delivers
+            # messages whole), so these reads cannot block.
+            while sock.getsockopt(_RCVMORE):
+                frames.append(sock.recv(_NOBLOCK))
             if kind == zmq.XPUB:
                 self._subscription(channel, frames[0])
                 continue
@@ -415,9 +424,9 @@ class Bridge(threading.Thread):
         kind = self._kinds[channel]
         try:
             if kind in (zmq.ROUTER, zmq.PUB, zmq.XPUB):
-                sock.send_multipart((peer, payload), zmq.NOBLOCK)
-            else:
-                sock.send(payload, zmq.NOBLOCK)
+                # An atomic pair: zmq queues nothing until the last frame.
+                sock.send(peer, _SNDMORE_NOBLOCK)
+            sock.send(payload, _NOBLOCK)
         except zmq.ZMQError as exc:
             if exc.errno == errno.EHOSTUNREACH:
                 reason = "unreachable"

@@ -25,6 +25,9 @@ from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
 
 __all__ = ["ClientReport", "client_main", "run_client"]
 
+#: zmq.NOBLOCK as a plain int: pyzmq converts enum flags in Python per call.
+_NOBLOCK = int(zmq.NOBLOCK)
+
 
 @dataclass
 class ClientReport:
@@ -140,7 +143,7 @@ def run_client(
             if sock.poll(100):
                 for _ in range(window):
                     try:
-                        frame = sock.recv(zmq.NOBLOCK)
+                        frame = sock.recv(_NOBLOCK)
                     except zmq.Again:
                         break
                     reply = decode(frame)
