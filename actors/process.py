@@ -47,8 +47,9 @@ _PR_SET_PDEATHSIG = 1
 #: Cyclic-GC thresholds of a cluster process (CPython's default: 700, 10, 10).
 #: A server allocates a few hundred objects per list it loads, and keeps up
 #: to ``cache_lists`` lists alive; at the default, the collector ran so often
-#: over that heap that it took half of a write to a list outside the cache
-#: (300 -> 135 µs per write with 60,000 stored lists, see docs/performance.md).
+#: over that heap that it took a third of a write to a list outside the cache
+#: (334 -> 204 µs per write with 60,000 stored lists in
+#: ``benchmarks/store_scale.py``; see docs/performance.md).
 #: Our state is freed by reference counting; the collector only finds the odd
 #: cycle (an exception and its traceback), so running it rarely is safe.
 GC_THRESHOLDS: Final = (20_000, 50, 100)

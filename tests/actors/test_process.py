@@ -24,4 +24,3 @@ def test_tune_gc_sets_the_thresholds_and_freezes_the_startup_heap() -> None:
     tune_gc()
     assert GC_THRESHOLDS == gc.get_threshold()
     assert gc.get_freeze_count() > 0
-
