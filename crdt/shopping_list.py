@@ -374,11 +374,7 @@ class ShoppingList:
 
     def to_state(self) -> ListState:
         """The canonical wire form: every table sorted."""
-        order, index = self._replica_table()
-        return ListState(
-            **self._header(order, index),
-            items=[self._item_state(item, index) for item in sorted(self._items)],
-        )
+        return self._state(*self._replica_table())
 
     def encode(self) -> bytes:
         """Canonical bytes of this state: equal states give equal bytes.
@@ -396,8 +392,7 @@ class ShoppingList:
             # encodings the decode left. The per-item bytes only pay off on a
             # list written again and again.
             self._encodes += 1
-            items = [self._item_state(item, index) for item in sorted(self._items)]
-            return encode_state(ListState(**self._header(order, index), items=items))
+            return encode_state(self._state(order, index))
         if not self._raws_ok:
             names[:] = sorted(self._items)
             raws[:] = [encode_item(self._item_state(item, index)) for item in names]
@@ -428,6 +423,12 @@ class ShoppingList:
             self._enc_order = order
             self._raws_ok = False
         return order, {r: i for i, r in enumerate(order)}
+
+    def _state(self, order: tuple[str, ...], index: dict[str, int]) -> ListState:
+        return ListState(
+            **self._header(order, index),
+            items=[self._item_state(item, index) for item in sorted(self._items)],
+        )
 
     def _item_state(self, item: str, index: dict[str, int]) -> ItemState:
         encoded = self._enc.get(item)
