@@ -80,6 +80,11 @@ class DigestIndex:
         self._buckets.setdefault(group, [0] * BUCKETS)[bucket] ^= _item_hash(list_id, digest)
         self._lists.setdefault((group, bucket), {})[list_id] = digest
 
+    def group(self, list_id: str) -> Group | None:
+        """The replica group a list is filed under, or ``None`` if it is not indexed."""
+        where = self._where.get(list_id)
+        return where[0] if where is not None else None
+
     def digests(self, group: Group) -> list[bytes]:
         """The 64 bucket digests of a group (zeros where it holds nothing)."""
         buckets = self._buckets.get(tuple(sorted(group)), [0] * BUCKETS)

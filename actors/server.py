@@ -31,7 +31,7 @@ from actors.digests import DigestIndex
 from actors.handoff import HandoffSender
 from actors.ids import MsgIds
 from actors.messages import Delivery
-from actors.storage import ListStore
+from actors.storage import ListStore, Update
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (
@@ -136,7 +136,7 @@ class ServerActor(BridgedActor):
                 self.handle(delivery)
 
     def _commit(self, stores: list[tuple[Delivery, Store]]) -> None:
-        updates: list[tuple[str, ShoppingList]] = []
+        updates: list[Update] = []
         hints: list[tuple[str, str, ShoppingList]] = []
         accepted: list[Store] = []
         for delivery, msg in stores:
@@ -152,14 +152,15 @@ class ServerActor(BridgedActor):
             if msg.hint and msg.hint != self.node_id:
                 hints.append((msg.hint, msg.list_id, state))
             else:
-                updates.append((msg.list_id, state))
+                updates.append((msg.list_id, state, msg.state))
             accepted.append(msg)
         self._current = None
         if not accepted:
             return
         changed = self.store.merge_many(updates, hints)  # committed to disk when this returns
         for list_id, digest in changed.items():
-            self.index.update(list_id, digest)
+            if digest is not None:  # else held as a delta: see _settle
+                self.index.update(list_id, digest)
         for msg in accepted:
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
@@ -221,7 +222,8 @@ class ServerActor(BridgedActor):
             log.info("server.handed_off", total=self.handoff.handed_over)
 
     def _digests(self, msg: DigestRequest | KeysRequest) -> None:
-        group = tuple(msg.group)
+        group = tuple(sorted(msg.group))
+        self._settle(group)
         if isinstance(msg, DigestRequest):
             reply: Message = Digest(
                 msg_id=self.ids(),
@@ -240,6 +242,16 @@ class ServerActor(BridgedActor):
                 entries=self.index.entries(group, msg.buckets),
             )
         self._send_backend(reply)
+
+    def _settle(self, group: tuple[str, ...]) -> None:
+        """Bring the digests of ``group``'s lists up to date before they are read.
+
+        A write to a stored list goes into a delta row, and its digest is
+        left as of the last flush; anti-entropy must see every write.
+        """
+        held = [i for i in self.store.dirty() if self.index.group(i) in (group, None)]
+        for list_id, digest in self.store.settle(held).items():
+            self.index.update(list_id, digest)
 
     def _ring(self, msg: RingUpdate) -> None:
         if msg.epoch == self.epoch:

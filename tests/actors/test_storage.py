@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.storage import ListStore, position_bytes
+from actors.storage import MAX_DELTAS, ListStore, position_bytes
 from crdt import ShoppingList
 
 LIST_A = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
@@ -250,6 +250,144 @@ def test_merge_many_returns_the_digest_of_each_changed_state(db_path: Path) -> N
         store.close()
 
 
+# ------------------------------------------------------------------- deltas
+
+
+def _rows(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as db:
+        count = db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    db.close()
+    return int(count)
+
+
+def _stored_row(path: Path) -> bytes:
+    with sqlite3.connect(path) as db:
+        (state,) = db.execute("SELECT state FROM lists WHERE list_id = ?", (LIST_A,)).fetchone()
+    db.close()
+    return bytes(state)
+
+
+def _md5(blob: bytes) -> bytes:
+    return hashlib.md5(blob).digest()
+
+
+def test_a_write_to_a_cached_list_goes_into_a_delta_row_until_settled(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    try:
+        first = alice.encode()
+        assert {LIST_A: _md5(first)} == store.merge_many([(LIST_A, alice.copy())])
+        delta = alice.add("milk", 2)
+        assert {LIST_A: None} == store.merge_many([(LIST_A, delta, delta.encode())])
+        assert (1, first) == (_rows(db_path, "deltas"), _stored_row(db_path))
+        assert {LIST_A} == store.dirty()
+        assert alice.encode() == store.get(LIST_A)
+        assert {LIST_A: _md5(alice.encode())} == store.settle()
+        assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
+        assert set() == store.dirty()
+        assert {} == store.settle()
+    finally:
+        store.close()
+
+
+def test_deltas_left_by_a_crash_are_joined_when_the_store_opens(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    store.merge_many([(LIST_A, alice.copy())])
+    for item in ("milk", "eggs", "tea"):
+        store.merge_many([(LIST_A, alice.add(item))])
+    store._db.close()  # a kill: close() would have flushed the deltas first
+    assert 3 == _rows(db_path, "deltas")
+    store = ListStore(db_path)
+    try:
+        assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
+        assert alice == store.get_list(LIST_A)
+        assert [(LIST_A, _md5(alice.encode()))] == list(store.digests())
+    finally:
+        store.close()
+
+
+def test_close_flushes_the_deltas(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    store.merge_many([(LIST_A, alice.copy())])
+    store.merge_many([(LIST_A, alice.add("milk"))])
+    store.close()
+    assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
+
+
+def test_a_list_is_rewritten_when_it_holds_max_deltas(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        for k in range(MAX_DELTAS - 1):
+            assert {LIST_A: None} == store.merge_many([(LIST_A, alice.add(f"item {k}"))])
+        assert MAX_DELTAS - 1 == _rows(db_path, "deltas")
+        last = alice.add("last")
+        assert {LIST_A: _md5(alice.encode())} == store.merge_many([(LIST_A, last)])
+        assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
+    finally:
+        store.close()
+
+
+def test_a_list_with_deltas_is_rewritten_when_it_leaves_the_cache(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    bob = ShoppingList(LIST_B, "bob", "y")
+    store = ListStore(db_path, cache_lists=1)
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        store.merge_many([(LIST_A, alice.add("milk"))])
+        assert 1 == _rows(db_path, "deltas")
+        # LIST_B evicts LIST_A: its row is brought up to date in the same commit.
+        flushed = store.merge_many([(LIST_B, bob.copy())])
+        assert {LIST_A: _md5(alice.encode()), LIST_B: _md5(bob.encode())} == flushed
+        assert {LIST_B} == store.cached()
+        assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
+        assert alice.encode() == store.get(LIST_A)
+    finally:
+        store.close()
+
+
+def test_a_write_that_loads_a_cold_list_rewrites_its_row(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path, cache_lists=1)
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        store.merge_many([(LIST_B, ShoppingList(LIST_B, "bob", "y"))])
+        assert {LIST_B} == store.cached()
+        delta = alice.add("milk")
+        assert {LIST_A: _md5(alice.encode())} == store.merge_many([(LIST_A, delta)])
+        assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
+    finally:
+        store.close()
+
+
+def test_a_failed_commit_keeps_the_deltas_already_committed(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        store.merge_many([(LIST_A, alice.add("milk"))])
+        committed = alice.copy()
+        store._db.execute(
+            "CREATE TEMP TRIGGER refuse BEFORE INSERT ON deltas "
+            "BEGIN SELECT RAISE(ABORT, 'disk says no'); END"
+        )
+        eggs = alice.add("eggs")
+        with pytest.raises(sqlite3.IntegrityError, match="disk says no"):
+            store.merge_many([(LIST_A, eggs)])
+        # The cache holds what the database holds: the row joined with its delta.
+        assert committed == store.get_list(LIST_A)
+        assert {LIST_A} == store.dirty()
+        store._db.execute("DROP TRIGGER refuse")
+        assert {LIST_A: None} == store.merge_many([(LIST_A, eggs)])
+        assert alice == store.get_list(LIST_A)
+    finally:
+        store.close()
+    assert alice == reopened(db_path)
+
+
 # -------------------------------------------------------------------- hints
 
 
@@ -325,11 +463,17 @@ def test_a_list_is_dropped_only_if_it_did_not_change_since(db_path: Path) -> Non
         store.close()
 
 
-@pytest.mark.parametrize(("seed", "cache_lists"), [(0, 3), (1, 3), (2, 1000)])
+@pytest.mark.parametrize(
+    ("seed", "cache_lists", "crash"), [(0, 3, False), (1, 3, True), (2, 1000, True)]
+)
 def test_any_mix_of_writes_evictions_and_reads_matches_merging_everything(
-    tmp_path: Path, seed: int, cache_lists: int
+    tmp_path: Path, seed: int, cache_lists: int, crash: bool
 ) -> None:
-    """A model check: the store always reads as the join of every write it took."""
+    """A model check: the store always reads as the join of every write it took.
+
+    With ``crash``, the database is closed as a kill would leave it, with
+    delta rows not yet joined into their lists' rows.
+    """
     rng = random.Random(seed)
     lids = [str(uuid.UUID(int=rng.getrandbits(128), version=4)) for _ in range(12)]
     model = {lid: ShoppingList(lid, "model") for lid in lids}
@@ -356,7 +500,10 @@ def test_any_mix_of_writes_evictions_and_reads_matches_merging_everything(
                 assert model[lid] == store.get_list(lid)
         assert [model[lid] for lid in lids] == [store.get_list(lid) for lid in lids]
     finally:
-        store.close()
+        if crash:
+            store._db.close()
+        else:
+            store.close()
     reopened_store = ListStore(tmp_path / "lists.db", cache_lists=cache_lists)
     try:
         assert [model[lid] for lid in lids] == [reopened_store.get_list(lid) for lid in lids]

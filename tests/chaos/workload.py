@@ -172,14 +172,25 @@ def pull_until_answered(session: Any, list_id: str, deadline_s: float = 20.0) ->
 
 
 def replica_states(cluster: ClusterHarness, status: StatusReply, list_id: str) -> dict[str, Any]:
-    """The copies of a list on its N owners, read from their SQLite files."""
+    """The copies of a list on its N owners, as their SQLite files hold them.
+
+    A copy is the list's row joined with its delta rows (see
+    :mod:`actors.storage`): what the server would load after a crash.
+    """
     ring = HashRing([m.node_id for m in status.members], vnodes=status.members[0].vnodes)
     copies: dict[str, Any] = {}
     for node in ring.get_replicas(list_id, status.n):
         db = cluster.data_dir / node / "lists.db"
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as conn:
             row = conn.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
-        copies[node] = ShoppingList.decode(row[0]) if row is not None else None
+            deltas = conn.execute(
+                "SELECT state FROM deltas WHERE list_id = ? ORDER BY seq", (list_id,)
+            ).fetchall()
+        copy = ShoppingList.decode(row[0]) if row is not None else None
+        if copy is not None:
+            for (delta,) in deltas:
+                copy.merge(ShoppingList.decode(delta))
+        copies[node] = copy
     return copies
 
 
