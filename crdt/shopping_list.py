@@ -435,8 +435,11 @@ class ShoppingList:
         if encoded is None:
             encoded = self._enc[item] = ItemState(
                 name=item,
-                dots=sorted(
-                    (index[r], n, need, got) for (r, n), (need, got) in self._items[item].items()
+                dots=tuple(
+                    sorted(
+                        (index[r], n, need, got)
+                        for (r, n), (need, got) in self._items[item].items()
+                    )
                 ),
             )
         return encoded
@@ -531,7 +534,7 @@ class ShoppingList:
             items[name] = dots
             seen.update(dots)
             total += len(raw)
-            if canonical and (len(raw) == 1 or raw == sorted(raw)):
+            if canonical and (len(raw) == 1 or list(raw) == sorted(raw)):
                 enc[name] = item_state
         if len(seen) != total:
             raise ProtocolError(f"list state: dot {_first_repeat(state)} is used twice")

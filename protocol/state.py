@@ -31,11 +31,19 @@ NameDot = tuple[ReplicaIndex, Counter, ListName]
 Dot = tuple[ReplicaIndex, Counter]
 
 
-class ItemState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """One item: its name and the dots of the operations that still count."""
+class ItemState(
+    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False
+):
+    """One item: its name and the dots of the operations that still count.
+
+    A server keeps one per item of every list it holds decoded, so neither
+    it (``gc=False``: a name and a tuple of ints cannot form a cycle) nor its
+    tuple of dots (once the collector has seen it) adds to the cyclic
+    collector's work.
+    """
 
     name: ItemName
-    dots: Annotated[list[ItemDot], msgspec.Meta(min_length=1, max_length=MAX_DOTS)]
+    dots: Annotated[tuple[ItemDot, ...], msgspec.Meta(min_length=1, max_length=MAX_DOTS)]
 
 
 class ListState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):

@@ -46,13 +46,13 @@ def blob(state: ListState) -> bytes:
         (lambda s: msgspec.structs.replace(s, cloud=[(5, 9)]), "out of range"),
         (
             lambda s: msgspec.structs.replace(
-                s, items=[ItemState(name="milk", dots=[(0, 1, 2, 0)])]
+                s, items=[ItemState(name="milk", dots=((0, 1, 2, 0),))]
             ),
             "used twice",
         ),
         (
             lambda s: msgspec.structs.replace(
-                s, items=[ItemState(name="milk", dots=[(0, 2, 2, 0), (0, 2, 2, 0)])]
+                s, items=[ItemState(name="milk", dots=((0, 2, 2, 0), (0, 2, 2, 0)))]
             ),
             r"dot \('a', 2\) is used twice",
         ),

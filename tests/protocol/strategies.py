@@ -138,8 +138,8 @@ SAMPLE_STATE = ListState(
     cloud=[(0, 5)],
     names=[(0, 1, "groceries")],
     items=[
-        ItemState(name="milk", dots=[(0, 2, 2, 0), (1, 1, 0, 1)]),
-        ItemState(name="eggs", dots=[(0, 3, 12, 0)]),
+        ItemState(name="milk", dots=((0, 2, 2, 0), (1, 1, 0, 1))),
+        ItemState(name="eggs", dots=((0, 3, 12, 0),)),
     ],
 )
 
@@ -192,6 +192,9 @@ def strategy_for(t: mi.Type) -> st.SearchStrategy[Any]:
         return st.tuples(*(strategy_for(item) for item in t.item_types))
     if isinstance(t, mi.ListType):
         return st.lists(strategy_for(t.item_type), min_size=t.min_length or 0, max_size=3)
+    if isinstance(t, mi.VarTupleType):
+        items = st.lists(strategy_for(t.item_type), min_size=t.min_length or 0, max_size=3)
+        return items.map(tuple)
     if isinstance(t, mi.StructType):
         fields = {f.name: strategy_for(f.type) for f in t.fields}
         if "v" in fields:

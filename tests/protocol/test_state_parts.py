@@ -12,7 +12,7 @@ LIST_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
 @pytest.mark.parametrize("count", [0, 15, 16, 65_535, 65_536, 70_000])
 def test_parts_encode_like_the_whole_state(count: int) -> None:
-    items = [ItemState(name=f"i{k}", dots=[(0, k + 2, 1, 0)]) for k in range(count)]
+    items = [ItemState(name=f"i{k}", dots=((0, k + 2, 1, 0),)) for k in range(count)]
     state = ListState(
         list_id=LIST_ID, replicas=["a"], vv=[count + 1], cloud=[], names=[(0, 1, "n")], items=items
     )
