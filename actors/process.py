@@ -18,7 +18,6 @@ bridge failed (the process supervisor restarts it).
 from __future__ import annotations
 
 import ctypes
-import gc
 import os
 import signal
 import sys
@@ -33,6 +32,7 @@ import structlog
 import zmq
 
 import logs
+from actors import collector
 from actors.base import CrashHandler
 from actors.bridge import Bridge, SocketSpec
 from actors.faults import FaultInjector, rules_from_env
@@ -40,19 +40,12 @@ from actors.supervision import ActorSupervisor
 from protocol.limits import MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES
 from supervisor.topology import PROXY_CHANNELS, Topology
 
-__all__ = ["EXIT_CRASHED", "GC_THRESHOLDS", "proxy_main", "server_main", "tune_gc"]
+__all__ = ["EXIT_CRASHED", "proxy_main", "server_main"]
 
 EXIT_CRASHED = 70
 _PR_SET_PDEATHSIG = 1
-#: Cyclic-GC thresholds of a cluster process (CPython's default: 700, 10, 10).
-#: A server allocates a few hundred objects per list it loads, and keeps up
-#: to ``cache_lists`` lists alive; at the default, the collector ran so often
-#: over that heap that it took a third of a write to a list outside the cache
-#: (334 -> 204 µs per write with 60,000 stored lists in
-#: ``benchmarks/store_scale.py``; see docs/performance.md).
-#: Our state is freed by reference counting; the collector only finds the odd
-#: cycle (an exception and its traceback), so running it rarely is safe.
-GC_THRESHOLDS: Final = (20_000, 50, 100)
+#: A collection pause worth a warning: half the default request timeout.
+SLOW_COLLECTION_S: Final = 0.25
 
 log = structlog.get_logger(__name__)
 
@@ -153,7 +146,7 @@ def _run(
     on_ready: Callable[[Bridge], dict[str, Any]] | None,
 ) -> None:
     c = topology.cluster
-    tune_gc()
+    collector.take_over()
     logs.configure(node_id, role, topology.log_dir / f"{role}-{node_id}.jsonl", c.log_level)
     _die_with_parent()
     faults = _fault_injector(topology)
@@ -212,8 +205,16 @@ def _run(
 
 
 def _serve(stop: threading.Event, bridge: Bridge, parent: int) -> bool:
-    """Wait for a stop request; False if the bridge died. Checks the parent too."""
-    while not stop.wait(0.2):
+    """Wait for a stop request; False if the bridge died.
+
+    Runs in the main thread: checks the parent and the bridge, and runs the
+    cyclic collector on its clock (:mod:`actors.collector`).
+    """
+    clock = collector.CollectorClock()
+    while not stop.wait(clock.interval_s):
+        generation, pause_s = clock.collect()
+        if pause_s >= SLOW_COLLECTION_S:
+            log.warning("process.slow_collection", generation=generation, ms=round(pause_s * 1e3))
         if os.getppid() != parent:
             log.warning("process.parent_died")
             return True
@@ -240,13 +241,6 @@ def _advertised(bound: str, host: str) -> str:
     """A bound endpoint as clients must dial it (``tcp://0.0.0.0:p`` -> ``tcp://host:p``)."""
     port = bound.rsplit(":", 1)[1]
     return f"tcp://{host}:{port}"
-
-
-def tune_gc() -> None:
-    """Run the cyclic collector rarely (:data:`GC_THRESHOLDS`), and never again
-    over what was loaded at start (modules, classes): ``gc.freeze()``."""
-    gc.freeze()
-    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _die_with_parent() -> None:

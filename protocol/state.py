@@ -31,9 +31,7 @@ NameDot = tuple[ReplicaIndex, Counter, ListName]
 Dot = tuple[ReplicaIndex, Counter]
 
 
-class ItemState(
-    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False
-):
+class ItemState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, gc=False):
     """One item: its name and the dots of the operations that still count.
 
     A server keeps one per item of every list it holds decoded, so neither
