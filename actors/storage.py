@@ -216,10 +216,7 @@ class ListStore:
             flushed because they left the cache are included.
         """
         updates, hints = list(updates), list(hints)
-        for list_id, incoming, *_ in updates:
-            if incoming.list_id != list_id:
-                raise ValueError(f"a state of list {incoming.list_id} offered as {list_id}")
-        for _, list_id, incoming in hints:
+        for list_id, incoming in [*((u[0], u[1]) for u in updates), *((i, s) for _, i, s in hints)]:
             if incoming.list_id != list_id:
                 raise ValueError(f"a state of list {incoming.list_id} offered as {list_id}")
         touched: dict[str, int] = {}  # list id -> delta rows it held before this batch
