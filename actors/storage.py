@@ -219,7 +219,7 @@ class ListStore:
         for list_id, incoming in [*((u[0], u[1]) for u in updates), *((i, s) for _, i, s in hints)]:
             if incoming.list_id != list_id:
                 raise ValueError(f"a state of list {incoming.list_id} offered as {list_id}")
-        touched: dict[str, int] = {}  # list id -> delta rows it held before this batch
+        touched: set[str] = set()
         try:
             changed, rows, flush = self._join_lists(updates, touched)
             hinted = self._join_hints(hints)
@@ -252,7 +252,7 @@ class ListStore:
         return self._write({}, flush, {})
 
     def _join_lists(
-        self, updates: list[Update], touched: dict[str, int]
+        self, updates: list[Update], touched: set[str]
     ) -> tuple[set[str], dict[str, list[bytes]], set[str]]:
         """Merge into the cached copies; returns (changed, delta rows, lists to write whole)."""
         changed: set[str] = set()
@@ -264,7 +264,7 @@ class ListStore:
         whole: set[str] = set()
         for list_id, incoming, *raw in updates:
             if list_id not in touched:
-                touched[list_id] = self._deltas.get(list_id, 0)
+                touched.add(list_id)
                 if list_id not in self._cache:
                     whole.add(list_id)
             entry = self._lookup(list_id)
@@ -347,40 +347,29 @@ class ListStore:
             self._deltas.pop(list_id, None)
         return digests
 
-    def _forget(self, touched: dict[str, int]) -> None:
+    def _forget(self, touched: set[str]) -> None:
         """After a failed batch: make the cache what the database holds again.
 
         States were merged in place. Lists without delta rows are evicted
         (the next read loads the row); the others are loaded again from
         their row and deltas, so that every list with deltas stays cached.
+        ``_deltas`` itself changes only after a commit, so it still holds.
         """
-        for list_id, count in touched.items():
+        for list_id in touched:
             self._cache.pop(list_id, None)
-            if count:
-                self._deltas[list_id] = count
+            if list_id in self._deltas:
                 self._cache[list_id] = self._load_with_deltas(list_id)
-            else:
-                self._deltas.pop(list_id, None)
 
     def _load_with_deltas(self, list_id: str) -> _Entry:
         """A list joined from its row and its delta rows (decoding validates them)."""
-        blobs = [self._select(list_id)]
-        blobs += [
-            bytes(blob)
-            for (blob,) in self._db.execute(
-                "SELECT state FROM deltas WHERE list_id = ? ORDER BY seq", (list_id,)
-            )
-        ]
-        state: ShoppingList | None = None
-        for blob in blobs:
-            if blob is None:
-                continue  # no row: cannot happen (a new list is written whole)
-            if state is None:
-                state = ShoppingList.decode(blob)
-            else:
-                state.merge(ShoppingList.decode(blob))
-        if state is None:
-            raise ValueError(f"list {list_id} has delta rows but no state")
+        row = self._select(list_id)
+        if row is None:  # a new list is written whole, so only a damaged file gets here
+            raise ValueError(f"list {list_id} has delta rows but no row")
+        state = ShoppingList.decode(row)
+        for (blob,) in self._db.execute(
+            "SELECT state FROM deltas WHERE list_id = ? ORDER BY seq", (list_id,)
+        ):
+            state.merge(ShoppingList.decode(blob))
         return _Entry(state, None)
 
     def _recover(self) -> None:
