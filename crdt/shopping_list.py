@@ -213,18 +213,22 @@ class ShoppingList:
         return delta
 
     def rename(self, name: str) -> ShoppingList:
-        """Set the list name, replacing every name this replica has seen."""
+        """Set the list name, replacing every name this replica has seen.
+
+        The delta is the whole state. A name replaces names that replaced
+        others: a delta that carried only the names it replaced could reach
+        a replica before the rename it follows, and leave the name *that*
+        one replaced alive under a context that has seen its end; the store
+        would then take the missing rename for a duplicate. Renames are rare,
+        so they ship the list instead (``tests/crdt/test_late_deltas.py``).
+        """
         if not isinstance(name, str) or len(name) > MAX_LIST_NAME_CHARS:
             raise ValueError(f"list name must be a string of at most {MAX_LIST_NAME_CHARS} chars")
         _check_utf8(name)
         self._require_replica()
-        old = list(self._names)
         dot = self._new_dot()
         self._names = {dot: name}
-        delta = self._empty_delta()
-        delta._ctx = CausalContext(cloud=[*old, dot])
-        delta._names = {dot: name}
-        return delta
+        return self.copy()
 
     def _apply_item_dot(self, item: str, counts: Counts) -> ShoppingList:
         self._require_replica()
