@@ -159,8 +159,7 @@ class ServerActor(BridgedActor):
             return
         changed = self.store.merge_many(updates, hints)  # committed to disk when this returns
         for list_id, digest in changed.items():
-            if digest is not None:  # else held as a delta: see _settle
-                self.index.update(list_id, digest)
+            self.index.update(list_id, digest)
         for msg in accepted:
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
@@ -223,7 +222,6 @@ class ServerActor(BridgedActor):
 
     def _digests(self, msg: DigestRequest | KeysRequest) -> None:
         group = tuple(sorted(msg.group))
-        self._settle(group)
         if isinstance(msg, DigestRequest):
             reply: Message = Digest(
                 msg_id=self.ids(),
@@ -242,16 +240,6 @@ class ServerActor(BridgedActor):
                 entries=self.index.entries(group, msg.buckets),
             )
         self._send_backend(reply)
-
-    def _settle(self, group: tuple[str, ...]) -> None:
-        """Bring the digests of ``group``'s lists up to date before they are read.
-
-        A write to a stored list goes into a delta row, and its digest is
-        left as of the last flush; anti-entropy must see every write.
-        """
-        held = [i for i in self.store.dirty() if self.index.group(i) in (group, None)]
-        for list_id, digest in self.store.settle(held).items():
-            self.index.update(list_id, digest)
 
     def _ring(self, msg: RingUpdate) -> None:
         if msg.epoch == self.epoch:

@@ -21,8 +21,10 @@ the ``deltas`` table instead of rewriting the list: encoding a whole list
 was a quarter of a server's work per write. A list's durable state is its
 row joined with its delta rows. Its row is rewritten (*flushed*) when it
 holds :data:`MAX_DELTAS` deltas, when it leaves the cache, and when
-:meth:`ListStore.settle` asks, which anti-entropy does before it reads
-digests: a row's digest is that of the list as of its last flush. Every
+:meth:`ListStore.settle` asks (before a handed-off list is dropped, and at
+close). A list's anti-entropy digest (:meth:`ShoppingList.digest`, of its
+causal context) is taken at every write, so it never waits for a flush;
+a row keeps the digest of the list as of its last flush. Every
 list with delta rows is in the cache, so a read of a cold list is one row.
 Deltas left by a crash are flushed when the store opens.
 
@@ -32,7 +34,6 @@ must not be shared across threads.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import sqlite3
 from collections import OrderedDict
@@ -55,7 +56,7 @@ CREATE TABLE IF NOT EXISTS lists (
     list_id  TEXT PRIMARY KEY,
     position BLOB NOT NULL,   -- md5 of the id: where it sits on the ring
     state    BLOB NOT NULL,   -- canonical encoding of the CRDT state
-    digest   BLOB NOT NULL    -- md5 of state, for anti-entropy
+    digest   BLOB NOT NULL    -- ShoppingList.digest() of state, for anti-entropy
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lists_by_position ON lists(position);
 CREATE TABLE IF NOT EXISTS deltas (
@@ -72,6 +73,10 @@ CREATE TABLE IF NOT EXISTS hints (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hints_by_list ON hints(list_id);
 """
+
+#: ``PRAGMA user_version`` of a store whose digests are of causal contexts
+#: (older stores held md5 of the state; opening one recomputes them).
+_DIGESTS_OF_CONTEXTS: Final = 1
 
 _UPSERT: Final = (
     "INSERT INTO lists (list_id, position, state, digest) VALUES (?, ?, ?, ?) "
@@ -123,6 +128,7 @@ class ListStore:
         self._cache_lists = max(1, cache_lists)
         #: delta rows per list that has any; every such list is in the cache
         self._deltas: dict[str, int] = {}
+        self._migrate()
         self._recover()
 
     def close(self) -> None:
@@ -200,7 +206,7 @@ class ListStore:
         self,
         updates: Iterable[Update],
         hints: Iterable[tuple[str, str, ShoppingList]] = (),
-    ) -> dict[str, bytes | None]:
+    ) -> dict[str, bytes]:
         """Join states into the store, and hinted writes into the hints, in one transaction.
 
         ``updates`` are (list id, state or delta[, the bytes it was decoded
@@ -210,10 +216,7 @@ class ListStore:
         the cache is left as the database is.
 
         Returns:
-            Every list whose stored state changed, with its new digest when
-            its row was rewritten, or ``None`` when the change went into a
-            delta row (its digest is known after :meth:`settle`). Lists
-            flushed because they left the cache are included.
+            Every list whose stored state changed, with its new digest.
         """
         updates, hints = list(updates), list(hints)
         for list_id, incoming in [*((u[0], u[1]) for u in updates), *((i, s) for _, i, s in hints)]:
@@ -229,21 +232,21 @@ class ListStore:
             )
             if not changed and not hinted and not flush:
                 return {}
-            digests = self._write(rows, flush, hinted)
+            self._write(rows, flush, hinted)
         except BaseException:
             self._forget(touched)
             raise
         for list_id, blobs in rows.items():
             if list_id not in flush:
                 self._deltas[list_id] = self._deltas.get(list_id, 0) + len(blobs)
+        digests = {i: self._cache[i].state.digest() for i in changed}
         self._shrink()
-        return {**dict.fromkeys(changed), **digests}
+        return digests
 
     def settle(self, list_ids: Iterable[str] | None = None) -> dict[str, bytes]:
         """Rewrite the rows of lists that hold deltas: all, or those of ``list_ids``.
 
-        Returns the new digest of each list rewritten. Anti-entropy calls
-        this before it reads digests, so that they describe every write.
+        Returns the digest of each list rewritten (unchanged by the rewrite).
         """
         held = self._deltas if list_ids is None else [i for i in list_ids if i in self._deltas]
         flush = set(held)
@@ -328,7 +331,7 @@ class ListStore:
             blob = entry.blob
             if blob is None:
                 blob = entry.blob = entry.state.encode()
-            digest = hashlib.md5(blob, usedforsecurity=False).digest()
+            digest = entry.state.digest()
             digests[list_id] = digest
             rows.append((list_id, position_bytes(list_id), blob, digest))
         appended = [(i, b) for i, blobs in deltas.items() if i not in flush for b in blobs]
@@ -371,6 +374,19 @@ class ListStore:
         ):
             state.merge(ShoppingList.decode(blob))
         return _Entry(state, None)
+
+    def _migrate(self) -> None:
+        """Bring an older store's digests to the current kind, in one transaction."""
+        (version,) = self._db.execute("PRAGMA user_version").fetchone()
+        if version >= _DIGESTS_OF_CONTEXTS:
+            return
+        with self._transaction():
+            rows = self._db.execute("SELECT list_id, state FROM lists").fetchall()
+            self._db.executemany(
+                "UPDATE lists SET digest = ? WHERE list_id = ?",
+                [(ShoppingList.decode(state).digest(), i) for i, state in rows],
+            )
+            self._db.execute(f"PRAGMA user_version = {_DIGESTS_OF_CONTEXTS}")
 
     def _recover(self) -> None:
         """Flush the lists a crash left with delta rows."""
@@ -432,10 +448,11 @@ class ListStore:
         return cur.rowcount > 0
 
     def digests(self) -> Iterator[tuple[str, bytes]]:
-        """(list id, state digest) of every stored list, deltas included (settles first)."""
-        self.settle()
+        """(list id, state digest) of every stored list, deltas included."""
         for list_id, digest in self._db.execute("SELECT list_id, digest FROM lists"):
-            yield list_id, bytes(digest)
+            entry = self._cache.get(list_id) if list_id in self._deltas else None
+            # A row's digest is as of its last flush; a list with deltas is cached.
+            yield list_id, entry.state.digest() if entry is not None else bytes(digest)
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:

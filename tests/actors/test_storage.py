@@ -150,7 +150,7 @@ def test_rows_carry_the_ring_position_and_the_digest_of_the_state(db_path: Path)
     db.close()
     assert position_bytes(LIST_A) == position
     assert shopping.encode() == state
-    assert hashlib.md5(state).digest() == digest
+    assert shopping.digest() == digest
 
 
 def test_list_ids_come_in_ring_order(db_path: Path) -> None:
@@ -243,7 +243,7 @@ def test_merge_many_returns_the_digest_of_each_changed_state(db_path: Path) -> N
     store = ListStore(db_path)
     try:
         digests = store.merge_many([(LIST_A, shopping)])
-        expected = hashlib.md5(shopping.encode()).digest()
+        expected = shopping.digest()
         assert {LIST_A: expected} == digests
         assert [(LIST_A, expected)] == list(store.digests())
     finally:
@@ -267,8 +267,25 @@ def _stored_row(path: Path) -> bytes:
     return bytes(state)
 
 
-def _md5(blob: bytes) -> bytes:
-    return hashlib.md5(blob).digest()
+def test_a_store_with_digests_of_whole_states_gets_digests_of_contexts_when_opened(
+    db_path: Path,
+) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    store.merge_many([(LIST_A, alice.copy())])
+    store.close()
+    with sqlite3.connect(db_path) as db:  # as an older version left it
+        db.execute("UPDATE lists SET digest = ?", (hashlib.md5(alice.encode()).digest(),))
+        db.execute("PRAGMA user_version = 0")
+    db.close()
+    store = ListStore(db_path)
+    try:
+        assert [(LIST_A, alice.digest())] == list(store.digests())
+    finally:
+        store.close()
+    with sqlite3.connect(db_path) as db:
+        assert (1,) == db.execute("PRAGMA user_version").fetchone()
+    db.close()
 
 
 def test_a_write_to_a_cached_list_goes_into_a_delta_row_until_settled(db_path: Path) -> None:
@@ -276,13 +293,15 @@ def test_a_write_to_a_cached_list_goes_into_a_delta_row_until_settled(db_path: P
     store = ListStore(db_path)
     try:
         first = alice.encode()
-        assert {LIST_A: _md5(first)} == store.merge_many([(LIST_A, alice.copy())])
+        assert {LIST_A: alice.digest()} == store.merge_many([(LIST_A, alice.copy())])
         delta = alice.add("milk", 2)
-        assert {LIST_A: None} == store.merge_many([(LIST_A, delta, delta.encode())])
+        # The digest is of the list with the delta, though its row is not.
+        assert {LIST_A: alice.digest()} == store.merge_many([(LIST_A, delta, delta.encode())])
         assert (1, first) == (_rows(db_path, "deltas"), _stored_row(db_path))
         assert {LIST_A} == store.dirty()
+        assert [(LIST_A, alice.digest())] == list(store.digests())
         assert alice.encode() == store.get(LIST_A)
-        assert {LIST_A: _md5(alice.encode())} == store.settle()
+        assert {LIST_A: alice.digest()} == store.settle()
         assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
         assert set() == store.dirty()
         assert {} == store.settle()
@@ -302,7 +321,7 @@ def test_deltas_left_by_a_crash_are_joined_when_the_store_opens(db_path: Path) -
     try:
         assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
         assert alice == store.get_list(LIST_A)
-        assert [(LIST_A, _md5(alice.encode()))] == list(store.digests())
+        assert [(LIST_A, alice.digest())] == list(store.digests())
     finally:
         store.close()
 
@@ -322,10 +341,11 @@ def test_a_list_is_rewritten_when_it_holds_max_deltas(db_path: Path) -> None:
     try:
         store.merge_many([(LIST_A, alice.copy())])
         for k in range(MAX_DELTAS - 1):
-            assert {LIST_A: None} == store.merge_many([(LIST_A, alice.add(f"item {k}"))])
+            delta = alice.add(f"item {k}")
+            assert {LIST_A: alice.digest()} == store.merge_many([(LIST_A, delta)])
         assert MAX_DELTAS - 1 == _rows(db_path, "deltas")
         last = alice.add("last")
-        assert {LIST_A: _md5(alice.encode())} == store.merge_many([(LIST_A, last)])
+        assert {LIST_A: alice.digest()} == store.merge_many([(LIST_A, last)])
         assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
     finally:
         store.close()
@@ -340,8 +360,8 @@ def test_a_list_with_deltas_is_rewritten_when_it_leaves_the_cache(db_path: Path)
         store.merge_many([(LIST_A, alice.add("milk"))])
         assert 1 == _rows(db_path, "deltas")
         # LIST_B evicts LIST_A: its row is brought up to date in the same commit.
-        flushed = store.merge_many([(LIST_B, bob.copy())])
-        assert {LIST_A: _md5(alice.encode()), LIST_B: _md5(bob.encode())} == flushed
+        # Only LIST_B changed: LIST_A's digest came with its delta.
+        assert {LIST_B: bob.digest()} == store.merge_many([(LIST_B, bob.copy())])
         assert {LIST_B} == store.cached()
         assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
         assert alice.encode() == store.get(LIST_A)
@@ -357,7 +377,7 @@ def test_a_write_that_loads_a_cold_list_rewrites_its_row(db_path: Path) -> None:
         store.merge_many([(LIST_B, ShoppingList(LIST_B, "bob", "y"))])
         assert {LIST_B} == store.cached()
         delta = alice.add("milk")
-        assert {LIST_A: _md5(alice.encode())} == store.merge_many([(LIST_A, delta)])
+        assert {LIST_A: alice.digest()} == store.merge_many([(LIST_A, delta)])
         assert (0, alice.encode()) == (_rows(db_path, "deltas"), _stored_row(db_path))
     finally:
         store.close()
@@ -381,7 +401,7 @@ def test_a_failed_commit_keeps_the_deltas_already_committed(db_path: Path) -> No
         assert committed == store.get_list(LIST_A)
         assert {LIST_A} == store.dirty()
         store._db.execute("DROP TRIGGER refuse")
-        assert {LIST_A: None} == store.merge_many([(LIST_A, eggs)])
+        assert {LIST_A: alice.digest()} == store.merge_many([(LIST_A, eggs)])
         assert alice == store.get_list(LIST_A)
     finally:
         store.close()
