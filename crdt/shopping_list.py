@@ -485,17 +485,8 @@ class ShoppingList:
         joins of deltas. A server can then fingerprint a list after every
         write at the cost of a few dozen bytes, not of a whole list.
         """
-        ctx = self._ctx
-        order = sorted(ctx.replicas())
-        index = {r: i for i, r in enumerate(order)}
-        blob = _CONTEXT_ENCODER.encode(
-            (
-                self.list_id,
-                order,
-                [ctx.vv.get(r, 0) for r in order],
-                sorted((index[r], n) for r, n in ctx.cloud),
-            )
-        )
+        ctx = self._ctx  # canonical: compacted, and no zero in the vector
+        blob = _CONTEXT_ENCODER.encode((self.list_id, sorted(ctx.vv.items()), sorted(ctx.cloud)))
         return hashlib.md5(blob, usedforsecurity=False).digest()
 
     @classmethod
