@@ -96,6 +96,8 @@ class ServerActor(BridgedActor):
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
         self.store = ListStore(self.db_path, durability=c.durability, cache_lists=c.cache_lists)
         self.index = DigestIndex(None, c.n)
+        #: lists written since their digest was last filed in the index
+        self._unfiled: set[str] = set()
         self.epoch = 0  # the proxy's epochs start at 1: 0 means no ring yet
         self.handoff = HandoffSender(
             self.store,
@@ -157,9 +159,10 @@ class ServerActor(BridgedActor):
         self._current = None
         if not accepted:
             return
-        changed = self.store.merge_many(updates, hints)  # committed to disk when this returns
-        for list_id, digest in changed.items():
-            self.index.update(list_id, digest)
+        # Committed to disk when this returns. The digests are filed when
+        # anti-entropy asks (_file_digests): a hot list is written many
+        # times between two questions.
+        self._unfiled.update(self.store.merge_many(updates, hints))
         for msg in accepted:
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
@@ -216,12 +219,14 @@ class ServerActor(BridgedActor):
         dropped = self.handoff.accepted(msg.reply_to)
         if dropped is not None:
             self.index.update(dropped, None)
+            self._unfiled.discard(dropped)
         if not self.handoff.inflight:
             # One line per completed round of handoffs, not per list.
             log.info("server.handed_off", total=self.handoff.handed_over)
 
     def _digests(self, msg: DigestRequest | KeysRequest) -> None:
         group = tuple(sorted(msg.group))
+        self._file_digests(group)
         if isinstance(msg, DigestRequest):
             reply: Message = Digest(
                 msg_id=self.ids(),
@@ -241,6 +246,18 @@ class ServerActor(BridgedActor):
             )
         self._send_backend(reply)
 
+    def _file_digests(self, group: tuple[str, ...]) -> None:
+        """File the digests of ``group``'s lists written since they were last filed.
+
+        Lists never filed (new here) are filed whatever their group: the
+        index alone knows which group a list is in.
+        """
+        index = self.index
+        due = [i for i in self._unfiled if index.group(i) in (group, None)]
+        for list_id in due:
+            index.update(list_id, self.store.digest(list_id))
+        self._unfiled.difference_update(due)
+
     def _ring(self, msg: RingUpdate) -> None:
         if msg.epoch == self.epoch:
             return
@@ -248,6 +265,7 @@ class ServerActor(BridgedActor):
         self.epoch = msg.epoch
         self.index.n = msg.n
         self.index.rebuild(ring, self.store.digests())
+        self._unfiled.clear()  # the rebuild read every list's current digest
         strays = self.index.not_owned(self.node_id)
         self.handoff.set_strays(strays)
         log.info("server.ring", epoch=msg.epoch, members=len(msg.members), strays=len(strays))

@@ -23,8 +23,8 @@ row joined with its delta rows. Its row is rewritten (*flushed*) when it
 holds :data:`MAX_DELTAS` deltas, when it leaves the cache, and when
 :meth:`ListStore.settle` asks (before a handed-off list is dropped, and at
 close). A list's anti-entropy digest (:meth:`ShoppingList.digest`, of its
-causal context) is taken at every write, so it never waits for a flush;
-a row keeps the digest of the list as of its last flush. Every
+causal context) comes from the cached state (:meth:`ListStore.digest`), so
+it never waits for a flush; a row keeps the digest as of its last flush. Every
 list with delta rows is in the cache, so a read of a cold list is one row.
 Deltas left by a crash are flushed when the store opens.
 
@@ -206,7 +206,7 @@ class ListStore:
         self,
         updates: Iterable[Update],
         hints: Iterable[tuple[str, str, ShoppingList]] = (),
-    ) -> dict[str, bytes]:
+    ) -> set[str]:
         """Join states into the store, and hinted writes into the hints, in one transaction.
 
         ``updates`` are (list id, state or delta[, the bytes it was decoded
@@ -216,7 +216,7 @@ class ListStore:
         the cache is left as the database is.
 
         Returns:
-            Every list whose stored state changed, with its new digest.
+            Every list whose stored state changed (see :meth:`digest`).
         """
         updates, hints = list(updates), list(hints)
         for list_id, incoming in [*((u[0], u[1]) for u in updates), *((i, s) for _, i, s in hints)]:
@@ -231,7 +231,7 @@ class ListStore:
                 i for i, r in rows.items() if self._deltas.get(i, 0) + len(r) >= MAX_DELTAS
             )
             if not changed and not hinted and not flush:
-                return {}
+                return set()
             self._write(rows, flush, hinted)
         except BaseException:
             self._forget(touched)
@@ -239,20 +239,15 @@ class ListStore:
         for list_id, blobs in rows.items():
             if list_id not in flush:
                 self._deltas[list_id] = self._deltas.get(list_id, 0) + len(blobs)
-        digests = {i: self._cache[i].state.digest() for i in changed}
         self._shrink()
-        return digests
+        return changed
 
-    def settle(self, list_ids: Iterable[str] | None = None) -> dict[str, bytes]:
-        """Rewrite the rows of lists that hold deltas: all, or those of ``list_ids``.
-
-        Returns the digest of each list rewritten (unchanged by the rewrite).
-        """
+    def settle(self, list_ids: Iterable[str] | None = None) -> None:
+        """Rewrite the rows of lists that hold deltas: all, or those of ``list_ids``."""
         held = self._deltas if list_ids is None else [i for i in list_ids if i in self._deltas]
         flush = set(held)
-        if not flush:
-            return {}
-        return self._write({}, flush, {})
+        if flush:
+            self._write({}, flush, {})
 
     def _join_lists(
         self, updates: list[Update], touched: set[str]
@@ -322,18 +317,15 @@ class ListStore:
         deltas: dict[str, list[bytes]],
         flush: set[str],
         hinted: dict[tuple[str, str], ShoppingList],
-    ) -> dict[str, bytes]:
+    ) -> None:
         """Append delta rows, rewrite the rows of ``flush``, store hints: one transaction."""
         rows = []
-        digests: dict[str, bytes] = {}
         for list_id in flush:
             entry = self._cache[list_id]
             blob = entry.blob
             if blob is None:
                 blob = entry.blob = entry.state.encode()
-            digest = entry.state.digest()
-            digests[list_id] = digest
-            rows.append((list_id, position_bytes(list_id), blob, digest))
+            rows.append((list_id, position_bytes(list_id), blob, entry.state.digest()))
         appended = [(i, b) for i, blobs in deltas.items() if i not in flush for b in blobs]
         dropped = [(i,) for i in flush if i in self._deltas]
         hint_rows = [(o, i, st.encode()) for (o, i), st in hinted.items()]
@@ -348,7 +340,6 @@ class ListStore:
             )
         for list_id in flush:
             self._deltas.pop(list_id, None)
-        return digests
 
     def _forget(self, touched: set[str]) -> None:
         """After a failed batch: make the cache what the database holds again.
@@ -446,6 +437,15 @@ class ListStore:
         if cur.rowcount:
             self._cache.pop(list_id, None)
         return cur.rowcount > 0
+
+    def digest(self, list_id: str) -> bytes | None:
+        """A stored list's anti-entropy digest (:meth:`ShoppingList.digest`), or ``None``."""
+        entry = self._cache.get(list_id)
+        if entry is not None:
+            return entry.state.digest()
+        # Not cached, so no delta rows: the row's digest is the list's.
+        row = self._db.execute("SELECT digest FROM lists WHERE list_id = ?", (list_id,)).fetchone()
+        return bytes(row[0]) if row is not None else None
 
     def digests(self) -> Iterator[tuple[str, bytes]]:
         """(list id, state digest) of every stored list, deltas included."""

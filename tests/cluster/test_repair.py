@@ -109,9 +109,9 @@ def test_anti_entropy_sees_writes_the_replicas_hold_as_delta_rows(tmp_path: Path
     """A replica that missed a write catches up, though the others keep it in a delta row.
 
     Their rows (and the digests kept with them) predate the write, like the
-    row of the replica that missed it; a server's digests come from its
-    lists' causal contexts, taken at every write, or the three would look
-    equal. Hinted handoff is off, and no client reads, so anti-entropy is
+    row of the replica that missed it; a server files the digests of the
+    lists written since the last question (of their causal contexts) before
+    it answers anti-entropy, or the three would look equal. Hinted handoff is off, and no client reads, so anti-entropy is
     the only way back.
     """
     cluster = ClusterHarness(
