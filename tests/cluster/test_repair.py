@@ -111,8 +111,8 @@ def test_anti_entropy_sees_writes_the_replicas_hold_as_delta_rows(tmp_path: Path
     Their rows (and the digests kept with them) predate the write, like the
     row of the replica that missed it; a server files the digests of the
     lists written since the last question (of their causal contexts) before
-    it answers anti-entropy, or the three would look equal. Hinted handoff is off, and no client reads, so anti-entropy is
-    the only way back.
+    it answers anti-entropy, or the three would look equal. Hinted handoff
+    is off, and no client reads, so anti-entropy is the only way back.
     """
     cluster = ClusterHarness(
         tmp_path, SERVERS, {"ae_interval_s": 0.2, "handoff_interval_s": 3600.0, "debug": True}
