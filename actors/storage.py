@@ -113,7 +113,7 @@ class ListStore:
         cache_lists: how many decoded lists to keep in memory (at least 1).
     """
 
-    def __init__(self, path: Path, durability: str = "normal", cache_lists: int = 4096) -> None:
+    def __init__(self, path: Path, durability: str = "normal", cache_lists: int = 65_536) -> None:
         if durability not in ("normal", "full"):
             raise ValueError(f"durability must be 'normal' or 'full', got {durability!r}")
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -363,7 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="requests each load client makes before the clock starts (more are made on the fly)",
     )
     p.add_argument("--durability", choices=["normal", "full"], default="normal")
-    p.add_argument("--cache-lists", type=int, default=4096, help="the servers' cache_lists setting")
+    p.add_argument(
+        "--cache-lists", type=int, default=65_536, help="the servers' cache_lists setting"
+    )
     p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
     p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")
     p.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")

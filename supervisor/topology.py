@@ -100,8 +100,11 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: "full": it also survives a power cut (fsync per commit, group-committed)
     durability: Literal["normal", "full"] = "normal"
     #: lists each server keeps decoded in memory (an LRU); a write to a list
-    #: outside it reads and decodes the list first. A 30-item list takes ~20 KB.
-    cache_lists: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 4096
+    #: outside it reads and decodes the list first (3x slower at 100,000
+    #: lists with 4,096 cached, docs/performance.md). A 30-item list takes
+    #: ~24 KB, so a full default cache is ~1.5 GB per server: lower it where
+    #: memory is short.
+    cache_lists: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 65_536
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
