@@ -39,13 +39,13 @@ def test_take_over_stops_automatic_collection_and_freezes_the_startup_heap() -> 
     assert gc.get_freeze_count() > 0
 
 
+@pytest.mark.usefixtures("own_gc")
 def test_rounds_collect_young_then_settle_then_thaw() -> None:
     clock = CollectorClock(interval_s=0.2, settle_every=3, thaw_every=6)
     generations = [clock.collect()[0] for _ in range(12)]
     expected = [YOUNG, YOUNG, SETTLE, YOUNG, YOUNG, THAW] * 2
     assert expected == generations
     assert 12 == clock.rounds
-    gc.unfreeze()
 
 
 def test_a_round_reports_its_pause() -> None:

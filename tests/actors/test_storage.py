@@ -295,10 +295,10 @@ def test_a_write_to_a_cached_list_goes_into_a_delta_row_until_settled(db_path: P
         first = alice.encode()
         assert {LIST_A} == store.merge_many([(LIST_A, alice.copy())])
         delta = alice.add("milk", 2)
-        # The digest is of the list with the delta, though its row is not.
         assert {LIST_A} == store.merge_many([(LIST_A, delta, delta.encode())])
         assert (1, first) == (_rows(db_path, "deltas"), _stored_row(db_path))
         assert {LIST_A} == store.dirty()
+        # The digest is of the list with the delta, though its row is not.
         assert alice.digest() == store.digest(LIST_A)
         assert [(LIST_A, alice.digest())] == list(store.digests())
         assert alice.encode() == store.get(LIST_A)
