@@ -3,54 +3,42 @@
 Subclasses implement :meth:`BridgedActor.handle` (one decoded message) or
 override :meth:`BridgedActor.handle_batch` (a poll's worth, e.g. to commit a
 group of writes at once), plus the optional hooks. Every hook runs in the
-actor's own thread, one message at a time, so actor state needs no locks.
+bridge's thread, which hosts the actor (:mod:`actors.runtime`), one message at
+a time, so actor state needs no locks.
 """
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pykka
 import structlog
 
 from actors.bridge import Bridge, Outbox
 from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
-
-if TYPE_CHECKING:
-    from pykka._actor import ActorInbox  # the protocol pykka's inboxes follow
+from actors.runtime import ActorHost, HostedActor
 
 __all__ = ["BridgedActor", "CrashHandler"]
 
-#: Called in the dying actor's thread with the messages it had not finished
+#: Called in the bridge thread, by the dying actor, with the messages it had not finished
 #: (to be re-delivered, in order) and the exception that killed it.
 CrashHandler = Callable[[list[Any], BaseException | None], None]
 
 log = structlog.get_logger(__name__)
 
 
-class BridgedActor(pykka.ThreadingActor):
+class BridgedActor(HostedActor):
     """Base class of the proxy, server and client actors.
 
     Args:
-        bridge: the bridge of this process; the actor sends through an
-            :class:`~actors.bridge.Outbox` it opens in its own thread.
+        bridge: the bridge of this process; it hosts the actor, and the
+            actor sends through an :class:`~actors.bridge.Outbox` of it.
         node_id: this process's node id.
         on_crash: where unfinished messages go when the actor dies of an
             exception (the in-process supervisor); ``None`` drops them.
     """
-
-    # A stuck actor thread must never keep a stopping process alive.
-    use_daemon_thread = True
-
-    @staticmethod
-    def _create_actor_inbox() -> ActorInbox:
-        # queue.SimpleQueue is C code: a tell and the actor's wake-up cost a
-        # fraction of queue.Queue's Python locks. Unbounded like pykka's own
-        # inbox; the bridge's batching keeps it short (one item per poll).
-        return queue.SimpleQueue()
 
     def __init__(
         self,
@@ -58,21 +46,24 @@ class BridgedActor(pykka.ThreadingActor):
         node_id: str,
         on_crash: CrashHandler | None = None,
     ) -> None:
-        super().__init__()
         self._bridge = bridge
+        super().__init__()
         self.node_id = node_id
         self._on_crash = on_crash
         self._batch: list[Delivery] = []
         self._current: Delivery | None = None
         self.outbox: Outbox
 
+    def _actor_host(self) -> ActorHost:
+        return self._bridge.host
+
     # ------------------------------------------------------------ subclass API
 
     def started(self) -> None:
-        """Open resources (files, databases). Runs in the actor thread."""
+        """Open resources (files, databases). Runs in the bridge thread."""
 
     def stopping(self) -> None:
-        """Close resources. Runs in the actor thread, also after a crash."""
+        """Close resources. Runs in the bridge thread, also after a crash."""
 
     def handle(self, delivery: Delivery) -> None:
         """Handle one message from the network."""

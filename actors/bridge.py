@@ -5,6 +5,11 @@ created, polled, read and written by the bridge thread alone. The loop is the
 ZeroMQ guide's broker loop: poll with a timeout equal to the tick interval,
 handle what arrived, then always send the tick that drives timers.
 
+The bridge thread also hosts the process's actors (:mod:`actors.runtime`):
+after every poll it lets each handle what its inbox holds, then sends what
+they queued. A message therefore crosses no thread between the socket and
+the actor, nor between the actor and the socket.
+
 Inbound: each frame is decoded by :func:`protocol.decode` in the bridge
 thread. A frame that does not decode gets an ``ErrorReply`` (on ROUTER
 sockets, where we know who sent it) and a rate-limited log line; it never
@@ -12,9 +17,9 @@ reaches an actor. What decodes is batched per poll into one
 :class:`~actors.messages.Inbound` and ``tell``-ed to the actor.
 
 Outbound: actors never touch network sockets. An actor's :class:`Outbox`
-appends encoded messages to the bridge's outbound deque and wakes the bridge
-once per handled message (a :class:`Waker`: an eventfd its poll watches);
-the bridge then sends them all. A batch of replies costs one wake-up.
+appends encoded messages to the bridge's outbound deque; the bridge sends
+them all after its actors' round. An outbox used from another thread wakes
+the bridge (a :class:`Waker`: an eventfd its poll watches).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.runtime import ActorHost
 from protocol import ErrorReply, Message, ProtocolError, decode, encode
 from protocol.limits import MAX_FRAME_BYTES
 
@@ -152,16 +158,16 @@ class Waker:
 class Outbox:
     """An actor's way out to the network, through the bridge.
 
-    Messages are encoded in the actor's thread and appended to the bridge's
-    outbound queue (a deque: append and popleft are atomic); :meth:`flush`
-    then wakes the bridge once, however many messages the actor queued. The
-    actor base class flushes after every message it handles, so a batch of
-    requests costs one wake-up. Used by one actor thread at a time.
+    Messages are encoded by the caller and appended to the bridge's outbound
+    queue (a deque: append and popleft are atomic). On the bridge thread,
+    where hosted actors run, the bridge sends them after the actors' round;
+    from another thread, :meth:`flush` wakes the bridge once, however many
+    messages were queued. Used by one thread at a time.
     """
 
-    def __init__(self, queue: deque[_Out], waker: Waker) -> None:
+    def __init__(self, queue: deque[_Out], host: ActorHost) -> None:
         self._queue = queue
-        self._waker = waker
+        self._host = host
         self._queued = False
 
     def send(self, channel: str, peer: bytes, msg: Message) -> None:
@@ -180,10 +186,11 @@ class Outbox:
         self._queued = True
 
     def flush(self) -> None:
-        """Wake the bridge if anything was queued since the last flush."""
+        """Wake the bridge if anything was queued since the last flush (and
+        this is not the bridge thread, which sends after its actors' round)."""
         if self._queued:
             self._queued = False
-            self._waker.wake()
+            self._host.notify()
 
     def close(self) -> None:
         self.flush()
@@ -219,6 +226,8 @@ class Bridge(threading.Thread):
         self.tick_interval_s = tick_interval_s
         self.faults = faults
         self.waker = Waker()
+        #: runs the process's actors on this thread (see actors.runtime)
+        self.host = ActorHost(self.waker.wake)
         #: what actors send, drained by this thread (see Outbox)
         self.outbound: deque[_Out] = deque(maxlen=MAX_OUTBOUND)
         #: bound endpoints by channel, filled before wait_ready() returns
@@ -259,6 +268,7 @@ class Bridge(threading.Thread):
 
     def run(self) -> None:
         """Thread body: set up, loop, and always close every socket (LINGER 0)."""
+        self.host.bind()
         try:
             for spec in self.specs:
                 self._open(spec)
@@ -269,6 +279,11 @@ class Bridge(threading.Thread):
             log.error("bridge.failed", node=self.node_id, error=repr(exc))
         finally:
             self._ready.set()
+            try:
+                # Hosted actors close their stores here, on their own thread.
+                self.host.stop_all()
+            except Exception as exc:  # noqa: BLE001 - the sockets must close regardless
+                log.error("bridge.actor_stop_failed", node=self.node_id, error=repr(exc))
             for sock in [*self._socks.values(), *self._monitors]:
                 sock.close(linger=0)
             self.waker.close()
@@ -332,14 +347,18 @@ class Bridge(threading.Thread):
         max_frames = {s.channel: s.max_frame_bytes for s in self.specs}
         tick = self.tick_interval_s
         next_tick = time.monotonic() + tick
+        host = self.host
         while not self._stop_event.is_set():
-            due = next_tick if not self._delayed else min(next_tick, self._delayed[0].due)
-            timeout_ms = max(0, int((due - time.monotonic()) * 1000.0) + 1)
+            if host.pending() or self.outbound:
+                timeout_ms = 0  # a handler told an actor, or a send failed
+            else:
+                due = next_tick if not self._delayed else min(next_tick, self._delayed[0].due)
+                timeout_ms = max(0, int((due - time.monotonic()) * 1000.0) + 1)
             ready = poller.poll(timeout_ms)
             batch: list[Delivery] = []
             for sock, _ in ready:
                 if sock == wake_fd:
-                    self._forward_outbound()
+                    self.waker.drain()
                 elif sock in self._monitors:
                     self._read_monitor(sock)
                 else:
@@ -353,6 +372,8 @@ class Bridge(threading.Thread):
             if now >= next_tick:
                 next_tick = now + tick
                 self._deliver(Tick(now))
+            host.run()
+            self._forward_outbound()
 
     def _read(
         self, sock: zmq.Socket[bytes], channel: str, max_bytes: int, batch: list[Delivery]
@@ -398,11 +419,10 @@ class Bridge(threading.Thread):
             batch.append(Delivery(channel, peer, msg))
 
     def outbox(self) -> Outbox:
-        """A new outbox for an actor; call from the actor's thread."""
-        return Outbox(self.outbound, self.waker)
+        """A new outbox, for one actor (or one other thread)."""
+        return Outbox(self.outbound, self.host)
 
     def _forward_outbound(self) -> None:
-        self.waker.drain()
         queue = self.outbound
         while queue:
             channel, peer, payload = queue.popleft()

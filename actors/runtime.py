@@ -1,0 +1,217 @@
+"""Actors hosted by their bridge's thread: a pykka actor type without a thread of its own.
+
+pykka runs each ``ThreadingActor`` on a thread of its own, so every message
+from the network crossed two threads in each process it visited: the bridge
+handed it to the actor thread, and the actor's reply woke the bridge again.
+On this 2-core machine each such wake-up took 40-60 µs, and a quorum write
+met six of them on its critical path (client -> proxy -> servers -> proxy),
+about a fifth of its latency (docs/performance.md has the measurements).
+
+pykka is built for more than one actor type (it once shipped gevent and
+eventlet actors, which share one OS thread); :class:`HostedActor` is one more.
+Its loop is not a thread but an :class:`ActorHost` that the bridge runs after
+every poll: each hosted actor handles the messages in its inbox there, one at
+a time, with pykka's semantics (``tell``, ``ask``, ``stop``, ``on_failure``).
+
+Contract:
+
+- ``tell``, ``ask`` and ``stop`` work from any thread; from any thread but the
+  host's they wake the host (the bridge's poll watches its waker).
+- Every hook (``on_start``, ``on_receive``, ``on_stop``, ``on_failure``) runs
+  in the host thread, so actor state and its SQLite connection need no locks.
+- A hook that blocks, blocks the host's sockets as well; work that would take
+  longer than a request's timeout is split up by the actors themselves.
+- An ``ask`` from the host thread to an actor it hosts would wait for itself
+  (until its timeout): hosted actors ``tell`` each other, and only other
+  threads (tests, the client library's caller) ``ask``.
+"""
+
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Final
+
+import pykka
+from pykka import ActorDeadError
+from pykka._envelope import Envelope
+from pykka.messages import _ActorStop
+
+__all__ = ["ActorHost", "HostedActor", "HostedInbox"]
+
+#: Messages one actor handles per round before the host polls its sockets
+#: again; bounds how long one busy actor keeps the others and the network
+#: waiting (a message is usually a whole poll's worth of requests).
+ROUND_BUDGET: Final = 64
+
+
+class HostedInbox:
+    """A hosted actor's inbox: a ``SimpleQueue`` that wakes the host when
+    another thread puts into it. Follows pykka's ``ActorInbox`` protocol."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Envelope[Any]] = queue.SimpleQueue()
+        self.host: ActorHost | None = None
+
+    def put(self, envelope: Envelope[Any], /) -> None:
+        """Any thread."""
+        if self.host is not None and self.host.stopped:
+            raise ActorDeadError("the bridge hosting this actor has stopped")
+        self._queue.put(envelope)
+        if self.host is not None:
+            self.host.notify()
+
+    def get(self) -> Envelope[Any]:
+        """Blocks if empty: only after :meth:`empty` returned ``False``."""
+        return self._queue.get()
+
+    def empty(self) -> bool:
+        return self._queue.empty()
+
+
+class ActorHost:
+    """Runs hosted actors on one thread, the bridge's.
+
+    Args:
+        wake: wakes the host thread from another thread (the bridge's waker).
+    """
+
+    def __init__(self, wake: Callable[[], None]) -> None:
+        self._wake = wake
+        self._thread_id: int | None = None
+        #: started by any thread, set up by the host thread at its next round
+        self._adopted: deque[HostedActor] = deque()
+        self._actors: list[HostedActor] = []
+        self.stopped = False
+
+    def bind(self) -> None:
+        """Make the calling thread the host thread; the bridge calls it first."""
+        self._thread_id = threading.get_ident()
+
+    def on_host_thread(self) -> bool:
+        return threading.get_ident() == self._thread_id
+
+    def notify(self) -> None:
+        """Any thread: new work for the host. Costs nothing on the host thread,
+        which runs its actors after every poll anyway."""
+        if threading.get_ident() != self._thread_id:
+            self._wake()
+
+    def adopt(self, actor: HostedActor) -> None:
+        """Any thread: the actor's ``on_start`` runs at the host's next round."""
+        if self.stopped:
+            raise ActorDeadError("the bridge hosting this actor has stopped")
+        self._adopted.append(actor)
+        self.notify()
+
+    def pending(self) -> bool:
+        """Whether a round has work now (the bridge then polls without waiting)."""
+        return bool(self._adopted) or any(not a.actor_inbox.empty() for a in self._actors)
+
+    def run(self) -> None:
+        """One round: set up new actors, then let each handle what it has."""
+        while self._adopted:
+            actor = self._adopted.popleft()
+            self._actors.append(actor)
+            actor._host_setup()
+        # A handler may start an actor (a restart after a crash): it joins
+        # the next round, so iterate over a copy.
+        for actor in list(self._actors):
+            actor._host_round(ROUND_BUDGET)
+        self._actors = [a for a in self._actors if not a.actor_stopped.is_set()]
+
+    def stop_all(self) -> None:
+        """Stop every actor still running (their ``on_stop`` runs here) and
+        refuse new ones. The bridge calls it as its thread ends."""
+        self.stopped = True
+        while self._adopted:
+            self._actors.append(self._adopted.popleft())
+        for actor in self._actors:
+            if not actor.actor_stopped.is_set():
+                actor._stop()
+            actor._host_teardown()
+        self._actors = []
+
+
+class HostedActor(pykka.Actor):
+    """A pykka actor run by an :class:`ActorHost`; see the module docstring.
+
+    Subclasses give their host through :meth:`_actor_host`.
+    """
+
+    actor_inbox: HostedInbox
+
+    @staticmethod
+    def _create_actor_inbox() -> HostedInbox:
+        return HostedInbox()
+
+    @staticmethod
+    def _create_future() -> pykka.Future[Any]:
+        return pykka.ThreadingFuture()
+
+    def _actor_host(self) -> ActorHost:
+        raise NotImplementedError
+
+    def _start_actor_loop(self) -> None:
+        host = self._actor_host()
+        self.actor_inbox.host = host
+        host.adopt(self)
+
+    # ------------------------------------------------- run by the host thread
+
+    def _host_setup(self) -> None:
+        self._actor_loop_setup()  # on_start; a failure stops the actor
+
+    def _host_round(self, budget: int) -> None:
+        inbox = self.actor_inbox
+        for _ in range(budget):
+            if self.actor_stopped.is_set():
+                self._host_teardown()
+                return
+            if inbox.empty():
+                return
+            self._host_handle(inbox.get())
+        if self.actor_stopped.is_set():
+            self._host_teardown()
+
+    def _host_handle(self, envelope: Envelope[Any]) -> None:
+        # pykka's ThreadingActor loop, one message at a time.
+        try:
+            response = self._handle_receive(envelope.message)
+            if envelope.reply_to is not None:
+                envelope.reply_to.set(response)
+        except Exception:  # noqa: BLE001 - an actor's failure, handled as pykka does
+            if envelope.reply_to is not None:
+                envelope.reply_to.set_exception()
+                return
+            self._handle_failure(*sys.exc_info())
+            try:
+                self.on_failure(*sys.exc_info())
+            except Exception:  # noqa: BLE001 - as pykka: a failing on_failure stops the actor
+                self._handle_failure(*sys.exc_info())
+        except BaseException:
+            # Not ours to swallow (KeyboardInterrupt, SystemExit): stop this
+            # actor and let it end the host thread, which ends the process.
+            self._stop()
+            raise
+
+    def _host_teardown(self) -> None:
+        """Answer what is left in the inbox: asks fail, a stop succeeds."""
+        inbox = self.actor_inbox
+        while not inbox.empty():
+            envelope = inbox.get()
+            if envelope.reply_to is None:
+                continue
+            if isinstance(envelope.message, _ActorStop):
+                envelope.reply_to.set(None)
+            else:
+                envelope.reply_to.set_exception(
+                    exc_info=(
+                        ActorDeadError,
+                        ActorDeadError(f"{self.actor_ref} stopped before handling the message"),
+                        None,
+                    )
+                )
