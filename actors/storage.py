@@ -82,6 +82,11 @@ _UPSERT: Final = (
     "INSERT INTO lists (list_id, position, state, digest) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(list_id) DO UPDATE SET state = excluded.state, digest = excluded.digest"
 )
+_APPEND: Final = "INSERT INTO deltas (list_id, state) VALUES (?, ?)"
+_HINT: Final = (
+    "INSERT INTO hints (owner, list_id, state) VALUES (?, ?, ?) "
+    "ON CONFLICT(owner, list_id) DO UPDATE SET state = excluded.state"
+)
 
 #: A write: (list id, state or delta), optionally with the bytes the state
 #: was decoded from, which then need not be encoded again for its delta row.
@@ -329,15 +334,17 @@ class ListStore:
         appended = [(i, b) for i, blobs in deltas.items() if i not in flush for b in blobs]
         dropped = [(i,) for i in flush if i in self._deltas]
         hint_rows = [(o, i, st.encode()) for (o, i), st in hinted.items()]
+        # Only the statements with rows: a write is usually one delta row,
+        # and each statement costs a few µs even with nothing to do.
         with self._transaction():
-            self._db.executemany("INSERT INTO deltas (list_id, state) VALUES (?, ?)", appended)
-            self._db.executemany(_UPSERT, rows)
-            self._db.executemany("DELETE FROM deltas WHERE list_id = ?", dropped)
-            self._db.executemany(
-                "INSERT INTO hints (owner, list_id, state) VALUES (?, ?, ?) "
-                "ON CONFLICT(owner, list_id) DO UPDATE SET state = excluded.state",
-                hint_rows,
-            )
+            if appended:
+                self._db.executemany(_APPEND, appended)
+            if rows:
+                self._db.executemany(_UPSERT, rows)
+            if dropped:
+                self._db.executemany("DELETE FROM deltas WHERE list_id = ?", dropped)
+            if hint_rows:
+                self._db.executemany(_HINT, hint_rows)
         for list_id in flush:
             self._deltas.pop(list_id, None)
 
