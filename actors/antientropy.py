@@ -51,7 +51,7 @@ class _Session:
 
 
 class AntiEntropy:
-    """The proxy's anti-entropy manager; owned by the proxy actor's thread."""
+    """The proxy's anti-entropy manager; owned by the proxy actor (on its bridge's thread)."""
 
     def __init__(
         self,

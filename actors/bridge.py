@@ -280,7 +280,7 @@ class Bridge(threading.Thread):
         finally:
             self._ready.set()
             try:
-                # Hosted actors close their stores here, on their own thread.
+                # Hosted actors close their stores here, on the thread that opened them.
                 self.host.stop_all()
             except Exception as exc:  # noqa: BLE001 - the sockets must close regardless
                 log.error("bridge.actor_stop_failed", node=self.node_id, error=repr(exc))

@@ -96,7 +96,8 @@ class SyncReport:
     failed: list[str]
 
 
-#: Called in the client actor's thread with each list changed by a published update.
+#: Called in the client's bridge thread (which hosts its actor) with each list
+#: changed by a published update.
 UpdateCallback = Callable[[ShoppingList], None]
 
 
@@ -179,7 +180,7 @@ class ClientSession:
         endpoints: the proxy's endpoints (``frontend`` and ``publish``), or
             ``None`` to work offline only.
         subscribe: receive published updates of the lists held here.
-        on_update: called (in the actor thread) with each list an update changed.
+        on_update: called (in the bridge thread) with each list an update changed.
         trace: trace every request of this session (see :mod:`logs.tracing`).
     """
 

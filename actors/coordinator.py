@@ -137,7 +137,7 @@ Finished = Callable[[str], None]
 
 
 class Coordinator:
-    """Runs every quorum request of the proxy; owned by the proxy actor's thread."""
+    """Runs every quorum request of the proxy; owned by the proxy actor (on its bridge's thread)."""
 
     def __init__(
         self,

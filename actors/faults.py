@@ -8,7 +8,8 @@ chaos tests cut the proxy off from one server without killing it).
 
 Rules are matched in order; the first rule that matches a message decides
 its fate. Rules are replaced as a whole (a single reference swap), so the
-bridge thread can read them while the actor thread installs new ones.
+bridge thread reads them and the actor, hosted by that thread, installs new ones
+(tests may install rules from their own thread).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ class FaultInjector:
     def install(self, rules: list[FaultRule], duration_s: float = 0.0) -> None:
         """Replace the rules; they expire after ``duration_s`` (0: until replaced).
 
-        An empty list clears every rule. Called from the actor's thread.
+        An empty list clears every rule. Called by the actor, on the bridge thread.
         """
         until = time.monotonic() + duration_s if duration_s > 0 else None
         self._active = tuple((r, until) for r in rules)

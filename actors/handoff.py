@@ -12,7 +12,7 @@ answers ``Stored`` once they are durable there; only then is the local copy
 dropped, and only if no write was merged into it meanwhile. A refusal (owner
 still down) or silence just leaves the item for a later round.
 
-Owned by the server actor's thread; no I/O of its own besides the store.
+Owned by the server actor (on its bridge's thread); no I/O of its own besides the store.
 """
 
 from __future__ import annotations

@@ -74,7 +74,7 @@ class CrashRequested(RuntimeError):
 
 
 class ServerActor(BridgedActor):
-    """See the module docstring. All methods run in the actor's thread."""
+    """See the module docstring. All methods run in the bridge thread, which hosts the actor."""
 
     def __init__(
         self,

@@ -40,7 +40,7 @@ class ActorSupervisor:
         max_restarts: restarts allowed within ``within_s``...
         within_s: ...before giving up.
         on_give_up: called once when the supervisor gives up (from the
-            crashing actor's thread); the process should then exit.
+            bridge thread that hosts the crashing actor); the process should then exit.
     """
 
     def __init__(
@@ -85,7 +85,7 @@ class ActorSupervisor:
                 log.warning("supervisor.stop_timeout", actor=self.name)
 
     def _crashed(self, leftover: list[Any], error: BaseException | None) -> None:
-        # Runs in the dying actor's thread, inside its on_failure.
+        # Runs in the bridge thread, inside the dying actor's on_failure.
         with self._lock:
             old, self._ref = self._ref, None
             if self._stopping:
