@@ -34,7 +34,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Any, Final, Protocol, cast
 
 import pykka
 import structlog
@@ -68,6 +68,8 @@ _Out = tuple[str, bytes, bytes]
 _NOBLOCK: Final = int(zmq.NOBLOCK)
 _SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
 _RCVMORE: Final = int(zmq.RCVMORE)
+_EVENTS: Final = int(zmq.EVENTS)
+_POLLIN: Final = int(zmq.POLLIN)
 
 
 @dataclass(frozen=True)
@@ -379,7 +381,11 @@ class Bridge(threading.Thread):
         self, sock: zmq.Socket[bytes], channel: str, max_bytes: int, batch: list[Delivery]
     ) -> None:
         kind = self._kinds[channel]
-        for _ in range(MAX_BATCH):
+        for n in range(MAX_BATCH):
+            # Asking whether more is queued is cheaper than the zmq.Again a
+            # read of an empty socket raises, which most polls would end on.
+            if n and not cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
+                return
             try:
                 frames = [sock.recv(_NOBLOCK)]
             except zmq.Again:
@@ -408,15 +414,21 @@ class Bridge(threading.Thread):
                 self._bad_frame(sock, kind, channel, peer, str(exc))
                 continue
             if self.faults is not None:
-                copies, delay_s = self.faults.decide("in", channel, peer)
-                if copies == 0:
-                    continue
-                if delay_s > 0:
-                    item = Inbound([Delivery(channel, peer, msg)] * copies)
-                    self._later(delay_s, functools.partial(self._deliver, item))
-                    continue
-                batch.extend([Delivery(channel, peer, msg)] * (copies - 1))
-            batch.append(Delivery(channel, peer, msg))
+                self._inject(Delivery(channel, peer, msg), batch)
+            else:
+                batch.append(Delivery(channel, peer, msg))
+
+    def _inject(self, delivery: Delivery, batch: list[Delivery]) -> None:
+        """Drop, delay or duplicate an inbound message as the fault policy says."""
+        assert self.faults is not None  # the caller checked: not network input
+        copies, delay_s = self.faults.decide("in", delivery.channel, delivery.peer)
+        if copies == 0:
+            return
+        if delay_s > 0:
+            item = Inbound([delivery] * copies)
+            self._later(delay_s, functools.partial(self._deliver, item))
+            return
+        batch.extend([delivery] * copies)
 
     def outbox(self) -> Outbox:
         """A new outbox, for one actor (or one other thread)."""
