@@ -122,6 +122,10 @@ class Waker:
     """
 
     def __init__(self) -> None:
+        # wake() and close() may race (a late tell, a stop after the loop
+        # ended): a write to a closed fd could hit whatever reused its number.
+        self._lock = threading.Lock()
+        self._closed = False
         if hasattr(os, "eventfd"):
             fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
             self._r, self._w, self._eventfd = fd, fd, True
@@ -134,9 +138,15 @@ class Waker:
     def fileno(self) -> int:
         return self._r
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def wake(self) -> None:
-        """Any thread."""
-        with contextlib.suppress(BlockingIOError):
+        """Any thread; does nothing once closed."""
+        with self._lock, contextlib.suppress(BlockingIOError):
+            if self._closed:
+                return
             if self._eventfd:
                 os.eventfd_write(self._w, 1)
             else:  # pragma: no cover - not Linux
@@ -152,9 +162,13 @@ class Waker:
                     pass
 
     def close(self) -> None:
-        os.close(self._r)
-        if self._w != self._r:  # pragma: no cover - not Linux
-            os.close(self._w)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            os.close(self._r)
+            if self._w != self._r:  # pragma: no cover - not Linux
+                os.close(self._w)
 
 
 class Outbox:
@@ -263,8 +277,9 @@ class Bridge(threading.Thread):
             raise RuntimeError(f"bridge of {self.node_id} failed: {self.error}") from self.error
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the loop to end (within one tick) and wait for the sockets to close."""
+        """Ask the loop to end and wait for the sockets to close."""
         self._stop_event.set()
+        self.host.notify()  # wakes the poll, unless this is the bridge thread
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout_s)
 

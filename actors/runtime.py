@@ -36,7 +36,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 import pykka
-from pykka import ActorDeadError
+from pykka import ActorDeadError, ActorRegistry
 from pykka._envelope import Envelope
 from pykka.messages import _ActorStop
 
@@ -57,12 +57,18 @@ class HostedInbox:
         self.host: ActorHost | None = None
 
     def put(self, envelope: Envelope[Any], /) -> None:
-        """Any thread."""
-        if self.host is not None and self.host.stopped:
-            raise ActorDeadError("the bridge hosting this actor has stopped")
-        self._queue.put(envelope)
-        if self.host is not None:
-            self.host.notify()
+        """Any thread. Raises ``ActorDeadError`` once the host has stopped."""
+        host = self.host
+        if host is None:  # not started yet: nobody can hold a ref to it
+            self._queue.put(envelope)
+            return
+        # Under the host's lock, so that a put cannot land after the host's
+        # last drain (its future would never be answered).
+        with host.lock:
+            if host.stopped:
+                raise ActorDeadError("the bridge hosting this actor has stopped")
+            self._queue.put(envelope)
+        host.notify()
 
     def get(self) -> Envelope[Any]:
         """Blocks if empty: only after :meth:`empty` returned ``False``."""
@@ -85,6 +91,8 @@ class ActorHost:
         #: started by any thread, set up by the host thread at its next round
         self._adopted: deque[HostedActor] = deque()
         self._actors: list[HostedActor] = []
+        #: guards ``stopped`` against a put or a start racing the last drain
+        self.lock = threading.Lock()
         self.stopped = False
 
     def bind(self) -> None:
@@ -101,10 +109,15 @@ class ActorHost:
             self._wake()
 
     def adopt(self, actor: HostedActor) -> None:
-        """Any thread: the actor's ``on_start`` runs at the host's next round."""
-        if self.stopped:
-            raise ActorDeadError("the bridge hosting this actor has stopped")
-        self._adopted.append(actor)
+        """Any thread: the actor's ``on_start`` runs at the host's next round.
+
+        Raises:
+            ActorDeadError: the host has stopped.
+        """
+        with self.lock:
+            if self.stopped:
+                raise ActorDeadError("the bridge hosting this actor has stopped")
+            self._adopted.append(actor)
         self.notify()
 
     def pending(self) -> bool:
@@ -125,13 +138,21 @@ class ActorHost:
 
     def stop_all(self) -> None:
         """Stop every actor still running (their ``on_stop`` runs here) and
-        refuse new ones. The bridge calls it as its thread ends."""
-        self.stopped = True
-        while self._adopted:
-            self._actors.append(self._adopted.popleft())
+        refuse new ones. The bridge calls it as its thread ends.
+
+        An actor started but not yet set up never ran ``on_start``, so it gets
+        no ``on_stop`` either: it is only marked dead.
+        """
+        with self.lock:
+            self.stopped = True
         for actor in self._actors:
             if not actor.actor_stopped.is_set():
                 actor._stop()
+            actor._host_teardown()
+        while self._adopted:
+            actor = self._adopted.popleft()
+            ActorRegistry.unregister(actor.actor_ref)
+            actor.actor_stopped.set()
             actor._host_teardown()
         self._actors = []
 
@@ -158,7 +179,13 @@ class HostedActor(pykka.Actor):
     def _start_actor_loop(self) -> None:
         host = self._actor_host()
         self.actor_inbox.host = host
-        host.adopt(self)
+        try:
+            host.adopt(self)
+        except ActorDeadError:
+            # pykka registered the actor before starting its loop.
+            ActorRegistry.unregister(self.actor_ref)
+            self.actor_stopped.set()
+            raise
 
     # ------------------------------------------------- run by the host thread
 

@@ -153,9 +153,8 @@ class Rig:
         spec = SocketSpec(
             "router", zmq.ROUTER, bind="tcp://127.0.0.1:0", max_frame_bytes=max_frame_bytes
         )
-        bridge = Bridge(
-            self.ctx, [spec], target, node_id=f"b{next(self._ids)}", tick_interval_s=0.02, **kwargs
-        )
+        kwargs.setdefault("tick_interval_s", 0.02)
+        bridge = Bridge(self.ctx, [spec], target, node_id=f"b{next(self._ids)}", **kwargs)
         self._bridges.append(bridge)
         bridge.start()
         bridge.wait_ready()

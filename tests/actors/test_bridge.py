@@ -8,7 +8,7 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.bridge import Bridge, SocketSpec
+from actors.bridge import Bridge, SocketSpec, Waker
 from protocol import ErrorReply, Get, encode
 from tests.actors.rig import DEADLINE_S, LIST_ID, Journal, Rig, receive, request
 
@@ -141,3 +141,20 @@ def test_a_bridge_that_failed_to_start_leaves_no_socket_open(rig: Rig) -> None:
         assert [] == [sock for sock in ctx._sockets if not sock.closed]
     finally:
         ctx.destroy(linger=0)
+
+
+def test_stop_wakes_a_bridge_waiting_for_its_next_tick(rig: Rig) -> None:
+    # An hour between ticks: only the stop's wake-up can end the poll in time.
+    bridge = rig.bridge(lambda: None, tick_interval_s=3600.0)
+    bridge.stop(timeout_s=DEADLINE_S)
+    assert not bridge.is_alive()
+
+
+def test_a_closed_waker_ignores_wakes() -> None:
+    # A tell can race the end of the loop; its wake must not write to a
+    # closed descriptor, whose number may belong to another file by then.
+    waker = Waker()
+    waker.close()
+    waker.wake()
+    waker.close()
+    assert waker.closed
