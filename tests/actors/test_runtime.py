@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -238,6 +239,19 @@ def stop_quiet(bridge: Bridge) -> None:
     assert not bridge.is_alive(), "the quiet bridge did not stop"
 
 
+@contextmanager
+def holding(ref: pykka.ActorRef[Any], then: Callable[[], object] | None = None) -> Iterator[None]:
+    """Hold the bridge thread in ``ref``'s handler for the ``with`` block; what
+    the block sends waits in the inboxes. Let go even when the block fails."""
+    entered, gate = threading.Event(), threading.Event()
+    ref.tell(Hold(entered, gate, then))
+    try:
+        assert entered.wait(DEADLINE_S), "the bridge never ran the held handler"
+        yield
+    finally:
+        gate.set()
+
+
 @pytest.fixture
 def quiet(rig: Rig) -> Iterator[Bridge]:
     """A started bridge with no sockets that runs a round only when woken."""
@@ -323,15 +337,10 @@ def test_an_ask_behind_a_stop_fails_and_a_stop_behind_it_succeeds(
     quiet: Bridge, hooks: Hooks
 ) -> None:
     ref = start(quiet, hooks, "a")
-    entered, gate = threading.Event(), threading.Event()
-    try:
-        ref.tell(Hold(entered, gate))
-        assert entered.wait(DEADLINE_S)
+    with holding(ref):
         first_stop = ref.stop(block=False)
         asked = ref.ask(WHERE, block=False)
         second_stop = ref.stop(block=False)
-    finally:
-        gate.set()
     assert True is first_stop.get(timeout=DEADLINE_S)
     with pytest.raises(ActorDeadError, match="stopped before handling the message"):
         asked.get(timeout=DEADLINE_S)
@@ -362,16 +371,11 @@ def test_what_waits_behind_a_failure_is_answered_asks_fail_and_a_stop_succeeds(
     quiet: Bridge, hooks: Hooks
 ) -> None:
     ref = start(quiet, hooks, "a")
-    entered, gate = threading.Event(), threading.Event()
-    try:
-        ref.tell(Hold(entered, gate))
-        assert entered.wait(DEADLINE_S)
+    with holding(ref):
         ref.tell(Fail(RuntimeError("poison")))
         asked = ref.ask(WHERE, block=False)
         ref.tell(7)
         stopped = ref.stop(block=False)
-    finally:
-        gate.set()
     with pytest.raises(ActorDeadError):
         asked.get(timeout=DEADLINE_S)
     assert True is stopped.get(timeout=DEADLINE_S)
@@ -458,15 +462,10 @@ def test_a_tell_between_hosted_actors_is_handled_without_a_wake(
 def test_an_actor_with_a_long_inbox_does_not_starve_another(quiet: Bridge, hooks: Hooks) -> None:
     busy = start(quiet, hooks, "busy")
     other = start(quiet, hooks, "other")
-    entered, gate = threading.Event(), threading.Event()
-    try:
-        busy.tell(Hold(entered, gate))
-        assert entered.wait(DEADLINE_S)
+    with holding(busy):
         for n in range(500):
             busy.tell(n)
         answer = other.ask(CountOf("busy"), block=False)
-    finally:
-        gate.set()
     # ``other`` answers after ``busy`` used up one round's budget, not its inbox.
     busy_handled_by_then = answer.get(timeout=DEADLINE_S)
     assert isinstance(busy_handled_by_then, int)
@@ -497,16 +496,11 @@ def test_when_the_bridge_stops_a_queued_ask_fails_and_a_queued_stop_succeeds(
     bridge = rig.bridge(lambda: None)
     first = start(bridge, hooks, "first")
     second = start(bridge, hooks, "second")
-    entered, gate = threading.Event(), threading.Event()
-    try:
-        # ``second`` holds the bridge thread and ends its loop when let go:
-        # ``first`` had its turn in this last round.
-        second.tell(Hold(entered, gate, then=bridge.stop))
-        assert entered.wait(DEADLINE_S)
+    # ``second`` holds the bridge thread and ends its loop when let go:
+    # ``first`` had its turn in this last round.
+    with holding(second, then=bridge.stop):
         asked = first.ask(WHERE, block=False)
         stopped = first.stop(block=False)
-    finally:
-        gate.set()
     bridge.join(DEADLINE_S)
     assert not bridge.is_alive()
     with pytest.raises(ActorDeadError):
