@@ -83,6 +83,7 @@ _UPSERT: Final = (
     "ON CONFLICT(list_id) DO UPDATE SET state = excluded.state, digest = excluded.digest"
 )
 _APPEND: Final = "INSERT INTO deltas (list_id, state) VALUES (?, ?)"
+_DROP: Final = "DELETE FROM deltas WHERE list_id = ?"
 _HINT: Final = (
     "INSERT INTO hints (owner, list_id, state) VALUES (?, ?, ?) "
     "ON CONFLICT(owner, list_id) DO UPDATE SET state = excluded.state"
@@ -334,17 +335,27 @@ class ListStore:
         appended = [(i, b) for i, blobs in deltas.items() if i not in flush for b in blobs]
         dropped = [(i,) for i in flush if i in self._deltas]
         hint_rows = [(o, i, st.encode()) for (o, i), st in hinted.items()]
-        # Only the statements with rows: a write is usually one delta row,
-        # and each statement costs a few µs even with nothing to do.
-        with self._transaction():
-            if appended:
-                self._db.executemany(_APPEND, appended)
-            if rows:
-                self._db.executemany(_UPSERT, rows)
-            if dropped:
-                self._db.executemany("DELETE FROM deltas WHERE list_id = ?", dropped)
-            if hint_rows:
-                self._db.executemany(_HINT, hint_rows)
+        # Only the statements with rows. A lone row (one write: the case of
+        # requests one at a time) needs no BEGIN/COMMIT, since SQLite makes a
+        # statement its own transaction, as atomic and as durable; BEGIN
+        # IMMEDIATE alone took ~17 µs of a replica's ~200 µs per write.
+        statements = [
+            (sql, params)
+            for sql, params in (
+                (_APPEND, appended),
+                (_UPSERT, rows),
+                (_DROP, dropped),
+                (_HINT, hint_rows),
+            )
+            if params
+        ]
+        if len(statements) == 1 and len(statements[0][1]) == 1:
+            sql, params = statements[0]
+            self._db.execute(sql, params[0])
+        else:
+            with self._transaction():
+                for sql, params in statements:
+                    self._db.executemany(sql, params)
         for list_id in flush:
             self._deltas.pop(list_id, None)
 
