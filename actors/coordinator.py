@@ -119,6 +119,8 @@ class Request:
     active: int = 0
     #: reads: answers that held a copy (a not-found is ok, but not found)
     found: int = 0
+    #: why a replica refused the request as malformed, if one did
+    refused: str = ""
 
     def finish(self, slot: Slot, status: str) -> None:
         """Move an active slot to "ok" or "failed", keeping the counts."""
@@ -281,6 +283,7 @@ class Coordinator:
         if isinstance(msg, ErrorReply):
             if msg.code == "bad_request":
                 # Another replica would refuse it too: fail the slot, don't retry.
+                req.refused = msg.reason
                 req.finish(slot, "failed")
                 self._settle(req)
                 return
@@ -364,11 +367,18 @@ class Coordinator:
                 self._succeed(req, ok)
             elif ok + active < need:
                 req.replied = True
+                # A malformed request is the client's to fix, not to retry.
+                code: ErrorCode = "bad_request" if req.refused else "unavailable"
+                reason = (
+                    f"refused by a replica: {req.refused}"
+                    if req.refused
+                    else f"only {ok} of the {need} replicas needed answered"
+                )
                 self._answer_error(
                     req.peer,
                     req.msg,
-                    "unavailable",
-                    f"only {ok} of the {need} replicas needed answered",
+                    code,
+                    reason,
                     "backend" if req.kind == "handoff" else "frontend",
                 )
         if active == 0:

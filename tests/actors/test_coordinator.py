@@ -277,6 +277,20 @@ def test_a_bad_request_refusal_fails_the_slot_without_a_retry() -> None:
     assert 3 == len(proxy.stores())
 
 
+def test_a_write_every_owner_refuses_as_malformed_is_answered_bad_request() -> None:
+    # Not "unavailable": the client would retry what no replica will take.
+    proxy = make_proxy(FIVE)
+    proxy.coordinator.put(PEER, put(), 0.0)
+    for node, store in proxy.stores():
+        refusal = ErrorReply(
+            msg_id=f"e-{node}", sender=node, reply_to=store.msg_id, code="bad_request", reason="no"
+        )
+        proxy.coordinator.on_reply(node, refusal, 0.01)
+    [(_, answer)] = proxy.replies
+    assert isinstance(answer, ErrorReply)
+    assert ("bad_request", "refused by a replica: no") == (answer.code, answer.reason)
+
+
 def test_retries_of_several_slots_take_successive_unused_nodes_clockwise() -> None:
     proxy = make_proxy(SEVEN)
     proxy.coordinator.put(PEER, put(), 0.0)
