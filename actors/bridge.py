@@ -429,14 +429,13 @@ class Bridge(threading.Thread):
                 self._bad_frame(sock, kind, channel, peer, str(exc))
                 continue
             if self.faults is not None:
-                self._inject(Delivery(channel, peer, msg), batch)
+                self._inject(self.faults, Delivery(channel, peer, msg), batch)
             else:
                 batch.append(Delivery(channel, peer, msg))
 
-    def _inject(self, delivery: Delivery, batch: list[Delivery]) -> None:
-        """Drop, delay or duplicate an inbound message as the fault policy says."""
-        assert self.faults is not None  # the caller checked: not network input
-        copies, delay_s = self.faults.decide("in", delivery.channel, delivery.peer)
+    def _inject(self, faults: FaultPolicy, delivery: Delivery, batch: list[Delivery]) -> None:
+        """Drop, delay or duplicate an inbound message as ``faults`` says."""
+        copies, delay_s = faults.decide("in", delivery.channel, delivery.peer)
         if copies == 0:
             return
         if delay_s > 0:

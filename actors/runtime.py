@@ -37,6 +37,10 @@ from typing import Any, Final
 
 import pykka
 from pykka import ActorDeadError, ActorRegistry
+
+# An actor type is built on pykka's internals (its ThreadingActor is too):
+# the envelope, the stop message and the Actor's _handle_* methods.
+# pyproject.toml pins pykka to the 4.x series, from 4.5 where these were read.
 from pykka._envelope import Envelope
 from pykka.messages import _ActorStop
 
@@ -98,9 +102,6 @@ class ActorHost:
     def bind(self) -> None:
         """Make the calling thread the host thread; the bridge calls it first."""
         self._thread_id = threading.get_ident()
-
-    def on_host_thread(self) -> bool:
-        return threading.get_ident() == self._thread_id
 
     def notify(self) -> None:
         """Any thread: new work for the host. Costs nothing on the host thread,
