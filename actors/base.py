@@ -16,8 +16,9 @@ from typing import Any
 import pykka
 import structlog
 
-from actors.bridge import Bridge, Outbox
+from actors.bridge import Bridge
 from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.outbox import Outbox
 from actors.runtime import ActorHost, HostedActor
 
 __all__ = ["BridgedActor", "CrashHandler"]
@@ -34,7 +35,7 @@ class BridgedActor(HostedActor):
 
     Args:
         bridge: the bridge of this process; it hosts the actor, and the
-            actor sends through an :class:`~actors.bridge.Outbox` of it.
+            actor sends through an :class:`~actors.outbox.Outbox` of it.
         node_id: this process's node id.
         on_crash: where unfinished messages go when the actor dies of an
             exception (the in-process supervisor); ``None`` drops them.

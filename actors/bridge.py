@@ -16,10 +16,11 @@ sockets, where we know who sent it) and a rate-limited log line; it never
 reaches an actor. What decodes is batched per poll into one
 :class:`~actors.messages.Inbound` and ``tell``-ed to the actor.
 
-Outbound: actors never touch network sockets. An actor's :class:`Outbox`
-appends encoded messages to the bridge's outbound deque; the bridge sends
-them all after its actors' round. An outbox used from another thread wakes
-the bridge (a :class:`Waker`: an eventfd its poll watches).
+Outbound: actors never touch network sockets. An actor's
+:class:`~actors.outbox.Outbox` appends encoded messages to the bridge's
+outbound deque; the bridge sends them all after its actors' round. An outbox
+used from another thread wakes the bridge (a :class:`~actors.outbox.Waker`:
+an eventfd its poll watches).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import contextlib
 import errno
 import functools
 import heapq
-import os
 import threading
 import time
 from collections import deque
@@ -42,11 +42,12 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.outbox import SUBSCRIBE, Outbound, Outbox, Waker
 from actors.runtime import ActorHost
-from protocol import ErrorReply, Message, ProtocolError, decode, encode
+from protocol import ErrorReply, ProtocolError, decode, encode
 from protocol.limits import MAX_FRAME_BYTES
 
-__all__ = ["Bridge", "FaultPolicy", "Outbox", "SocketSpec"]
+__all__ = ["Bridge", "FaultPolicy", "SocketSpec"]
 
 log = structlog.get_logger(__name__)
 
@@ -57,12 +58,9 @@ MAX_BATCH: Final = 512
 MAX_BACKLOG: Final = 50_000
 #: Bad-frame warnings per second before they are only counted.
 MAX_BAD_FRAME_LOGS_PER_S: Final = 5
-#: Channel of an outbox control message (no channel name starts with NUL).
-_SUBSCRIBE: Final = "\x00subscribe"
-#: Outbound messages awaiting the bridge: (channel, peer or topic, payload).
-#: The bound keeps a stuck bridge from eating the process's memory.
+#: Outbound messages awaiting the bridge; the bound keeps a stuck bridge from
+#: eating the process's memory.
 MAX_OUTBOUND: Final = 200_000
-_Out = tuple[str, bytes, bytes]
 # Flags as plain ints: pyzmq's send_multipart/recv_multipart combine enum
 # flags in Python on every frame, which made a send 3.8 µs instead of 1.1.
 _NOBLOCK: Final = int(zmq.NOBLOCK)
@@ -113,105 +111,6 @@ class _Delayed:
     action: Callable[[], None] = field(compare=False)
 
 
-class Waker:
-    """Wakes the bridge thread's poll from other threads.
-
-    An eventfd on Linux (one syscall to wake, one to reset), a non-blocking
-    pipe elsewhere. zmq's poller watches its file descriptor next to the
-    sockets.
-    """
-
-    def __init__(self) -> None:
-        # wake() and close() may race (a late tell, a stop after the loop
-        # ended): a write to a closed fd could hit whatever reused its number.
-        self._lock = threading.Lock()
-        self._closed = False
-        if hasattr(os, "eventfd"):
-            fd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
-            self._r, self._w, self._eventfd = fd, fd, True
-        else:  # pragma: no cover - not Linux
-            self._r, self._w = os.pipe()
-            os.set_blocking(self._r, False)
-            os.set_blocking(self._w, False)
-            self._eventfd = False
-
-    def fileno(self) -> int:
-        return self._r
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
-
-    def wake(self) -> None:
-        """Any thread; does nothing once closed."""
-        with self._lock, contextlib.suppress(BlockingIOError):
-            if self._closed:
-                return
-            if self._eventfd:
-                os.eventfd_write(self._w, 1)
-            else:  # pragma: no cover - not Linux
-                os.write(self._w, b"\0")
-
-    def drain(self) -> None:
-        """The bridge thread, once woken."""
-        with contextlib.suppress(BlockingIOError):
-            if self._eventfd:
-                os.eventfd_read(self._r)
-            else:  # pragma: no cover - not Linux
-                while os.read(self._r, 4096):
-                    pass
-
-    def close(self) -> None:
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            os.close(self._r)
-            if self._w != self._r:  # pragma: no cover - not Linux
-                os.close(self._w)
-
-
-class Outbox:
-    """An actor's way out to the network, through the bridge.
-
-    Messages are encoded by the caller and appended to the bridge's outbound
-    queue (a deque: append and popleft are atomic). On the bridge thread,
-    where hosted actors run, the bridge sends them after the actors' round;
-    from another thread, :meth:`flush` wakes the bridge once, however many
-    messages were queued. Used by one thread at a time.
-    """
-
-    def __init__(self, queue: deque[_Out], host: ActorHost) -> None:
-        self._queue = queue
-        self._host = host
-        self._queued = False
-
-    def send(self, channel: str, peer: bytes, msg: Message) -> None:
-        """Send ``msg`` on ``channel``, to ``peer`` on a ROUTER (ignored elsewhere)."""
-        self._queue.append((channel, peer, encode(msg)))
-        self._queued = True
-
-    def publish(self, channel: str, topic: bytes, msg: Message) -> None:
-        """Publish ``msg`` under ``topic`` on a PUB channel."""
-        self._queue.append((channel, topic, encode(msg)))
-        self._queued = True
-
-    def subscribe(self, channel: str, topic: bytes) -> None:
-        """Ask the bridge to subscribe its SUB socket ``channel`` to ``topic``."""
-        self._queue.append((_SUBSCRIBE, channel.encode(), topic))
-        self._queued = True
-
-    def flush(self) -> None:
-        """Wake the bridge if anything was queued since the last flush (and
-        this is not the bridge thread, which sends after its actors' round)."""
-        if self._queued:
-            self._queued = False
-            self._host.notify()
-
-    def close(self) -> None:
-        self.flush()
-
-
 class Bridge(threading.Thread):
     """Owns and polls a process's sockets; see the module docstring.
 
@@ -245,7 +144,7 @@ class Bridge(threading.Thread):
         #: runs the process's actors on this thread (see actors.runtime)
         self.host = ActorHost(self.waker.wake)
         #: what actors send, drained by this thread (see Outbox)
-        self.outbound: deque[_Out] = deque(maxlen=MAX_OUTBOUND)
+        self.outbound: deque[Outbound] = deque(maxlen=MAX_OUTBOUND)
         #: bound endpoints by channel, filled before wait_ready() returns
         self.endpoints: dict[str, str] = {}
         self.error: BaseException | None = None
@@ -452,7 +351,7 @@ class Bridge(threading.Thread):
         queue = self.outbound
         while queue:
             channel, peer, payload = queue.popleft()
-            if channel == _SUBSCRIBE:
+            if channel == SUBSCRIBE:
                 self._socks[peer.decode()].setsockopt(zmq.SUBSCRIBE, payload)
                 continue
             if self.faults is not None:

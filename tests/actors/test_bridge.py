@@ -8,7 +8,8 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.bridge import Bridge, SocketSpec, Waker
+from actors.bridge import Bridge, SocketSpec
+from actors.outbox import Waker
 from protocol import ErrorReply, Get, encode
 from tests.actors.rig import DEADLINE_S, LIST_ID, Journal, Rig, receive, request
 
