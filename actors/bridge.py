@@ -176,7 +176,8 @@ class Bridge(threading.Thread):
             raise RuntimeError(f"bridge of {self.node_id} failed: {self.error}") from self.error
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Ask the loop to end and wait for the sockets to close."""
+        """Ask the loop to end and wait for the sockets to close: after the
+        handler running now returns, since the bridge thread runs the actors."""
         self._stop_event.set()
         self.host.notify()  # wakes the poll, unless this is the bridge thread
         if self.is_alive() and threading.current_thread() is not self:

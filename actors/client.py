@@ -260,11 +260,18 @@ class ClientSession:
         if self._actor is not None:
             self._actor.stop(block=True, timeout=5.0)
             self._actor = None
+        stuck = False
         if self._bridge is not None:
             self._bridge.stop()
+            # A handler stuck on the bridge thread keeps its sockets open, and
+            # term() would wait for them: leave the context to the process's end.
+            stuck = self._bridge.is_alive()
             self._bridge = None
         if self._zmq is not None:
-            self._zmq.term()
+            if stuck:
+                log.error("client.stuck_at_close", client=self.client_id)
+            else:
+                self._zmq.term()
             self._zmq = None
         self.store.close()
 

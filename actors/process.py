@@ -199,6 +199,12 @@ def _run(
         exit_code = EXIT_CRASHED
     sup.stop(timeout_s=3.0)
     bridge.stop(timeout_s=3.0)
+    if bridge.is_alive():
+        # A handler is stuck on the bridge thread, which hosts the actor and
+        # owns the sockets: term() would wait for it. Exit without it; the
+        # store's committed writes are in its WAL.
+        log.critical("process.stuck_at_stop", exit_code=exit_code or EXIT_CRASHED)
+        os._exit(exit_code or EXIT_CRASHED)  # log lines are written unbuffered
     ctx.term()
     log.info("process.stopped", exit_code=exit_code)
     sys.exit(exit_code)
