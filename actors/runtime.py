@@ -61,7 +61,9 @@ class HostedInbox:
         self.host: ActorHost | None = None
 
     def put(self, envelope: Envelope[Any], /) -> None:
-        """Any thread. Raises ``ActorDeadError`` once the host has stopped."""
+        """Any thread. Once the host has stopped, an ask's future fails with
+        ``ActorDeadError`` (as pykka's ask reports a dead actor) and a tell
+        raises it."""
         host = self.host
         if host is None:  # not started yet: nobody can hold a ref to it
             self._queue.put(envelope)
@@ -69,10 +71,16 @@ class HostedInbox:
         # Under the host's lock, so that a put cannot land after the host's
         # last drain (its future would never be answered).
         with host.lock:
-            if host.stopped:
-                raise ActorDeadError("the bridge hosting this actor has stopped")
-            self._queue.put(envelope)
-        host.notify()
+            stopped = host.stopped
+            if not stopped:
+                self._queue.put(envelope)
+        if not stopped:
+            host.notify()
+            return
+        error = ActorDeadError("the bridge hosting this actor has stopped")
+        if envelope.reply_to is None:
+            raise error
+        envelope.reply_to.set_exception(exc_info=(ActorDeadError, error, None))
 
     def get(self) -> Envelope[Any]:
         """Blocks if empty: only after :meth:`empty` returned ``False``."""
@@ -196,11 +204,8 @@ class HostedActor(pykka.Actor):
     def _host_round(self, budget: int) -> None:
         inbox = self.actor_inbox
         for _ in range(budget):
-            if self.actor_stopped.is_set():
-                self._host_teardown()
-                return
-            if inbox.empty():
-                return
+            if self.actor_stopped.is_set() or inbox.empty():
+                break
             self._host_handle(inbox.get())
         if self.actor_stopped.is_set():
             self._host_teardown()
