@@ -119,7 +119,8 @@ class Request:
     active: int = 0
     #: reads: answers that held a copy (a not-found is ok, but not found)
     found: int = 0
-    #: why a replica refused the request as malformed, if one did
+    #: slots a replica refused as malformed, and the last reason given
+    refusals: int = 0
     refused: str = ""
 
     def finish(self, slot: Slot, status: str) -> None:
@@ -283,6 +284,7 @@ class Coordinator:
         if isinstance(msg, ErrorReply):
             if msg.code == "bad_request":
                 # Another replica would refuse it too: fail the slot, don't retry.
+                req.refusals += 1
                 req.refused = msg.reason
                 req.finish(slot, "failed")
                 self._settle(req)
@@ -367,11 +369,13 @@ class Coordinator:
                 self._succeed(req, ok)
             elif ok + active < need:
                 req.replied = True
-                # A malformed request is the client's to fix, not to retry.
-                code: ErrorCode = "bad_request" if req.refused else "unavailable"
+                # When refusals alone leave too few slots, the request is
+                # malformed: the client's to fix, not to retry.
+                malformed = len(req.slots) - req.refusals < need
+                code: ErrorCode = "bad_request" if malformed else "unavailable"
                 reason = (
                     f"refused by a replica: {req.refused}"
-                    if req.refused
+                    if malformed
                     else f"only {ok} of the {need} replicas needed answered"
                 )
                 self._answer_error(

@@ -291,6 +291,24 @@ def test_a_write_every_owner_refuses_as_malformed_is_answered_bad_request() -> N
     assert ("bad_request", "refused by a replica: no") == (answer.code, answer.reason)
 
 
+def test_one_refusal_among_unanswered_attempts_is_still_unavailable() -> None:
+    # One replica's refusal (e.g. a stricter version mid-upgrade) does not make
+    # the write malformed while the others might have taken it: retry later.
+    proxy = make_proxy(FIVE)
+    proxy.coordinator.put(PEER, put(), 0.0)
+    o0 = proxy.owners()[0]
+    first = proxy.stores()[0][1]
+    refusal = ErrorReply(
+        msg_id="e", sender=o0, reply_to=first.msg_id, code="bad_request", reason="no"
+    )
+    proxy.coordinator.on_reply(o0, refusal, 0.01)
+    for now in (TIMEOUT, 2 * TIMEOUT, 3 * TIMEOUT, 4 * TIMEOUT):
+        proxy.coordinator.expire(now)
+    [(_, answer)] = proxy.replies
+    assert isinstance(answer, ErrorReply)
+    assert "unavailable" == answer.code
+
+
 def test_retries_of_several_slots_take_successive_unused_nodes_clockwise() -> None:
     proxy = make_proxy(SEVEN)
     proxy.coordinator.put(PEER, put(), 0.0)
