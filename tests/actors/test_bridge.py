@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
+import pykka
 import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
@@ -11,7 +13,7 @@ from zmq.utils.monitor import recv_monitor_message
 from actors.bridge import Bridge, SocketSpec
 from actors.outbox import Waker
 from protocol import ErrorReply, Get, encode
-from tests.actors.rig import DEADLINE_S, LIST_ID, Journal, Rig, receive, request
+from tests.actors.rig import DEADLINE_S, LIST_ID, EchoActor, Journal, Rig, receive, request
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -98,7 +100,9 @@ def test_a_frame_over_the_limit_disconnects_its_sender_only(rig: Rig) -> None:
 
 def test_a_send_to_an_unknown_peer_comes_back_undeliverable(rig: Rig) -> None:
     journal = Journal()
-    bridge, ref = rig.echo(journal)
+    # No tick for an hour: the failed send's report must reach the actor
+    # without waiting for one.
+    bridge, ref = rig.echo(journal, tick_interval_s=3600.0)
     msg = request("lost")
     ref.tell(("send", "router", b"nobody", msg))
     journal.wait_for(lambda j: len(j.undeliverable) == 1, "the undeliverable event")
@@ -159,3 +163,40 @@ def test_a_closed_waker_ignores_wakes() -> None:
     waker.wake()
     waker.close()
     assert waker.closed
+
+
+class CountingFaults:
+    """A pass-through fault policy that counts inbound messages (bridge thread)."""
+
+    def __init__(self) -> None:
+        self.inbound = 0
+
+    def decide(self, direction: str, channel: str, peer: bytes) -> tuple[int, float]:
+        if direction == "in":
+            self.inbound += 1
+        return 1, 0.0
+
+
+def test_messages_read_before_the_actor_exists_reach_it_once_it_does(rig: Rig) -> None:
+    # A process's bridge starts before its actor: what arrives meanwhile is
+    # kept (the backlog) and delivered first once there is an actor.
+    journal = Journal()
+    faults = CountingFaults()
+    holder: dict[str, pykka.ActorRef[Any]] = {}
+    kept = threading.Event()
+
+    def target() -> pykka.ActorRef[Any] | None:
+        ref = holder.get("ref")
+        if ref is None and faults.inbound >= 1:
+            kept.set()  # the message was read and found no actor
+        return ref
+
+    bridge = rig.bridge(target, faults=faults)
+    client = rig.dealer(bridge.endpoints["router"])
+    client.send(encode(request("early")))
+    assert kept.wait(DEADLINE_S)
+    ref = EchoActor.start(bridge, journal)
+    rig.on_teardown(lambda: ref.stop(block=True, timeout=DEADLINE_S))
+    holder["ref"] = ref
+    assert "early" == receive(client).msg_id
+    assert_echoes(client, "later")
