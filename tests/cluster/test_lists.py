@@ -16,7 +16,9 @@ def test_a_client_pulls_a_list_another_created(cluster: ClusterHarness) -> None:
     assert 0 == created.code, created.stderr
     assert created.out["pushed"] is True
     list_id = created.out["id"]
-    assert 0 == cluster.client("alice", "add", list_id, "milk", "2").code
+    added = cluster.client("alice", "add", list_id, "milk", "2")
+    assert 0 == added.code, added.stderr
+    assert added.out["pushed"] is True, added.stderr
 
     pulled = cluster.client("bob", "pull", list_id)
 
