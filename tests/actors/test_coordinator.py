@@ -76,6 +76,15 @@ class Proxy:
         assert isinstance(store, Store)
         self.coordinator.on_reply(node, stored_reply(node, store), now)
 
+    def refused(self, node: str, now: float = 0.01) -> None:
+        """``node`` refuses the last Store it was sent as malformed."""
+        store = self.last_to(node)
+        assert isinstance(store, Store)
+        refusal = ErrorReply(
+            msg_id=f"e-{node}", sender=node, reply_to=store.msg_id, code="bad_request", reason="no"
+        )
+        self.coordinator.on_reply(node, refusal, now)
+
     def fetched(self, node: str, state: bytes | None, now: float = 0.1) -> None:
         """``node`` answers the last Fetch it was sent with ``state``."""
         fetch = self.last_to(node)
@@ -268,12 +277,7 @@ def test_an_error_reply_moves_the_slot_to_the_next_unused_node() -> None:
 def test_a_bad_request_refusal_fails_the_slot_without_a_retry() -> None:
     proxy = make_proxy(FIVE)
     proxy.coordinator.put(PEER, put(), 0.0)
-    o0 = proxy.owners()[0]
-    first = proxy.stores()[0][1]
-    refusal = ErrorReply(
-        msg_id="e", sender=o0, reply_to=first.msg_id, code="bad_request", reason="no"
-    )
-    proxy.coordinator.on_reply(o0, refusal, 0.01)
+    proxy.refused(proxy.owners()[0])
     assert 3 == len(proxy.stores())
 
 
@@ -281,11 +285,8 @@ def test_a_write_every_owner_refuses_as_malformed_is_answered_bad_request() -> N
     # Not "unavailable": the client would retry what no replica will take.
     proxy = make_proxy(FIVE)
     proxy.coordinator.put(PEER, put(), 0.0)
-    for node, store in proxy.stores():
-        refusal = ErrorReply(
-            msg_id=f"e-{node}", sender=node, reply_to=store.msg_id, code="bad_request", reason="no"
-        )
-        proxy.coordinator.on_reply(node, refusal, 0.01)
+    for node in proxy.owners():
+        proxy.refused(node)
     [(_, answer)] = proxy.replies
     assert isinstance(answer, ErrorReply)
     assert ("bad_request", "refused by a replica: no") == (answer.code, answer.reason)
@@ -296,12 +297,7 @@ def test_one_refusal_among_unanswered_attempts_is_still_unavailable() -> None:
     # the write malformed while the others might have taken it: retry later.
     proxy = make_proxy(FIVE)
     proxy.coordinator.put(PEER, put(), 0.0)
-    o0 = proxy.owners()[0]
-    first = proxy.stores()[0][1]
-    refusal = ErrorReply(
-        msg_id="e", sender=o0, reply_to=first.msg_id, code="bad_request", reason="no"
-    )
-    proxy.coordinator.on_reply(o0, refusal, 0.01)
+    proxy.refused(proxy.owners()[0])
     for now in (TIMEOUT, 2 * TIMEOUT, 3 * TIMEOUT, 4 * TIMEOUT):
         proxy.coordinator.expire(now)
     [(_, answer)] = proxy.replies
