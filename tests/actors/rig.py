@@ -57,9 +57,7 @@ class Journal:
             self._cond.notify_all()
 
     def wait_for(self, condition: Callable[[Journal], bool], what: str) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: condition(self), DEADLINE_S):
-                raise AssertionError(f"timed out after {DEADLINE_S}s waiting for {what}")
+        wait_on(self._cond, lambda: condition(self), what)
 
     def seen_by(self, generation: int) -> list[str]:
         with self._cond:
@@ -201,6 +199,13 @@ def rig() -> Iterator[Rig]:
         yield r
     finally:
         r.close()
+
+
+def wait_on(cond: threading.Condition, predicate: Callable[[], bool], what: str) -> None:
+    """Wait, under ``cond``, until ``predicate()`` holds; fail at the deadline."""
+    with cond:
+        if not cond.wait_for(predicate, DEADLINE_S):
+            raise AssertionError(f"timed out after {DEADLINE_S}s waiting for {what}")
 
 
 def poll_until(condition: Callable[[], T | None], what: str) -> T:

@@ -27,7 +27,7 @@ from pykka import ActorDeadError, ActorRegistry
 
 from actors.bridge import Bridge
 from actors.runtime import ActorHost, HostedActor
-from tests.actors.rig import DEADLINE_S, Rig
+from tests.actors.rig import DEADLINE_S, Rig, wait_on
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -103,9 +103,7 @@ class Hooks:
             self._running -= 1
 
     def wait_for(self, condition: Callable[[Hooks], bool], what: str) -> None:
-        with self._cond:
-            if not self._cond.wait_for(lambda: condition(self), DEADLINE_S):
-                raise AssertionError(f"timed out after {DEADLINE_S}s waiting for {what}")
+        wait_on(self._cond, lambda: condition(self), what)
 
     def of(self, actor: str) -> list[str]:
         """The hooks ``actor`` ran, in order."""
