@@ -84,6 +84,12 @@ class BridgedActor(HostedActor):
     def on_link(self, event: LinkEvent) -> None:
         """A connect-side socket connected or disconnected."""
 
+    def send_now(self) -> None:
+        """Send what this process's actors queued so far at once, instead of
+        after the round: for an answer that should not wait for work that
+        can follow it. Runs the bridge's sends on its thread, where hooks run."""
+        self._bridge.send_now()
+
     def on_command(self, message: Any) -> Any:
         """A message from this process (not from the network)."""
         log.warning("actor.unknown_message", type=type(message).__name__)

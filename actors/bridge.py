@@ -348,6 +348,18 @@ class Bridge(threading.Thread):
         """A new outbox, for one actor (or one other thread)."""
         return Outbox(self.outbound, self.host)
 
+    def send_now(self) -> None:
+        """Send the outbound queue now. Bridge thread only: a hosted actor's
+        handler calls it (:meth:`BridgedActor.send_now`) mid-round.
+
+        Raises:
+            RuntimeError: called from another thread, which must not touch
+                the sockets (they are not thread-safe).
+        """
+        if threading.current_thread() is not self:
+            raise RuntimeError("Bridge.send_now() runs on the bridge thread only")
+        self._forward_outbound()
+
     def _forward_outbound(self) -> None:
         queue = self.outbound
         while queue:

@@ -159,22 +159,25 @@ class ServerActor(BridgedActor):
         self._current = None
         if not accepted:
             return
-        # Committed to disk when this returns. The digests are filed when
-        # anti-entropy asks (_file_digests): a hot list is written many
-        # times between two questions.
-        self._unfiled.update(self.store.merge_many(updates, hints))
+
+        def acknowledge() -> None:
+            # Committed: answer at once, and join the cached copies after.
+            if len(accepted) == 1:
+                msg = accepted[0]
+                self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
+            else:
+                reply_to = [m.msg_id for m in accepted]
+                self._send_backend(
+                    StoredBatch(msg_id=self.ids(), sender=self.node_id, reply_to=reply_to)
+                )
+            self.send_now()
+
+        # The digests are filed when anti-entropy asks (_file_digests): a hot
+        # list is written many times between two questions.
+        self._unfiled.update(self.store.merge_many(updates, hints, committed=acknowledge))
         for msg in accepted:
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
-        if len(accepted) == 1:
-            msg = accepted[0]
-            self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
-        else:
-            self._send_backend(
-                StoredBatch(
-                    msg_id=self.ids(), sender=self.node_id, reply_to=[m.msg_id for m in accepted]
-                )
-            )
 
     def handle(self, delivery: Delivery) -> None:
         msg = delivery.msg

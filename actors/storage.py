@@ -37,7 +37,7 @@ from __future__ import annotations
 import itertools
 import sqlite3
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Final
@@ -108,6 +108,10 @@ class _Entry:
         self.state = state
         #: the encoding of ``state``; ``None`` after a merge, until encoded
         self.blob = blob
+
+
+#: (list id, its cache entry, a state to join into it)
+_Join = tuple[str, _Entry, ShoppingList]
 
 
 class ListStore:
@@ -212,6 +216,7 @@ class ListStore:
         self,
         updates: Iterable[Update],
         hints: Iterable[tuple[str, str, ShoppingList]] = (),
+        committed: Callable[[], None] | None = None,
     ) -> set[str]:
         """Join states into the store, and hinted writes into the hints, in one transaction.
 
@@ -220,6 +225,11 @@ class ListStore:
         state or delta) held for an owner that is down. When this returns,
         the transaction is committed; if it raises, nothing was written and
         the cache is left as the database is.
+
+        ``committed`` is called once the transaction is committed, before the
+        cached copies of lists that took a delta row are joined with it: the
+        caller acknowledges the write there, and that join leaves its critical
+        path. It must not use the store.
 
         Returns:
             Every list whose stored state changed (see :meth:`digest`).
@@ -230,7 +240,7 @@ class ListStore:
                 raise ValueError(f"a state of list {incoming.list_id} offered as {list_id}")
         touched: set[str] = set()
         try:
-            changed, rows, flush = self._join_lists(updates, touched)
+            changed, rows, flush, later = self._join_lists(updates, touched)
             hinted = self._join_hints(hints)
             flush.update(self._overflow())
             flush.update(
@@ -238,6 +248,9 @@ class ListStore:
             )
             if not changed and not hinted and not flush:
                 return set()
+            # A list written whole is encoded from its joined state: join it now.
+            self._join_now([j for j in later if j[0] in flush])
+            later = [j for j in later if j[0] not in flush]
             self._write(rows, flush, hinted)
         except BaseException:
             self._forget(touched)
@@ -245,6 +258,16 @@ class ListStore:
         for list_id, blobs in rows.items():
             if list_id not in flush:
                 self._deltas[list_id] = self._deltas.get(list_id, 0) + len(blobs)
+        try:
+            if committed is not None:
+                committed()
+        finally:
+            try:
+                self._join_now(later)
+            except BaseException:
+                # Committed, but the cache missed a join: load those lists again.
+                self._forget(touched)
+                raise
         self._shrink()
         return changed
 
@@ -257,10 +280,16 @@ class ListStore:
 
     def _join_lists(
         self, updates: list[Update], touched: set[str]
-    ) -> tuple[set[str], dict[str, list[bytes]], set[str]]:
-        """Merge into the cached copies; returns (changed, delta rows, lists to write whole)."""
+    ) -> tuple[set[str], dict[str, list[bytes]], set[str], list[_Join]]:
+        """Merge into the cached copies, or leave the merge for later.
+
+        Returns (changed, delta rows, lists to write whole, joins left to
+        do): a delta bound for a delta row is stored as it came, so its
+        join with the cached copy can wait until the write is acknowledged.
+        """
         changed: set[str] = set()
         rows: dict[str, list[bytes]] = {}
+        later: list[_Join] = []
         # A list new to this store is written whole, so that every list with
         # delta rows has a row to join them to. So is a list this batch
         # loaded: it was decoded anyway, and a cold list is likely to leave
@@ -275,14 +304,23 @@ class ListStore:
             if entry is None:
                 self._cache[list_id] = _Entry(incoming.copy(), None)
             elif incoming.compare(entry.state):
-                continue  # a retry, a duplicate or an older copy
+                # A retry, a duplicate or an older copy. (One that repeats a
+                # delta of this batch whose join waits is stored twice:
+                # harmless, since a join is idempotent.)
+                continue
+            elif list_id in whole:
+                self._join_now([(list_id, entry, incoming)])
             else:
-                entry.state.merge(incoming)
-                entry.blob = None
-                if list_id not in whole:
-                    rows.setdefault(list_id, []).append(raw[0] if raw else incoming.encode())
+                rows.setdefault(list_id, []).append(raw[0] if raw else incoming.encode())
+                later.append((list_id, entry, incoming))
             changed.add(list_id)
-        return changed, rows, whole & changed
+        return changed, rows, whole & changed, later
+
+    @staticmethod
+    def _join_now(joins: list[_Join]) -> None:
+        for _, entry, incoming in joins:
+            entry.state.merge(incoming)
+            entry.blob = None
 
     def _join_hints(
         self, hints: list[tuple[str, str, ShoppingList]]

@@ -11,6 +11,7 @@ import zmq
 from zmq.utils.monitor import recv_monitor_message
 
 from actors.bridge import Bridge, SocketSpec
+from actors.messages import Delivery
 from actors.outbox import Waker
 from protocol import ErrorReply, Get, encode
 from tests.actors.rig import DEADLINE_S, LIST_ID, EchoActor, Journal, Rig, receive, request
@@ -200,3 +201,37 @@ def test_messages_read_before_the_actor_exists_reach_it_once_it_does(rig: Rig) -
     holder["ref"] = ref
     assert "early" == receive(client).msg_id
     assert_echoes(client, "later")
+
+
+class EchoesThenHolds(EchoActor):
+    """Echoes, sends at once, then holds its handler until ``release`` is set."""
+
+    def __init__(self, bridge: Bridge, journal: Journal, release: threading.Event) -> None:
+        super().__init__(bridge, journal)
+        self.release = release
+
+    def handle(self, delivery: Delivery) -> None:
+        super().handle(delivery)
+        self.send_now()
+        self.release.wait(3 * DEADLINE_S)  # past the test's receive deadline
+
+
+def test_send_now_sends_before_the_handler_returns(rig: Rig) -> None:
+    release = threading.Event()
+    holder: dict[str, pykka.ActorRef[Any]] = {}
+    bridge = rig.bridge(lambda: holder.get("ref"))
+    holder["ref"] = ref = EchoesThenHolds.start(bridge, Journal(), release)
+    rig.on_teardown(lambda: ref.stop(block=True, timeout=DEADLINE_S))
+    rig.on_teardown(release.set)
+    client = rig.dealer(bridge.endpoints["router"])
+    client.send(encode(request("early")))
+    # Received while the handler still holds the bridge thread.
+    assert request("early") == receive(client)
+    assert not release.is_set()
+    release.set()
+
+
+def test_send_now_refuses_any_thread_but_the_bridge(rig: Rig) -> None:
+    bridge, _ = rig.echo(Journal())
+    with pytest.raises(RuntimeError, match="bridge thread only"):
+        bridge.send_now()

@@ -311,6 +311,43 @@ def test_a_write_to_a_cached_list_goes_into_a_delta_row_until_settled(db_path: P
         store.close()
 
 
+def test_a_write_is_committed_before_it_is_acknowledged(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    seen_at_ack: list[int] = []
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        delta = alice.add("milk", 2)
+        store.merge_many(
+            [(LIST_A, delta, delta.encode())],
+            committed=lambda: seen_at_ack.append(_rows(db_path, "deltas")),
+        )
+        # Another connection saw the delta row when the write was acknowledged.
+        assert [1] == seen_at_ack
+        assert alice == store.get_list(LIST_A)
+    finally:
+        store.close()
+
+
+def test_a_failed_acknowledgement_still_leaves_the_cache_joined(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+
+    def fail() -> None:
+        raise RuntimeError("the socket is gone")
+
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        delta = alice.add("milk", 2)
+        with pytest.raises(RuntimeError, match="socket is gone"):
+            store.merge_many([(LIST_A, delta, delta.encode())], committed=fail)
+        assert alice == store.get_list(LIST_A)
+        assert set() == changed(store, [(LIST_A, delta)])  # stored already
+    finally:
+        store.close()
+    assert alice == reopened(db_path)
+
+
 def test_deltas_left_by_a_crash_are_joined_when_the_store_opens(db_path: Path) -> None:
     alice = ShoppingList(LIST_A, "alice", "x")
     store = ListStore(db_path)
