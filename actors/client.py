@@ -226,7 +226,8 @@ class ClientSession:
         self.close()
 
     def open(self) -> None:
-        if self.endpoints is None:
+        """Connect (a no-op when offline by configuration, or already open)."""
+        if self.endpoints is None or self._actor is not None:
             return
         self._zmq = zmq.Context()
         specs = [
