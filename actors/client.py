@@ -347,7 +347,10 @@ class ClientSession:
             if list_id is not None and pending_id != list_id:
                 continue
             try:
-                self._put(pending_id, delta, attempts=1 if list_id else self.attempts)
+                # After an edit (one list), an unreachable proxy ends the try
+                # at once, so that offline edits stay quick; a lost request or
+                # an unavailable cluster is tried again like any request.
+                self._put(pending_id, delta, self.attempts, retry_unconnected=list_id is None)
             except (ClusterUnreachable, ClusterUnavailable):
                 ok = False
                 continue
@@ -365,7 +368,7 @@ class ClientSession:
         if state is None:
             raise UnknownList(list_id)
         pending = dict(self.store.pending()).get(list_id)
-        saved = self._put(list_id, state.encode(), attempts=self.attempts)
+        saved = self._put(list_id, state.encode(), self.attempts)
         if pending is not None:
             self.store.clear_pending(list_id, pending)  # the whole state covered it
         return saved
@@ -438,7 +441,9 @@ class ClientSession:
             raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
         return reply
 
-    def _put(self, list_id: str, blob: bytes, attempts: int) -> Saved:
+    def _put(
+        self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool = True
+    ) -> Saved:
         reply = self._request(
             lambda mid, tid, traced: Put(
                 msg_id=mid,
@@ -449,15 +454,22 @@ class ClientSession:
                 state=blob,
             ),
             attempts=attempts,
+            retry_unconnected=retry_unconnected,
         )
         if not isinstance(reply, Saved):
             raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
         return reply
 
     def _request(
-        self, build: Callable[[str, str, bool], Message], attempts: int | None = None
+        self,
+        build: Callable[[str, str, bool], Message],
+        attempts: int | None = None,
+        retry_unconnected: bool = True,
     ) -> Message:
         """Send a request and wait for its answer, retrying with tenacity.
+
+        With ``retry_unconnected`` false, an attempt that finds no connection
+        to the proxy (after ``connect_timeout_s``) is the last.
 
         Raises:
             ClusterUnreachable: no answer after every attempt.
@@ -480,6 +492,8 @@ class ClientSession:
             for attempt in retrying:
                 with attempt:
                     if not self._link_up.wait(self.connect_timeout_s):
+                        if not retry_unconnected:
+                            raise ClusterUnreachable("not connected to the proxy")
                         raise _AttemptFailed("not connected to the proxy")
                     msg = build(self._ids(), trace_id, traced)
                     self.tracer.hop(log, "client.request", msg, type=type(msg).__name__)
