@@ -159,6 +159,8 @@ def _run(
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     parent = os.getppid()
+    if c.cpu_affinity == "spread":
+        _bind_to_one_cpu(topology.cpu_slot(node_id))  # before the threads start
     ctx: zmq.Context[Any] = zmq.Context()
     holder: dict[str, ActorSupervisor] = {}
     bridge = Bridge(
@@ -241,6 +243,21 @@ def _fault_injector(topology: Topology) -> FaultInjector | None:
     if rules:
         log.warning("process.fault_injection", rules=len(rules))
     return FaultInjector(rules) if rules or topology.cluster.debug else None
+
+
+def _bind_to_one_cpu(slot: int) -> None:
+    """Bind this process to one of the CPUs it may use (``slot`` modulo their
+    number). Threads started later (the bridge, zmq's I/O thread) inherit it."""
+    if not hasattr(os, "sched_setaffinity"):
+        log.warning("process.no_cpu_affinity", reason="not supported on this platform")
+        return
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2:
+        log.warning("process.no_cpu_affinity", reason="a single CPU to use")
+        return
+    cpu = allowed[slot % len(allowed)]
+    os.sched_setaffinity(0, {cpu})
+    log.info("process.cpu_affinity", cpu=cpu)
 
 
 def _advertised(bound: str, host: str) -> str:

@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("s1", "s2", "s3", "s4", "s5")
 
 
-def _topology(base: Path, durability: str, cache_lists: int) -> str:
+def _topology(base: Path, durability: str, cache_lists: int, cpu_affinity: str) -> str:
     lines = [
         "[cluster]",
         'name = "bench"',
@@ -57,6 +57,7 @@ def _topology(base: Path, durability: str, cache_lists: int) -> str:
         f'log_dir = "{base / "log"}"',
         f'durability = "{durability}"',
         f"cache_lists = {cache_lists}",
+        f'cpu_affinity = "{cpu_affinity}"',
         "join_batch_timeout_s = 0.5",
         "",
         "[proxy]",
@@ -72,11 +73,13 @@ def _topology(base: Path, durability: str, cache_lists: int) -> str:
 class Cluster:
     """``run.py cluster`` in the background, stopped however the run ends."""
 
-    def __init__(self, base: Path, durability: str, cache_lists: int) -> None:
+    def __init__(
+        self, base: Path, durability: str, cache_lists: int, cpu_affinity: str = "none"
+    ) -> None:
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.topology = base / "topology.toml"
-        self.topology.write_text(_topology(base, durability, cache_lists))
+        self.topology.write_text(_topology(base, durability, cache_lists, cpu_affinity))
         out = (base / "cluster.out").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "cluster", str(self.topology)],
@@ -281,7 +284,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline = measure_baseline()
     base = Path(args.var) / f"run-{os.getpid()}"
     items = [f"item-{i:02d}" for i in range(args.items)]
-    cluster = Cluster(base, args.durability, args.cache_lists)
+    cluster = Cluster(base, args.durability, args.cache_lists, args.cpu_affinity)
     try:
         endpoint = cluster.wait()
         console.print(f"cluster up; storing {args.lists:,} lists of {args.items} items...")
@@ -333,6 +336,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "items_per_list": args.items,
         "durability": args.durability,
         "cache_lists": args.cache_lists,
+        "cpu_affinity": args.cpu_affinity,
         "lists_verified": checked,
         "lists_read_stale_at_first": stale,
         "lists_unreadable": unreadable,
@@ -365,6 +369,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--durability", choices=["normal", "full"], default="normal")
     p.add_argument(
         "--cache-lists", type=int, default=65_536, help="the servers' cache_lists setting"
+    )
+    p.add_argument(
+        "--cpu-affinity",
+        choices=["none", "spread"],
+        default="none",
+        help="the cluster's cpu_affinity setting (see docs/performance.md)",
     )
     p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
     p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")

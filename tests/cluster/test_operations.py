@@ -215,3 +215,30 @@ def _holds(cluster: ClusterHarness, server: str, list_id: str) -> bool:
         return (
             conn.execute("SELECT 1 FROM lists WHERE list_id = ?", (list_id,)).fetchone() is not None
         )
+
+
+@pytest.mark.skipif(
+    not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+    reason="binding to one CPU needs Linux and two CPUs",
+)
+def test_spread_cpu_affinity_binds_each_process_and_its_threads_to_one_cpu(
+    tmp_path: Path,
+) -> None:
+    servers = ["s1", "s2", "s3"]
+    harness = ClusterHarness(tmp_path, servers, {"cpu_affinity": "spread"})
+    try:
+        harness.start()
+        allowed = sorted(os.sched_getaffinity(0))
+        pids = harness.child_pids()
+        expected, bound = {}, {}
+        for slot, name in enumerate(["proxy", *servers]):
+            expected[name] = {allowed[slot % len(allowed)]}
+            threads = psutil.Process(pids[name]).threads()
+            assert len(threads) >= 3  # main, bridge, zmq I/O (at least)
+            cpus = {frozenset(os.sched_getaffinity(t.id)) for t in threads}
+            assert 1 == len(cpus), f"{name}'s threads are bound apart: {cpus}"
+            bound[name] = set(cpus.pop())
+        assert expected == bound
+        harness.stop()
+    finally:
+        harness.kill_everything()

@@ -57,6 +57,20 @@ def test_a_minimal_topology_takes_the_defaults() -> None:
     assert (3, 2, 2, "normal") == (c.n, c.r, c.w, c.durability)
 
 
+def test_cpu_slots_count_the_processes_of_each_host_proxy_first() -> None:
+    servers = "".join(
+        f'[[servers]]\nid = "{i}"\nhost = "{h}"\n\n'
+        for i, h in [("a1", "h1"), ("b1", "h2"), ("a2", "h1"), ("b2", "h2")]
+    )
+    proxy = '[proxy]\nhost = "h1"\nbase_port = 6000\n'
+    topo = parse_topology(toml('cpu_affinity = "spread"', proxy, servers))
+    assert "spread" == topo.cluster.cpu_affinity
+    slots = {n: topo.cpu_slot(n) for n in ["proxy", "a1", "a2", "b1", "b2"]}
+    assert {"proxy": 0, "a1": 1, "a2": 2, "b1": 0, "b2": 1} == slots
+    with pytest.raises(KeyError):
+        topo.cpu_slot("nobody")
+
+
 def test_ephemeral_ports_are_all_zero() -> None:
     topo = parse_topology(toml(proxy="[proxy]\nbase_port = 0\n"))
     assert [0] * 5 == [topo.proxy.port(channel) for channel in PROXY_CHANNELS]
@@ -95,6 +109,7 @@ def test_the_topology_is_frozen() -> None:
         (toml("request_timeout_s = 0"), "$.cluster.request_timeout_s"),
         (toml('durability = "sometimes"'), "$.cluster.durability"),
         (toml("cache_lists = 0"), "$.cluster.cache_lists"),
+        (toml('cpu_affinity = "pinned"'), "$.cluster.cpu_affinity"),
         (toml("r = 0"), "$.cluster.r"),
         (toml(proxy="[proxy]\nbase_port = 70000\n"), "$.proxy.base_port"),
         (toml(servers='[[servers]]\nid = "s 1"\n'), "$.servers[0].id"),
