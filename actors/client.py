@@ -26,11 +26,10 @@ import structlog
 import tenacity
 import zmq
 
-from actors.base import BridgedActor
 from actors.bridge import Bridge, SocketSpec
+from actors.client_actor import ClientActor, Forget, Request, Subscribe, UpdateCallback
 from actors.client_store import ClientStore
 from actors.ids import MsgIds
-from actors.messages import Delivery, LinkEvent
 from crdt import ShoppingList
 from logs import Tracer, new_trace_id
 from protocol import (
@@ -43,7 +42,6 @@ from protocol import (
     Saved,
     StatusReply,
     StatusRequest,
-    Update,
 )
 
 __all__ = [
@@ -73,102 +71,11 @@ class _AttemptFailed(Exception):
     pass
 
 
-@dataclass(frozen=True, slots=True)
-class _Request:
-    msg: Message
-    future: pykka.Future[Message]
-
-
-@dataclass(frozen=True, slots=True)
-class _Forget:
-    msg_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class _Subscribe:
-    list_ids: tuple[str, ...]
-
-
 @dataclass
 class SyncReport:
     pushed: list[str]
     pulled: list[str]
     failed: list[str]
-
-
-#: Called in the client's bridge thread (which hosts its actor) with each list
-#: changed by a published update.
-UpdateCallback = Callable[[ShoppingList], None]
-
-
-class ClientActor(BridgedActor):
-    """Matches replies to waiting futures and applies published updates."""
-
-    def __init__(
-        self,
-        bridge: Bridge,
-        client_id: str,
-        store_dir: Path,
-        link_up: threading.Event,
-        on_update: UpdateCallback | None,
-    ) -> None:
-        super().__init__(bridge, client_id)
-        self.store_dir = store_dir
-        self.link_up = link_up
-        self.on_update = on_update
-        self.waiting: dict[str, pykka.Future[Message]] = {}
-
-    def started(self) -> None:
-        self.store: ClientStore | None = None  # opened on the first update
-
-    def stopping(self) -> None:
-        if self.store is not None:
-            self.store.close()
-
-    def on_command(self, message: Any) -> Any:
-        if isinstance(message, _Request):
-            self.waiting[message.msg.msg_id] = message.future
-            self.outbox.send("frontend", b"", message.msg)
-        elif isinstance(message, _Forget):
-            self.waiting.pop(message.msg_id, None)
-        elif isinstance(message, _Subscribe):
-            for list_id in message.list_ids:
-                self.outbox.subscribe("updates", list_id.encode())
-        return None
-
-    def on_link(self, event: LinkEvent) -> None:
-        if event.channel == "frontend":
-            if event.connected:
-                self.link_up.set()
-            else:
-                self.link_up.clear()
-
-    def handle(self, delivery: Delivery) -> None:
-        msg = delivery.msg
-        if isinstance(msg, Update):
-            self._apply_update(msg)
-            return
-        reply_to = getattr(msg, "reply_to", "")
-        future = self.waiting.pop(reply_to, None)
-        if future is not None:
-            future.set(msg)
-        elif isinstance(msg, ErrorReply):
-            log.warning("client.error_from_proxy", code=msg.code, reason=msg.reason)
-
-    def _apply_update(self, msg: Update) -> None:
-        try:
-            state = ShoppingList.decode(msg.state)
-        except ProtocolError as exc:
-            log.warning("client.bad_update", list_id=msg.list_id, error=str(exc))
-            return
-        if self.store is None:
-            self.store = ClientStore(self.store_dir, self.node_id)
-        # Only lists we hold: a subscription can outlive a local delete.
-        if self.store.load(msg.list_id) is None:
-            return
-        merged, changed = self.store.merge_remote(state)
-        if changed and self.on_update is not None:
-            self.on_update(merged)
 
 
 class ClientSession:
@@ -283,7 +190,7 @@ class ClientSession:
     def watch(self, list_ids: list[str]) -> None:
         """Subscribe to published updates of these lists."""
         if self._actor is not None and self.subscribe and list_ids:
-            self._actor.tell(_Subscribe(tuple(list_ids)))
+            self._actor.tell(Subscribe(tuple(list_ids)))
 
     # ------------------------------------------------------------- local ops
 
@@ -498,11 +405,11 @@ class ClientSession:
                     msg = build(self._ids(), trace_id, traced)
                     self.tracer.hop(log, "client.request", msg, type=type(msg).__name__)
                     future: pykka.Future[Message] = pykka.ThreadingFuture()
-                    actor.tell(_Request(msg, future))
+                    actor.tell(Request(msg, future))
                     try:
                         reply = future.get(timeout=self.client_timeout_s)
                     except pykka.Timeout:
-                        actor.tell(_Forget(msg.msg_id))
+                        actor.tell(Forget(msg.msg_id))
                         raise _AttemptFailed("no answer in time") from None
                     self.tracer.hop(log, "client.reply", reply, type=type(reply).__name__)
                     if isinstance(reply, ErrorReply):

@@ -1,3 +1,9 @@
-"""The process supervisor and the topology file (the cluster arrives with issue 3)."""
+"""Running a topology: the process supervisor and what surrounds it.
+
+``topology`` (the validated topology file), ``supervisor`` (starts, restarts
+and stops a host's processes, feeds the proxy's hello queue), ``probe`` and
+``endpoints`` (finding a running proxy), ``console``, ``shell`` and ``ops``
+(the commands of ``run.py``). Import from the modules.
+"""
 
 __all__: list[str] = []

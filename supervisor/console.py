@@ -27,13 +27,8 @@ from rich.console import Console
 from rich.table import Table
 
 import logs
-from actors.client import (
-    ClientSession,
-    ClusterUnavailable,
-    ClusterUnreachable,
-    UnknownList,
-    UpdateCallback,
-)
+from actors.client import ClientSession, ClusterUnavailable, ClusterUnreachable, UnknownList
+from actors.client_actor import UpdateCallback
 from crdt import ShoppingList, ShoppingListError
 from logs import Tracer
 from supervisor.endpoints import resolve_endpoints

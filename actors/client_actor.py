@@ -1,0 +1,125 @@
+"""The client's actor: it sends a session's requests and matches their replies.
+
+:class:`ClientActor` runs on the client's bridge thread (which hosts it, see
+:mod:`actors.runtime`); :class:`actors.client.ClientSession` talks to it from
+the user's thread with ``tell`` only, and waits on the future it passed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pykka
+import structlog
+
+from actors.base import BridgedActor
+from actors.bridge import Bridge
+from actors.client_store import ClientStore
+from actors.messages import Delivery, LinkEvent
+from crdt import ShoppingList
+from protocol import ErrorReply, Message, ProtocolError, Update
+
+__all__ = ["ClientActor", "Forget", "Request", "Subscribe", "UpdateCallback"]
+
+log = structlog.get_logger("client")
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """Send ``msg``; its reply sets ``future``."""
+
+    msg: Message
+    future: pykka.Future[Message]
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """The session stopped waiting for the reply to ``msg_id``."""
+
+    msg_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribe:
+    """Receive the published updates of these lists."""
+
+    list_ids: tuple[str, ...]
+
+
+#: Called in the client's bridge thread (which hosts its actor) with each list
+#: changed by a published update.
+UpdateCallback = Callable[[ShoppingList], None]
+
+
+class ClientActor(BridgedActor):
+    """Matches replies to waiting futures and applies published updates."""
+
+    def __init__(
+        self,
+        bridge: Bridge,
+        client_id: str,
+        store_dir: Path,
+        link_up: threading.Event,
+        on_update: UpdateCallback | None,
+    ) -> None:
+        super().__init__(bridge, client_id)
+        self.store_dir = store_dir
+        self.link_up = link_up
+        self.on_update = on_update
+        self.waiting: dict[str, pykka.Future[Message]] = {}
+
+    def started(self) -> None:
+        self.store: ClientStore | None = None  # opened on the first update
+
+    def stopping(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def on_command(self, message: Any) -> Any:
+        if isinstance(message, Request):
+            self.waiting[message.msg.msg_id] = message.future
+            self.outbox.send("frontend", b"", message.msg)
+        elif isinstance(message, Forget):
+            self.waiting.pop(message.msg_id, None)
+        elif isinstance(message, Subscribe):
+            for list_id in message.list_ids:
+                self.outbox.subscribe("updates", list_id.encode())
+        return None
+
+    def on_link(self, event: LinkEvent) -> None:
+        if event.channel == "frontend":
+            if event.connected:
+                self.link_up.set()
+            else:
+                self.link_up.clear()
+
+    def handle(self, delivery: Delivery) -> None:
+        msg = delivery.msg
+        if isinstance(msg, Update):
+            self._apply_update(msg)
+            return
+        reply_to = getattr(msg, "reply_to", "")
+        future = self.waiting.pop(reply_to, None)
+        if future is not None:
+            future.set(msg)
+        elif isinstance(msg, ErrorReply):
+            log.warning("client.error_from_proxy", code=msg.code, reason=msg.reason)
+
+    def _apply_update(self, msg: Update) -> None:
+        try:
+            state = ShoppingList.decode(msg.state)
+        except ProtocolError as exc:
+            log.warning("client.bad_update", list_id=msg.list_id, error=str(exc))
+            return
+        if self.store is None:
+            self.store = ClientStore(self.store_dir, self.node_id)
+        # Only lists we hold: a subscription can outlive a local delete.
+        if self.store.load(msg.list_id) is None:
+            return
+        merged, changed = self.store.merge_remote(state)
+        if changed and self.on_update is not None:
+            self.on_update(merged)
