@@ -26,12 +26,13 @@ import structlog
 from actors.antientropy import AntiEntropy
 from actors.base import BridgedActor, CrashHandler
 from actors.bridge import Bridge
-from actors.coordinator import Coordinator, QuorumConfig
+from actors.coordinator import Coordinator
 from actors.faults import FaultInjector
 from actors.ids import MsgIds
 from actors.membership import Membership
 from actors.membership_store import MembershipFile
 from actors.messages import Delivery, Undeliverable
+from actors.quorum import QuorumConfig
 from logs import Tracer
 from protocol import (
     Ack,

@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 import structlog
 
 from actors.antientropy import SESSION_TIMEOUT_S, AntiEntropy, _Session
-from actors.coordinator import Coordinator, QuorumConfig
+from actors.coordinator import Coordinator
 from actors.digests import BUCKETS, DigestIndex, bucket_of, group_of
 from actors.membership import Membership
+from actors.quorum import QuorumConfig
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 import pytest
 import structlog
 
-from actors.coordinator import Coordinator, QuorumConfig
+from actors.coordinator import Coordinator
 from actors.membership import Membership
+from actors.quorum import QuorumConfig
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (

@@ -1,0 +1,85 @@
+"""A quorum request's bookkeeping: its slots, their attempts, and the retry policy.
+
+Pure data and one tenacity policy, used by :mod:`actors.coordinator`; no
+I/O. A request has one :class:`Slot` per replica of its preference list; a
+slot makes one attempt at a time, on successive servers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import tenacity
+
+from protocol import Get, Handoff, Put
+
+__all__ = ["AttemptFailed", "QuorumConfig", "Request", "Slot", "attempt_policy"]
+
+
+class AttemptFailed(Exception):
+    """One attempt against one replica failed."""
+
+
+def attempt_policy(attempts: int = 3) -> tenacity.Retrying:
+    """Three attempts in all, each at once on the next candidate."""
+    return tenacity.Retrying(
+        stop=tenacity.stop_after_attempt(attempts),
+        wait=tenacity.wait_none(),
+        retry=tenacity.retry_if_exception_type(AttemptFailed),
+        reraise=False,
+    )
+
+
+@dataclass(frozen=True)
+class QuorumConfig:
+    n: int
+    r: int
+    w: int
+    request_timeout_s: float
+    attempts: int = 3
+    #: a server that answered anything this recently is slow, not suspect
+    quiet_s: float = 1.5
+
+
+@dataclass(eq=False)
+class Slot:
+    """One copy of a request: successive attempts on successive servers."""
+
+    owner: str
+    #: tenacity's record of this slot's attempts, made at its first failure
+    #: (most slots never fail, and need none)
+    retry: tenacity.RetryCallState | None = None
+    attempt: int = 1
+    node: str = ""
+    msg_id: str = ""
+    status: str = "active"  # active | ok | failed
+    blob: bytes | None = None
+
+
+@dataclass(eq=False)
+class Request:
+    """A request in flight."""
+
+    kind: str  # "put" | "get" | "handoff" | "repair"
+    peer: bytes
+    msg: Put | Get | Handoff
+    owners: list[str]
+    spares: list[str]
+    used: set[str]
+    need: int
+    slots: list[Slot] = field(default_factory=list)
+    replied: bool = False
+    ok: int = 0
+    active: int = 0
+    #: reads: answers that held a copy (a not-found is ok, but not found)
+    found: int = 0
+    #: slots a replica refused as malformed, and the last reason given
+    refusals: int = 0
+    refused: str = ""
+
+    def finish(self, slot: Slot, status: str) -> None:
+        """Move an active slot to "ok" or "failed", keeping the counts."""
+        slot.status = status
+        self.active -= 1
+        if status == "ok":
+            self.ok += 1
