@@ -226,9 +226,10 @@ class ListStore:
         the transaction is committed; if it raises, nothing was written and
         the cache is left as the database is.
 
-        ``committed`` is called once the transaction is committed, before the
-        cached copies of lists that took a delta row are joined with it: the
-        caller acknowledges the write there, and that join leaves its critical
+        ``committed`` is called once the transaction is committed (at once
+        when the store held every write already), before the cached copies of
+        lists that took a delta row are joined with it: the caller
+        acknowledges the writes there, and that join leaves their critical
         path. It must not use the store.
 
         Returns:
@@ -247,6 +248,9 @@ class ListStore:
                 i for i, r in rows.items() if self._deltas.get(i, 0) + len(r) >= MAX_DELTAS
             )
             if not changed and not hinted and not flush:
+                # Nothing new: what was offered is durable here already.
+                if committed is not None:
+                    committed()
                 return set()
             # A list written whole is encoded from its joined state: join it now.
             self._join_now([j for j in later if j[0] in flush])

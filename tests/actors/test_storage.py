@@ -329,6 +329,22 @@ def test_a_write_is_committed_before_it_is_acknowledged(db_path: Path) -> None:
         store.close()
 
 
+def test_a_write_the_store_holds_already_is_acknowledged_too(db_path: Path) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    acks: list[str] = []
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        delta = alice.add("milk", 2)
+        for _ in range(2):  # a retry of a write that was stored
+            store.merge_many(
+                [(LIST_A, delta, delta.encode())], committed=lambda: acks.append("ack")
+            )
+        assert ["ack", "ack"] == acks
+    finally:
+        store.close()
+
+
 def test_a_failed_acknowledgement_still_leaves_the_cache_joined(db_path: Path) -> None:
     alice = ShoppingList(LIST_A, "alice", "x")
     store = ListStore(db_path)
