@@ -108,8 +108,8 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: "none": the kernel places every thread. "spread": each process on a
     #: host is bound to one CPU of those it may use, round-robin in topology
     #: order (proxy first), together with its zmq I/O thread: the two hand
-    #: every message to each other, and on a VM a wake-up across CPUs costs
-    #: ~40 µs against ~3 µs on one (docs/performance.md, "CPU affinity").
+    #: every message to each other, and on this VM a wake-up across CPUs
+    #: costs ~50 µs against ~3 µs on one (docs/performance.md, "CPU affinity").
     cpu_affinity: Literal["none", "spread"] = "none"
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"

@@ -191,6 +191,17 @@ class ClusterHarness:
         self.proc = None
         return elapsed
 
+    @contextlib.contextmanager
+    def running(self) -> Iterator[ClusterHarness]:
+        """Started for the block, then stopped cleanly (a test that passed)
+        or killed (one that failed, or a stop that was not clean)."""
+        try:
+            self.start()
+            yield self
+            self.stop()
+        finally:
+            self.kill_everything()
+
     def kill_everything(self) -> None:
         """Last-resort cleanup for a failed test."""
         if self.proc is None:

@@ -71,13 +71,8 @@ class Report:
 def chaos_cluster(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[ClusterHarness]:
     settings = dict(CHAOS_SETTINGS)
     settings.update(getattr(request, "param", {}))
-    harness = ClusterHarness(tmp_path, SERVERS, settings)
-    try:
-        harness.start()
+    with ClusterHarness(tmp_path, SERVERS, settings).running() as harness:
         yield harness
-        harness.stop()
-    finally:
-        harness.kill_everything()
 
 
 def run_scenario(

@@ -22,13 +22,8 @@ CLIENT_TIMEOUT_S = 1.0
 
 @pytest.fixture
 def debug_cluster(tmp_path: Path) -> Iterator[ClusterHarness]:
-    harness = ClusterHarness(tmp_path, FIVE, {"debug": True})
-    try:
-        harness.start()
+    with ClusterHarness(tmp_path, FIVE, {"debug": True}).running() as harness:
         yield harness
-        harness.stop()
-    finally:
-        harness.kill_everything()
 
 
 def test_an_edit_whose_first_push_is_lost_is_pushed_by_a_later_attempt(

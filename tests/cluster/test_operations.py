@@ -225,9 +225,7 @@ def test_spread_cpu_affinity_binds_each_process_and_its_threads_to_one_cpu(
     tmp_path: Path,
 ) -> None:
     servers = ["s1", "s2", "s3"]
-    harness = ClusterHarness(tmp_path, servers, {"cpu_affinity": "spread"})
-    try:
-        harness.start()
+    with ClusterHarness(tmp_path, servers, {"cpu_affinity": "spread"}).running() as harness:
         allowed = sorted(os.sched_getaffinity(0))
         pids = harness.child_pids()
         expected, bound = {}, {}
@@ -239,6 +237,3 @@ def test_spread_cpu_affinity_binds_each_process_and_its_threads_to_one_cpu(
             assert 1 == len(cpus), f"{name}'s threads are bound apart: {cpus}"
             bound[name] = set(cpus.pop())
         assert expected == bound
-        harness.stop()
-    finally:
-        harness.kill_everything()
