@@ -6,7 +6,7 @@ import hashlib
 import random
 import sqlite3
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -311,56 +311,58 @@ def test_a_write_to_a_cached_list_goes_into_a_delta_row_until_settled(db_path: P
         store.close()
 
 
-def test_a_write_is_committed_before_it_is_acknowledged(db_path: Path) -> None:
+@pytest.fixture
+def cached(db_path: Path) -> Iterator[tuple[ListStore, ShoppingList]]:
+    """A store holding alice's list (cached), and alice's replica of it."""
     alice = ShoppingList(LIST_A, "alice", "x")
     store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, alice.copy())])
+        yield store, alice
+    finally:
+        store.close()
+
+
+def test_a_write_is_committed_before_it_is_acknowledged(
+    db_path: Path, cached: tuple[ListStore, ShoppingList]
+) -> None:
+    store, alice = cached
     seen_at_ack: list[int] = []
-    try:
-        store.merge_many([(LIST_A, alice.copy())])
-        delta = alice.add("milk", 2)
-        store.merge_many(
-            [(LIST_A, delta, delta.encode())],
-            committed=lambda: seen_at_ack.append(_rows(db_path, "deltas")),
-        )
-        # Another connection saw the delta row when the write was acknowledged.
-        assert [1] == seen_at_ack
-        assert alice == store.get_list(LIST_A)
-    finally:
-        store.close()
+    delta = alice.add("milk", 2)
+    store.merge_many(
+        [(LIST_A, delta, delta.encode())],
+        committed=lambda: seen_at_ack.append(_rows(db_path, "deltas")),
+    )
+    # Another connection saw the delta row when the write was acknowledged.
+    assert [1] == seen_at_ack
+    assert alice == store.get_list(LIST_A)
 
 
-def test_a_write_the_store_holds_already_is_acknowledged_too(db_path: Path) -> None:
-    alice = ShoppingList(LIST_A, "alice", "x")
-    store = ListStore(db_path)
+def test_a_write_the_store_holds_already_is_acknowledged_too(
+    cached: tuple[ListStore, ShoppingList],
+) -> None:
+    store, alice = cached
     acks: list[str] = []
-    try:
-        store.merge_many([(LIST_A, alice.copy())])
-        delta = alice.add("milk", 2)
-        for _ in range(2):  # a retry of a write that was stored
-            store.merge_many(
-                [(LIST_A, delta, delta.encode())], committed=lambda: acks.append("ack")
-            )
-        assert ["ack", "ack"] == acks
-    finally:
-        store.close()
+    delta = alice.add("milk", 2)
+    for _ in range(2):  # a retry of a write that was stored
+        store.merge_many([(LIST_A, delta, delta.encode())], committed=lambda: acks.append("ack"))
+    assert ["ack", "ack"] == acks
 
 
-def test_a_failed_acknowledgement_still_leaves_the_cache_joined(db_path: Path) -> None:
-    alice = ShoppingList(LIST_A, "alice", "x")
-    store = ListStore(db_path)
+def test_a_failed_acknowledgement_still_leaves_the_cache_joined(
+    db_path: Path, cached: tuple[ListStore, ShoppingList]
+) -> None:
+    store, alice = cached
 
     def fail() -> None:
         raise RuntimeError("the socket is gone")
 
-    try:
-        store.merge_many([(LIST_A, alice.copy())])
-        delta = alice.add("milk", 2)
-        with pytest.raises(RuntimeError, match="socket is gone"):
-            store.merge_many([(LIST_A, delta, delta.encode())], committed=fail)
-        assert alice == store.get_list(LIST_A)
-        assert set() == changed(store, [(LIST_A, delta)])  # stored already
-    finally:
-        store.close()
+    delta = alice.add("milk", 2)
+    with pytest.raises(RuntimeError, match="socket is gone"):
+        store.merge_many([(LIST_A, delta, delta.encode())], committed=fail)
+    assert alice == store.get_list(LIST_A)
+    assert set() == changed(store, [(LIST_A, delta)])  # stored already
+    store.close()
     assert alice == reopened(db_path)
 
 
