@@ -60,11 +60,13 @@ CREATE TABLE IF NOT EXISTS lists (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS lists_by_position ON lists(position);
 CREATE TABLE IF NOT EXISTS deltas (
-    seq      INTEGER PRIMARY KEY,  -- appends go to the end of the table
+    seq      INTEGER PRIMARY KEY,  -- given by the store: appends go to the end
     list_id  TEXT NOT NULL,        -- a list with a row in lists
     state    BLOB NOT NULL         -- a delta (or state) joined in since that row
 );
-CREATE INDEX IF NOT EXISTS deltas_by_list ON deltas(list_id);
+-- No index on deltas(list_id): the store keeps each list's seqs in memory,
+-- and an index made every append write a second page (~5 of ~11 µs).
+DROP INDEX IF EXISTS deltas_by_list;
 CREATE TABLE IF NOT EXISTS hints (
     owner    TEXT NOT NULL,   -- the replica this write was meant for
     list_id  TEXT NOT NULL,
@@ -82,8 +84,8 @@ _UPSERT: Final = (
     "INSERT INTO lists (list_id, position, state, digest) VALUES (?, ?, ?, ?) "
     "ON CONFLICT(list_id) DO UPDATE SET state = excluded.state, digest = excluded.digest"
 )
-_APPEND: Final = "INSERT INTO deltas (list_id, state) VALUES (?, ?)"
-_DROP: Final = "DELETE FROM deltas WHERE list_id = ?"
+_APPEND: Final = "INSERT INTO deltas (seq, list_id, state) VALUES (?, ?, ?)"
+_DROP: Final = "DELETE FROM deltas WHERE seq = ?"
 _HINT: Final = (
     "INSERT INTO hints (owner, list_id, state) VALUES (?, ?, ?) "
     "ON CONFLICT(owner, list_id) DO UPDATE SET state = excluded.state"
@@ -136,8 +138,10 @@ class ListStore:
         self._db.executescript(_SCHEMA)
         self._cache: OrderedDict[str, _Entry] = OrderedDict()
         self._cache_lists = max(1, cache_lists)
-        #: delta rows per list that has any; every such list is in the cache
-        self._deltas: dict[str, int] = {}
+        #: the seqs of the delta rows of each list that has any; every such
+        #: list is in the cache
+        self._deltas: dict[str, list[int]] = {}
+        self._next_seq = 1
         self._migrate()
         self._recover()
 
@@ -245,7 +249,7 @@ class ListStore:
             hinted = self._join_hints(hints)
             flush.update(self._overflow())
             flush.update(
-                i for i, r in rows.items() if self._deltas.get(i, 0) + len(r) >= MAX_DELTAS
+                i for i, r in rows.items() if len(self._deltas.get(i, ())) + len(r) >= MAX_DELTAS
             )
             if not changed and not hinted and not flush:
                 # Nothing new: what was offered is durable here already.
@@ -255,13 +259,12 @@ class ListStore:
             # A list written whole is encoded from its joined state: join it now.
             self._join_now([j for j in later if j[0] in flush])
             later = [j for j in later if j[0] not in flush]
-            self._write(rows, flush, hinted)
+            seqs = self._write(rows, flush, hinted)
         except BaseException:
             self._forget(touched)
             raise
-        for list_id, blobs in rows.items():
-            if list_id not in flush:
-                self._deltas[list_id] = self._deltas.get(list_id, 0) + len(blobs)
+        for list_id, seq in seqs:
+            self._deltas.setdefault(list_id, []).append(seq)
         try:
             if committed is not None:
                 committed()
@@ -365,8 +368,13 @@ class ListStore:
         deltas: dict[str, list[bytes]],
         flush: set[str],
         hinted: dict[tuple[str, str], ShoppingList],
-    ) -> None:
-        """Append delta rows, rewrite the rows of ``flush``, store hints: one transaction."""
+    ) -> list[tuple[str, int]]:
+        """Append delta rows, rewrite the rows of ``flush``, store hints: one transaction.
+
+        Returns:
+            (list id, seq) of each delta row appended; the caller records
+            them once this returned, i.e. committed.
+        """
         rows = []
         for list_id in flush:
             entry = self._cache[list_id]
@@ -374,8 +382,14 @@ class ListStore:
             if blob is None:
                 blob = entry.blob = entry.state.encode()
             rows.append((list_id, position_bytes(list_id), blob, entry.state.digest()))
-        appended = [(i, b) for i, blobs in deltas.items() if i not in flush for b in blobs]
-        dropped = [(i,) for i in flush if i in self._deltas]
+        seq = self._next_seq
+        appended = [
+            (n, i, b)
+            for n, (i, b) in enumerate(
+                ((i, b) for i, blobs in deltas.items() if i not in flush for b in blobs), seq
+            )
+        ]
+        dropped = [(n,) for i in flush for n in self._deltas.get(i, ())]
         hint_rows = [(o, i, st.encode()) for (o, i), st in hinted.items()]
         # Only the statements with rows. A lone row (one write: the case of
         # requests one at a time) needs no BEGIN/COMMIT, since SQLite makes a
@@ -398,8 +412,11 @@ class ListStore:
             with self._transaction():
                 for sql, params in statements:
                     self._db.executemany(sql, params)
+        # Committed. (A batch that failed above leaves the seqs to the next.)
+        self._next_seq = seq + len(appended)
         for list_id in flush:
             self._deltas.pop(list_id, None)
+        return [(i, n) for n, i, _ in appended]
 
     def _forget(self, touched: set[str]) -> None:
         """After a failed batch: make the cache what the database holds again.
@@ -414,15 +431,21 @@ class ListStore:
             if list_id in self._deltas:
                 self._cache[list_id] = self._load_with_deltas(list_id)
 
-    def _load_with_deltas(self, list_id: str) -> _Entry:
-        """A list joined from its row and its delta rows (decoding validates them)."""
+    def _load_with_deltas(self, list_id: str, blobs: Iterable[bytes] | None = None) -> _Entry:
+        """A list joined from its row and its delta rows (decoding validates them).
+
+        ``blobs`` are the delta rows, when the caller read them already.
+        """
         row = self._select(list_id)
         if row is None:  # a new list is written whole, so only a damaged file gets here
             raise ValueError(f"list {list_id} has delta rows but no row")
         state = ShoppingList.decode(row)
-        for (blob,) in self._db.execute(
-            "SELECT state FROM deltas WHERE list_id = ? ORDER BY seq", (list_id,)
-        ):
+        if blobs is None:
+            blobs = [
+                self._db.execute("SELECT state FROM deltas WHERE seq = ?", (n,)).fetchone()[0]
+                for n in self._deltas.get(list_id, ())
+            ]
+        for blob in blobs:
             state.merge(ShoppingList.decode(blob))
         return _Entry(state, None)
 
@@ -440,14 +463,19 @@ class ListStore:
             self._db.execute(f"PRAGMA user_version = {_DIGESTS_OF_CONTEXTS}")
 
     def _recover(self) -> None:
-        """Flush the lists a crash left with delta rows."""
-        held = dict(
-            self._db.execute("SELECT list_id, count(*) FROM deltas GROUP BY list_id").fetchall()
-        )
+        """Flush the lists a crash left with delta rows (one scan of the table)."""
+        held: dict[str, list[int]] = {}
+        blobs: dict[str, list[bytes]] = {}
+        for seq, list_id, blob in self._db.execute(
+            "SELECT seq, list_id, state FROM deltas ORDER BY seq"
+        ):
+            held.setdefault(list_id, []).append(seq)
+            blobs.setdefault(list_id, []).append(blob)
+            self._next_seq = seq + 1
         if not held:
             return
-        for list_id in held:
-            self._cache[list_id] = self._load_with_deltas(list_id)
+        for list_id, rows in blobs.items():
+            self._cache[list_id] = self._load_with_deltas(list_id, rows)
         self._deltas = held
         self.settle()
         self._shrink()

@@ -383,6 +383,48 @@ def test_deltas_left_by_a_crash_are_joined_when_the_store_opens(db_path: Path) -
         store.close()
 
 
+def test_interleaved_deltas_of_two_lists_are_each_joined_to_their_own_list(
+    db_path: Path,
+) -> None:
+    alice, bob = ShoppingList(LIST_A, "alice", "x"), ShoppingList(LIST_B, "bob", "y")
+    store = ListStore(db_path)
+    store.merge_many([(LIST_A, alice.copy()), (LIST_B, bob.copy())])
+    store.merge_many([(LIST_A, alice.add("milk")), (LIST_B, bob.add("eggs"))])
+    store.merge_many([(LIST_B, bob.add("tea"))])
+    store.merge_many([(LIST_A, alice.add("jam"))])
+    store._db.close()  # a kill
+    assert 4 == _rows(db_path, "deltas")
+    store = ListStore(db_path)
+    try:
+        assert (alice, bob) == (store.get_list(LIST_A), store.get_list(LIST_B))
+        assert 0 == _rows(db_path, "deltas")
+        store.merge_many([(LIST_A, alice.add("rye"))])  # seqs go on after the recovery
+        assert {LIST_A} == store.dirty()
+    finally:
+        store.close()
+    assert alice == reopened(db_path)
+
+
+def test_a_store_with_the_older_deltas_index_drops_it_and_keeps_its_deltas(
+    db_path: Path,
+) -> None:
+    alice = ShoppingList(LIST_A, "alice", "x")
+    store = ListStore(db_path)
+    store.merge_many([(LIST_A, alice.copy())])
+    store.merge_many([(LIST_A, alice.add("milk"))])
+    store._db.execute("CREATE INDEX deltas_by_list ON deltas(list_id)")  # as older stores had
+    store._db.close()
+    store = ListStore(db_path)
+    try:
+        assert alice == store.get_list(LIST_A)
+        indexes = store._db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'deltas'"
+        ).fetchall()
+        assert [] == indexes
+    finally:
+        store.close()
+
+
 def test_close_flushes_the_deltas(db_path: Path) -> None:
     alice = ShoppingList(LIST_A, "alice", "x")
     store = ListStore(db_path)
