@@ -14,7 +14,9 @@ Inbound: each frame is decoded by :func:`protocol.decode` in the bridge
 thread. A frame that does not decode gets an ``ErrorReply`` (on ROUTER
 sockets, where we know who sent it) and a rate-limited log line; it never
 reaches an actor. What decodes is batched per poll into one
-:class:`~actors.messages.Inbound` and ``tell``-ed to the actor.
+:class:`~actors.messages.Inbound` and told to the actor with
+:meth:`ActorHost.tell <actors.runtime.ActorHost.tell>`, which hands it in at
+once when the actor has nothing queued.
 
 Outbound: actors never touch network sockets. An actor's
 :class:`~actors.outbox.Outbox` appends encoded messages to the bridge's
@@ -449,7 +451,7 @@ class Bridge(threading.Thread):
             while self._backlog:
                 ref.tell(self._backlog[0])
                 self._backlog.popleft()
-            ref.tell(message)
+            self.host.tell(ref, message)
         except pykka.ActorDeadError:
             # The actor died between target() and tell(); its supervisor will
             # install a new one. Keep the message for it.

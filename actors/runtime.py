@@ -17,6 +17,10 @@ Contract:
 
 - ``tell``, ``ask`` and ``stop`` work from any thread; from any thread but the
   host's they wake the host (the bridge's poll watches its waker).
+- :meth:`ActorHost.tell` is ``tell`` for the host thread's own deliveries (the
+  bridge's): an actor with nothing queued handles the message at once,
+  without an envelope, as the round after the poll would have next. Order and
+  failure handling are those of a ``tell``.
 - Every hook (``on_start``, ``on_receive``, ``on_stop``, ``on_failure``) runs
   in the host thread, so actor state and its SQLite connection need no locks.
 - A hook that blocks, blocks the host's sockets as well; work that would take
@@ -59,6 +63,8 @@ class HostedInbox:
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[Envelope[Any]] = queue.SimpleQueue()
         self.host: ActorHost | None = None
+        #: the actor, once its host has set it up (``on_start`` succeeded)
+        self.actor: HostedActor | None = None
 
     def put(self, envelope: Envelope[Any], /) -> None:
         """Any thread. Once the host has stopped, an ask's future fails with
@@ -129,6 +135,28 @@ class ActorHost:
             self._adopted.append(actor)
         self.notify()
 
+    def tell(self, ref: pykka.ActorRef[Any], message: Any) -> None:
+        """``ref.tell(message)``; on the host thread, to an actor of this host
+        with an empty inbox, handled now (see the module docstring).
+
+        Raises:
+            ActorDeadError: as ``tell``, when the actor is not running.
+        """
+        inbox = ref.actor_inbox
+        actor = inbox.actor if isinstance(inbox, HostedInbox) else None
+        if (
+            actor is None
+            or actor.actor_inbox.host is not self
+            or threading.get_ident() != self._thread_id
+            or self.stopped
+            or actor.actor_stopped.is_set()
+            or actor._host_busy  # a handler sent, and its send failed: no re-entry
+            or not inbox.empty()
+        ):
+            ref.tell(message)
+            return
+        actor._host_handle_message(message)
+
     def pending(self) -> bool:
         """Whether a round has work now (the bridge then polls without waiting)."""
         return bool(self._adopted) or any(not a.actor_inbox.empty() for a in self._actors)
@@ -173,6 +201,8 @@ class HostedActor(pykka.Actor):
     """
 
     actor_inbox: HostedInbox
+    #: a handler of this actor is running (on the host thread)
+    _host_busy = False
 
     @staticmethod
     def _create_actor_inbox() -> HostedInbox:
@@ -200,6 +230,8 @@ class HostedActor(pykka.Actor):
 
     def _host_setup(self) -> None:
         self._actor_loop_setup()  # on_start; a failure stops the actor
+        if not self.actor_stopped.is_set():
+            self.actor_inbox.actor = self
 
     def _host_round(self, budget: int) -> None:
         inbox = self.actor_inbox
@@ -212,6 +244,7 @@ class HostedActor(pykka.Actor):
 
     def _host_handle(self, envelope: Envelope[Any]) -> None:
         # pykka's ThreadingActor loop, one message at a time.
+        self._host_busy = True
         try:
             response = self._handle_receive(envelope.message)
             if envelope.reply_to is not None:
@@ -220,16 +253,37 @@ class HostedActor(pykka.Actor):
             if envelope.reply_to is not None:
                 envelope.reply_to.set_exception()
                 return
-            self._handle_failure(*sys.exc_info())
-            try:
-                self.on_failure(*sys.exc_info())
-            except Exception:  # noqa: BLE001 - as pykka: a failing on_failure stops the actor
-                self._handle_failure(*sys.exc_info())
+            self._host_failed()
         except BaseException:
             # Not ours to swallow (KeyboardInterrupt, SystemExit): stop this
             # actor and let it end the host thread, which ends the process.
             self._stop()
             raise
+        finally:
+            self._host_busy = False
+
+    def _host_handle_message(self, message: Any) -> None:
+        """A told message, handed in by :meth:`ActorHost.tell` (no envelope)."""
+        self._host_busy = True
+        try:
+            self._handle_receive(message)
+        except Exception:  # noqa: BLE001 - an actor's failure, handled as pykka does
+            self._host_failed()
+        except BaseException:
+            self._stop()
+            raise
+        finally:
+            self._host_busy = False
+        if self.actor_stopped.is_set():
+            self._host_teardown()
+
+    def _host_failed(self) -> None:
+        """In an ``except`` block: a told message raised; stop as pykka does."""
+        self._handle_failure(*sys.exc_info())
+        try:
+            self.on_failure(*sys.exc_info())
+        except Exception:  # noqa: BLE001 - as pykka: a failing on_failure stops the actor
+            self._handle_failure(*sys.exc_info())
 
     def _host_teardown(self) -> None:
         """Answer what is left in the inbox: asks fail, a stop succeeds."""

@@ -460,6 +460,67 @@ def test_a_tell_between_hosted_actors_is_handled_without_a_wake(
     hooks.wait_for(lambda h: [7] == h.numbers("first"), "the message between actors")
 
 
+# ------------------------------------------- the host thread's own deliveries
+
+
+def test_host_tell_on_the_bridge_thread_hands_the_message_in_at_once(
+    quiet: Bridge, hooks: Hooks
+) -> None:
+    a, b = start(quiet, hooks, "a"), start(quiet, hooks, "b")
+
+    def tell_and_look() -> list[int]:
+        quiet.host.tell(a, 7)  # as the bridge does with what it read
+        return hooks.numbers("a")
+
+    # A tell would leave 7 in a's inbox until the next round.
+    assert [7] == b.ask(Run(tell_and_look), timeout=DEADLINE_S)
+    assert {quiet} == hooks.threads()
+
+
+def test_host_tell_queues_behind_what_the_inbox_holds(quiet: Bridge, hooks: Hooks) -> None:
+    a, b = start(quiet, hooks, "a"), start(quiet, hooks, "b")
+
+    def tell_twice() -> list[int]:
+        a.tell(1)
+        quiet.host.tell(a, 2)
+        return hooks.numbers("a")
+
+    assert [] == b.ask(Run(tell_twice), timeout=DEADLINE_S)
+    hooks.wait_for(lambda h: [1, 2] == h.numbers("a"), "both messages, in order")
+
+
+def test_host_tell_to_the_actor_whose_handler_runs_waits_for_the_handler(
+    quiet: Bridge, hooks: Hooks
+) -> None:
+    a = start(quiet, hooks, "a")
+
+    def tell_myself() -> list[int]:
+        quiet.host.tell(a, 9)  # e.g. a send from a's handler failed: Undeliverable
+        return hooks.numbers("a")
+
+    assert [] == a.ask(Run(tell_myself), timeout=DEADLINE_S)
+    hooks.wait_for(lambda h: [9] == h.numbers("a"), "the message after the handler")
+    assert 1 == hooks.most_running
+
+
+def test_a_message_handed_in_that_raises_stops_the_actor_as_a_tell_does(
+    quiet: Bridge, hooks: Hooks
+) -> None:
+    a, b = start(quiet, hooks, "a"), start(quiet, hooks, "b")
+    error = RuntimeError("poison")
+    b.ask(Run(lambda: quiet.host.tell(a, Fail(error))), timeout=DEADLINE_S)
+    failure = hooks.hook("a", "on_failure")
+    assert (quiet, error) == (failure.thread, failure.detail)
+    assert not a.is_alive()
+    assert b.is_alive()
+
+
+def test_host_tell_from_another_thread_is_a_tell(quiet: Bridge, hooks: Hooks) -> None:
+    a = start(quiet, hooks, "a")
+    quiet.host.tell(a, 5)
+    hooks.wait_for(lambda h: [5] == h.numbers("a"), "the message told from the test thread")
+
+
 # ---------------------------------------------------------------- fairness
 
 
