@@ -161,7 +161,7 @@ class ServerActor(BridgedActor):
             return
 
         def acknowledge() -> None:
-            # Committed: answer at once, and join the cached copies after.
+            # Committed: answer at once (the cached copies are joined on the tick).
             if len(accepted) == 1:
                 msg = accepted[0]
                 self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
@@ -276,6 +276,8 @@ class ServerActor(BridgedActor):
     # --------------------------------------------------------------- timers
 
     def on_tick(self, now: float) -> None:
+        # Between requests: join the deltas acknowledged since into the cache.
+        self.store.join_pending()
         if self.member and now - self.last_probe > self.proxy_lost_after_s:
             log.warning("server.proxy_lost", silent_s=round(now - self.last_probe, 2))
             self.member = False

@@ -6,11 +6,12 @@ import hashlib
 import random
 import sqlite3
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import pytest
 
+from actors import storage
 from actors.storage import MAX_DELTAS, ListStore, position_bytes
 from crdt import ShoppingList
 
@@ -364,6 +365,67 @@ def test_a_failed_acknowledgement_still_leaves_the_cache_joined(
     assert set() == changed(store, [(LIST_A, delta)])  # stored already
     store.close()
     assert alice == reopened(db_path)
+
+
+def test_the_join_of_an_acknowledged_delta_waits_for_join_pending(
+    cached: tuple[ListStore, ShoppingList],
+) -> None:
+    store, alice = cached
+    before = alice.copy()
+    delta = alice.add("milk", 2)
+    store.merge_many([(LIST_A, delta, delta.encode())])
+    # Off the write's path: the cached copy is joined when the server is idle.
+    assert before == store._cache[LIST_A].state
+    store.join_pending()
+    assert alice == store._cache[LIST_A].state
+
+
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda store, alice: (store.get(LIST_A), alice.encode()),
+        lambda store, alice: (store.get_list(LIST_A), alice),
+        lambda store, alice: (store.digest(LIST_A), alice.digest()),
+        lambda store, alice: (list(store.digests()), [(LIST_A, alice.digest())]),
+        lambda store, alice: (store.get_with_hints(LIST_A), alice.encode()),
+    ],
+    ids=["get", "get_list", "digest", "digests", "get_with_hints"],
+)
+def test_every_read_sees_the_deltas_whose_join_waits(
+    cached: tuple[ListStore, ShoppingList],
+    read: Callable[[ListStore, ShoppingList], tuple[object, object]],
+) -> None:
+    store, alice = cached
+    store.get(LIST_A)  # encoded once: a stale encoding must not be served either
+    for item in ("milk", "eggs"):
+        delta = alice.add(item)
+        store.merge_many([(LIST_A, delta, delta.encode())])
+    actual, expected = read(store, alice)
+    assert expected == actual
+
+
+def test_a_delta_that_arrives_again_before_its_join_is_stored_twice_harmlessly(
+    db_path: Path, cached: tuple[ListStore, ShoppingList]
+) -> None:
+    store, alice = cached
+    delta = alice.add("milk", 2)
+    for _ in range(2):
+        store.merge_many([(LIST_A, delta, delta.encode())])
+    assert 2 == _rows(db_path, "deltas")
+    assert alice == store.get_list(LIST_A)
+    store.close()
+    assert alice == reopened(db_path)
+
+
+def test_joins_beyond_max_unjoined_are_done_at_once(
+    monkeypatch: pytest.MonkeyPatch, cached: tuple[ListStore, ShoppingList]
+) -> None:
+    monkeypatch.setattr(storage, "MAX_UNJOINED", 2)
+    store, alice = cached
+    for item in ("milk", "eggs", "tea"):
+        delta = alice.add(item)
+        store.merge_many([(LIST_A, delta, delta.encode())])
+    assert alice == store._cache[LIST_A].state
 
 
 def test_deltas_left_by_a_crash_are_joined_when_the_store_opens(db_path: Path) -> None:
