@@ -160,7 +160,7 @@ def _run(
     signal.signal(signal.SIGINT, on_signal)
     parent = os.getppid()
     if c.cpu_affinity == "spread":
-        _bind_to_one_cpu(topology.cpu_slot(node_id))  # before the threads start
+        _bind_to_one_cpu(topology, node_id)  # before the threads start
     ctx: zmq.Context[Any] = zmq.Context()
     holder: dict[str, ActorSupervisor] = {}
     bridge = Bridge(
@@ -245,9 +245,10 @@ def _fault_injector(topology: Topology) -> FaultInjector | None:
     return FaultInjector(rules) if rules or topology.cluster.debug else None
 
 
-def _bind_to_one_cpu(slot: int) -> None:
-    """Bind this process to one of the CPUs it may use (``slot`` modulo their
-    number). Threads started later (the bridge, zmq's I/O thread) inherit it."""
+def _bind_to_one_cpu(topology: Topology, node_id: str) -> None:
+    """Bind this process to the CPU :meth:`Topology.cpu_for` gives it, among
+    those it may use. Threads started later (the bridge, zmq's I/O thread)
+    inherit it."""
     if not hasattr(os, "sched_setaffinity"):
         log.warning("process.no_cpu_affinity", reason="not supported on this platform")
         return
@@ -255,7 +256,7 @@ def _bind_to_one_cpu(slot: int) -> None:
     if len(allowed) < 2:
         log.warning("process.no_cpu_affinity", reason="a single CPU to use")
         return
-    cpu = allowed[slot % len(allowed)]
+    cpu = allowed[topology.cpu_for(node_id, len(allowed))]
     os.sched_setaffinity(0, {cpu})
     log.info("process.cpu_affinity", cpu=cpu)
 

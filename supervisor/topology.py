@@ -105,11 +105,12 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: ~24 KB, so a full default cache is ~1.5 GB per server: lower it where
     #: memory is short.
     cache_lists: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 65_536
-    #: "none": the kernel places every thread. "spread": each process on a
-    #: host is bound to one CPU of those it may use, round-robin in topology
-    #: order (proxy first), together with its zmq I/O thread: the two hand
-    #: every message to each other, and on this VM a wake-up across CPUs
-    #: costs ~50 µs against ~3 µs on one (docs/performance.md, "CPU affinity").
+    #: "none": the kernel places every thread. "spread": each process is
+    #: bound to one CPU of its host, together with its zmq I/O thread: the two
+    #: hand every message to each other, and on this VM a wake-up across CPUs
+    #: costs ~50 µs against ~3 µs on one. The proxy gets a CPU of its own
+    #: and the servers share the others (:meth:`Topology.cpu_for`;
+    #: docs/performance.md, "CPU affinity").
     cpu_affinity: Literal["none", "spread"] = "none"
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"
@@ -186,16 +187,30 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     def hosts(self) -> set[str]:
         return {self.proxy.host} | {s.host for s in self.servers}
 
-    def cpu_slot(self, node_id: str) -> int:
-        """The place of a process among those on its host, proxy first: the
-        CPU it takes under ``cpu_affinity = "spread"``, modulo the CPUs.
+    def cpu_for(self, node_id: str, cpus: int) -> int:
+        """Which of its host's ``cpus`` usable CPUs (an index into them, in
+        order) a process takes under ``cpu_affinity = "spread"``.
+
+        The proxy takes the first CPU of its host alone: every request
+        crosses it twice, and it runs on one thread, so a server woken on
+        its CPU delays them all. The servers of that host share the other
+        CPUs, round-robin in topology order; the servers of any other host
+        share all its CPUs. With one CPU, everything is on it.
 
         Raises:
             KeyError: no process of this topology has that node id.
         """
         hosts = {"proxy": self.proxy.host} | {s.id: s.host for s in self.servers}
         host = hosts[node_id]
-        return [n for n, h in hosts.items() if h == host].index(node_id)
+        if cpus < 2:
+            return 0
+        if node_id == "proxy":
+            return 0
+        servers = [s.id for s in self.servers if s.host == host]
+        place = servers.index(node_id)
+        if host == self.proxy.host:
+            return 1 + place % (cpus - 1)
+        return place % cpus
 
 
 def parse_topology(text: str | bytes, source: str = "topology") -> Topology:

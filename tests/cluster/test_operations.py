@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from supervisor.topology import parse_topology
 from tests.harness import RUN, ClusterHarness, LineReader, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
@@ -229,8 +230,9 @@ def test_spread_cpu_affinity_binds_each_process_and_its_threads_to_one_cpu(
         allowed = sorted(os.sched_getaffinity(0))
         pids = harness.child_pids()
         expected, bound = {}, {}
-        for slot, name in enumerate(["proxy", *servers]):
-            expected[name] = {allowed[slot % len(allowed)]}
+        topology = parse_topology(harness.topology.read_text())
+        for name in ["proxy", *servers]:
+            expected[name] = {allowed[topology.cpu_for(name, len(allowed))]}
             threads = psutil.Process(pids[name]).threads()
             assert len(threads) >= 3  # main, bridge, zmq I/O (at least)
             cpus = {frozenset(os.sched_getaffinity(t.id)) for t in threads}

@@ -57,18 +57,24 @@ def test_a_minimal_topology_takes_the_defaults() -> None:
     assert (3, 2, 2, "normal") == (c.n, c.r, c.w, c.durability)
 
 
-def test_cpu_slots_count_the_processes_of_each_host_proxy_first() -> None:
+def test_spread_gives_the_proxy_a_cpu_of_its_own_and_the_servers_share_the_rest() -> None:
     servers = "".join(
         f'[[servers]]\nid = "{i}"\nhost = "{h}"\n\n'
-        for i, h in [("a1", "h1"), ("b1", "h2"), ("a2", "h1"), ("b2", "h2")]
+        for i, h in [("a1", "h1"), ("b1", "h2"), ("a2", "h1"), ("b2", "h2"), ("a3", "h1")]
     )
     proxy = '[proxy]\nhost = "h1"\nbase_port = 6000\n'
     topo = parse_topology(toml('cpu_affinity = "spread"', proxy, servers))
     assert "spread" == topo.cluster.cpu_affinity
-    slots = {n: topo.cpu_slot(n) for n in ["proxy", "a1", "a2", "b1", "b2"]}
-    assert {"proxy": 0, "a1": 1, "a2": 2, "b1": 0, "b2": 1} == slots
+    names = ["proxy", "a1", "a2", "a3", "b1", "b2"]
+    assert {"proxy": 0, "a1": 1, "a2": 1, "a3": 1, "b1": 0, "b2": 1} == {
+        n: topo.cpu_for(n, 2) for n in names
+    }
+    assert {"proxy": 0, "a1": 1, "a2": 2, "a3": 1, "b1": 0, "b2": 1} == {
+        n: topo.cpu_for(n, 3) for n in names
+    }
+    assert {0} == {topo.cpu_for(n, 1) for n in names}
     with pytest.raises(KeyError):
-        topo.cpu_slot("nobody")
+        topo.cpu_for("nobody", 2)
 
 
 def test_ephemeral_ports_are_all_zero() -> None:
