@@ -178,6 +178,7 @@ def _run(
         log.critical("process.bridge_failed", error=str(exc))
         ctx.term()
         sys.exit(EXIT_CRASHED)
+    _batch_io_threads()
     extra = on_ready(bridge) if on_ready is not None else {}
     gave_up = threading.Event()
 
@@ -259,6 +260,32 @@ def _bind_to_one_cpu(topology: Topology, node_id: str) -> None:
     cpu = allowed[topology.cpu_for(node_id, len(allowed))]
     os.sched_setaffinity(0, {cpu})
     log.info("process.cpu_affinity", cpu=cpu)
+
+
+def _batch_io_threads() -> None:
+    """Run zmq's I/O threads (started with the sockets) under ``SCHED_BATCH``.
+
+    A batch thread never preempts the running thread when it wakes. The
+    bridge thread wakes the I/O thread with every message it sends: where
+    the two share a CPU, each send of a burst used to switch to the I/O
+    thread and back (37% of the proxy's samples under load were in
+    ``Socket.send``). Now the burst is queued, and the I/O thread sends it
+    when the bridge thread waits in its poll, a few µs later.
+    """
+    if not hasattr(os, "SCHED_BATCH"):
+        return
+    try:
+        tasks = os.listdir("/proc/self/task")
+    except OSError:
+        return
+    for tid in tasks:
+        try:
+            with open(f"/proc/self/task/{tid}/comm") as comm:
+                name = comm.read().strip()
+            if name.startswith("ZMQbg/IO"):
+                os.sched_setscheduler(int(tid), os.SCHED_BATCH, os.sched_param(0))
+        except OSError as exc:
+            log.warning("process.no_batch_io_thread", error=str(exc))
 
 
 def _advertised(bound: str, host: str) -> str:

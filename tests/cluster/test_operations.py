@@ -218,6 +218,19 @@ def _holds(cluster: ClusterHarness, server: str, list_id: str) -> bool:
         )
 
 
+@pytest.mark.skipif(not hasattr(os, "SCHED_BATCH"), reason="SCHED_BATCH is Linux's")
+def test_every_process_runs_its_zmq_io_thread_as_a_batch_thread(tmp_path: Path) -> None:
+    servers = ["s1", "s2"]
+    with ClusterHarness(tmp_path, servers).running() as harness:
+        policies = {}
+        for name, pid in harness.child_pids().items():
+            for thread in psutil.Process(pid).threads():
+                comm = Path(f"/proc/{pid}/task/{thread.id}/comm").read_text().strip()
+                if comm.startswith("ZMQbg/IO"):
+                    policies[name] = os.sched_getscheduler(thread.id)
+        assert dict.fromkeys(["proxy", *servers], os.SCHED_BATCH) == policies
+
+
 @pytest.mark.skipif(
     not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
     reason="binding to one CPU needs Linux and two CPUs",
