@@ -74,7 +74,7 @@ class Cluster:
     """``run.py cluster`` in the background, stopped however the run ends."""
 
     def __init__(
-        self, base: Path, durability: str, cache_lists: int, cpu_affinity: str = "none"
+        self, base: Path, durability: str, cache_lists: int, cpu_affinity: str = "spread"
     ) -> None:
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
@@ -373,7 +373,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cpu-affinity",
         choices=["none", "spread"],
-        default="none",
+        default="spread",
         help="the cluster's cpu_affinity setting (see docs/performance.md)",
     )
     p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")

@@ -105,13 +105,14 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: ~24 KB, so a full default cache is ~1.5 GB per server: lower it where
     #: memory is short.
     cache_lists: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 65_536
-    #: "none": the kernel places every thread. "spread": each process is
-    #: bound to one CPU of its host, together with its zmq I/O thread: the two
-    #: hand every message to each other, and on this VM a wake-up across CPUs
-    #: costs ~50 µs against ~3 µs on one. The proxy gets a CPU of its own
-    #: and the servers share the others (:meth:`Topology.cpu_for`;
-    #: docs/performance.md, "CPU affinity").
-    cpu_affinity: Literal["none", "spread"] = "none"
+    #: "spread" (the default): each process is bound to one CPU of its host,
+    #: together with its zmq I/O thread: the two hand every message to each
+    #: other, and on this VM a wake-up across CPUs costs ~50 µs against ~3 µs
+    #: on one. The proxy gets a CPU of its own and the servers share the
+    #: others (:meth:`Topology.cpu_for`). "none": the kernel places every
+    #: thread; more writes per second on a machine with fewer CPUs than
+    #: processes, at a higher latency (docs/performance.md, "CPU affinity").
+    cpu_affinity: Literal["none", "spread"] = "spread"
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
