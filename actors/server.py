@@ -96,8 +96,9 @@ class ServerActor(BridgedActor):
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
         self.store = ListStore(self.db_path, durability=c.durability, cache_lists=c.cache_lists)
         self.index = DigestIndex(None, c.n)
-        #: lists written since their digest was last filed in the index
-        self._unfiled: set[str] = set()
+        #: lists written since their digest was last filed in the index, by
+        #: the replica group they are filed under (``None``: not indexed yet)
+        self._unfiled: dict[tuple[str, ...] | None, set[str]] = {}
         self.epoch = 0  # the proxy's epochs start at 1: 0 means no ring yet
         self.handoff = HandoffSender(
             self.store,
@@ -174,7 +175,10 @@ class ServerActor(BridgedActor):
 
         # The digests are filed when anti-entropy asks (_file_digests): a hot
         # list is written many times between two questions.
-        self._unfiled.update(self.store.merge_many(updates, hints, committed=acknowledge))
+        changed = self.store.merge_many(updates, hints, committed=acknowledge)
+        group, unfiled = self.index.group, self._unfiled
+        for list_id in changed:
+            unfiled.setdefault(group(list_id), set()).add(list_id)
         for msg in accepted:
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
@@ -222,7 +226,8 @@ class ServerActor(BridgedActor):
         dropped = self.handoff.accepted(msg.reply_to)
         if dropped is not None:
             self.index.update(dropped, None)
-            self._unfiled.discard(dropped)
+            for unfiled in self._unfiled.values():
+                unfiled.discard(dropped)
         if not self.handoff.inflight:
             # One line per completed round of handoffs, not per list.
             log.info("server.handed_off", total=self.handoff.handed_over)
@@ -256,10 +261,9 @@ class ServerActor(BridgedActor):
         index alone knows which group a list is in.
         """
         index = self.index
-        due = [i for i in self._unfiled if index.group(i) in (group, None)]
+        due = self._unfiled.pop(group, set()) | self._unfiled.pop(None, set())
         for list_id in due:
             index.update(list_id, self.store.digest(list_id))
-        self._unfiled.difference_update(due)
 
     def _ring(self, msg: RingUpdate) -> None:
         if msg.epoch == self.epoch:
