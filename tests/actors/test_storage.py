@@ -586,6 +586,25 @@ def test_a_hinted_write_is_held_apart_from_the_servers_own_lists(db_path: Path) 
     try:
         assert 1 == store.hint_count()
         assert [("s2", LIST_A, delta.encode())] == store.hints(10)
+        assert delta.encode() == store.get_with_hints(LIST_A)  # known to be hinted after a restart
+    finally:
+        store.close()
+
+
+def test_a_read_after_the_last_hint_was_handed_over_returns_the_own_copy(
+    db_path: Path,
+) -> None:
+    alice = ShoppingList(LIST_A, "alice")
+    own, hinted = alice.add("milk"), alice.add("eggs")
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, own)], hints=[("s2", LIST_A, hinted)])
+        assert alice.encode() == store.get_with_hints(LIST_A)
+        store.drop_hint("s2", LIST_A, hinted.encode())
+        for _ in range(2):  # the first finds no hint left, the second asks no more
+            assert own.encode() == store.get_with_hints(LIST_A)
+        store.merge_many([], hints=[("s3", LIST_A, hinted)])  # hinted again
+        assert alice.encode() == store.get_with_hints(LIST_A)
     finally:
         store.close()
 
