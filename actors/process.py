@@ -263,7 +263,8 @@ def _bind_to_one_cpu(topology: Topology, node_id: str) -> None:
 
 
 def _batch_io_threads() -> None:
-    """Run zmq's I/O threads (started with the sockets) under ``SCHED_BATCH``.
+    """Run zmq's background threads (started with the sockets: the I/O thread
+    and the reaper) under ``SCHED_BATCH``.
 
     A batch thread never preempts the running thread when it wakes. The
     bridge thread wakes the I/O thread with every message it sends: where
@@ -271,19 +272,22 @@ def _batch_io_threads() -> None:
     thread and back (37% of the proxy's samples under load were in
     ``Socket.send``). Now the burst is queued, and the I/O thread sends it
     when the bridge thread waits in its poll, a few µs later.
+
+    They are found as the threads Python did not start: zmq names its
+    threads from inside them, which a thread just started may not have done.
     """
     if not hasattr(os, "SCHED_BATCH"):
         return
+    ours = {t.native_id for t in threading.enumerate()}
     try:
-        tasks = os.listdir("/proc/self/task")
+        tasks = [int(tid) for tid in os.listdir("/proc/self/task")]
     except OSError:
         return
     for tid in tasks:
+        if tid in ours:
+            continue
         try:
-            with open(f"/proc/self/task/{tid}/comm") as comm:
-                name = comm.read().strip()
-            if name.startswith("ZMQbg/IO"):
-                os.sched_setscheduler(int(tid), os.SCHED_BATCH, os.sched_param(0))
+            os.sched_setscheduler(tid, os.SCHED_BATCH, os.sched_param(0))
         except OSError as exc:
             log.warning("process.no_batch_io_thread", error=str(exc))
 
