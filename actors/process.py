@@ -246,10 +246,15 @@ def _fault_injector(topology: Topology) -> FaultInjector | None:
     return FaultInjector(rules) if rules or topology.cluster.debug else None
 
 
+#: Niceness of a server on the proxy's CPU (Topology.guest_of_proxy): a
+#: tenth of the proxy's weight, so the proxy preempts it on waking.
+GUEST_NICE: Final = 10
+
+
 def _bind_to_one_cpu(topology: Topology, node_id: str) -> None:
     """Bind this process to the CPU :meth:`Topology.cpu_for` gives it, among
-    those it may use. Threads started later (the bridge, zmq's I/O thread)
-    inherit it."""
+    those it may use, at :data:`GUEST_NICE` if that is the proxy's CPU.
+    Threads started later (the bridge, zmq's I/O thread) inherit both."""
     if not hasattr(os, "sched_setaffinity"):
         log.warning("process.no_cpu_affinity", reason="not supported on this platform")
         return
@@ -259,7 +264,10 @@ def _bind_to_one_cpu(topology: Topology, node_id: str) -> None:
         return
     cpu = allowed[topology.cpu_for(node_id, len(allowed))]
     os.sched_setaffinity(0, {cpu})
-    log.info("process.cpu_affinity", cpu=cpu)
+    guest = topology.guest_of_proxy(node_id, len(allowed))
+    if guest:
+        os.nice(GUEST_NICE)
+    log.info("process.cpu_affinity", cpu=cpu, guest_of_proxy=guest)
 
 
 def _batch_io_threads() -> None:

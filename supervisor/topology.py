@@ -108,8 +108,9 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: "spread" (the default): each process is bound to one CPU of its host,
     #: together with its zmq I/O thread: the two hand every message to each
     #: other, and on this VM a wake-up across CPUs costs ~50 µs against ~3 µs
-    #: on one. The proxy gets a CPU of its own and the servers share the
-    #: others (:meth:`Topology.cpu_for`). "none": the kernel places every
+    #: on one. The proxy gets a CPU, the servers the others, and the
+    #: proxy's as low-priority guests when there are more servers than other
+    #: CPUs (:meth:`Topology.cpu_for`). "none": the kernel places every
     #: thread; more writes per second on a machine with fewer CPUs than
     #: processes, at a higher latency (docs/performance.md, "CPU affinity").
     cpu_affinity: Literal["none", "spread"] = "spread"
@@ -192,26 +193,41 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         """Which of its host's ``cpus`` usable CPUs (an index into them, in
         order) a process takes under ``cpu_affinity = "spread"``.
 
-        The proxy takes the first CPU of its host alone: every request
-        crosses it twice, and it runs on one thread, so a server woken on
-        its CPU delays them all. The servers of that host share the other
-        CPUs, round-robin in topology order; the servers of any other host
-        share all its CPUs. With one CPU, everything is on it.
+        The proxy takes the first CPU of its host: every request crosses it
+        twice, and it runs on one thread. The servers of that host take the
+        other CPUs round-robin in topology order, and only when there are
+        more servers than other CPUs, the proxy's too, as its guests (see
+        :meth:`guest_of_proxy`). The servers of any other host share all its
+        CPUs. With one CPU, everything is on it.
 
         Raises:
             KeyError: no process of this topology has that node id.
         """
         hosts = {"proxy": self.proxy.host} | {s.id: s.host for s in self.servers}
         host = hosts[node_id]
-        if cpus < 2:
+        if cpus < 2 or node_id == "proxy":
             return 0
-        if node_id == "proxy":
-            return 0
-        servers = [s.id for s in self.servers if s.host == host]
-        place = servers.index(node_id)
+        place = [s.id for s in self.servers if s.host == host].index(node_id)
         if host == self.proxy.host:
-            return 1 + place % (cpus - 1)
+            return (1 + place) % cpus
         return place % cpus
+
+    def guest_of_proxy(self, node_id: str, cpus: int) -> bool:
+        """Whether ``node_id`` is a server that :meth:`cpu_for` puts on the
+        proxy's CPU. It then runs at a lower priority, so that the proxy
+        takes its CPU back the moment it has work: the server uses what the
+        proxy leaves, which on this 2-core machine is a quarter of a CPU
+        under load and most of it between one client's requests.
+
+        Raises:
+            KeyError: no process of this topology has that node id.
+        """
+        return (
+            node_id != "proxy"
+            and cpus >= 2
+            and self.cpu_for(node_id, cpus) == 0
+            and {s.id: s.host for s in self.servers}[node_id] == self.proxy.host
+        )
 
 
 def parse_topology(text: str | bytes, source: str = "topology") -> Topology:

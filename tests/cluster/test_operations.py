@@ -14,6 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from actors.process import GUEST_NICE
 from supervisor.topology import parse_topology
 from tests.harness import RUN, ClusterHarness, LineReader, wait_until
 
@@ -244,11 +245,18 @@ def test_spread_cpu_affinity_binds_each_process_and_its_threads_to_one_cpu(
         pids = harness.child_pids()
         expected, bound = {}, {}
         topology = parse_topology(harness.topology.read_text())
+        niceness, expected_niceness = {}, {}
         for name in ["proxy", *servers]:
             expected[name] = {allowed[topology.cpu_for(name, len(allowed))]}
+            guest = topology.guest_of_proxy(name, len(allowed))
+            expected_niceness[name] = os.getpriority(os.PRIO_PROCESS, 0) + (
+                GUEST_NICE if guest else 0
+            )
+            niceness[name] = psutil.Process(pids[name]).nice()
             threads = psutil.Process(pids[name]).threads()
             assert len(threads) >= 3  # main, bridge, zmq I/O (at least)
             cpus = {frozenset(os.sched_getaffinity(t.id)) for t in threads}
             assert 1 == len(cpus), f"{name}'s threads are bound apart: {cpus}"
             bound[name] = set(cpus.pop())
         assert expected == bound
+        assert expected_niceness == niceness

@@ -57,7 +57,7 @@ def test_a_minimal_topology_takes_the_defaults() -> None:
     assert (3, 2, 2, "normal") == (c.n, c.r, c.w, c.durability)
 
 
-def test_spread_gives_the_proxy_a_cpu_of_its_own_and_the_servers_share_the_rest() -> None:
+def test_spread_gives_the_proxy_the_first_cpu_and_the_servers_the_others_first() -> None:
     servers = "".join(
         f'[[servers]]\nid = "{i}"\nhost = "{h}"\n\n'
         for i, h in [("a1", "h1"), ("b1", "h2"), ("a2", "h1"), ("b2", "h2"), ("a3", "h1")]
@@ -66,13 +66,16 @@ def test_spread_gives_the_proxy_a_cpu_of_its_own_and_the_servers_share_the_rest(
     topo = parse_topology(toml('cpu_affinity = "spread"', proxy, servers))
     assert "spread" == topo.cluster.cpu_affinity
     names = ["proxy", "a1", "a2", "a3", "b1", "b2"]
-    assert {"proxy": 0, "a1": 1, "a2": 1, "a3": 1, "b1": 0, "b2": 1} == {
+    assert {"proxy": 0, "a1": 1, "a2": 0, "a3": 1, "b1": 0, "b2": 1} == {
         n: topo.cpu_for(n, 2) for n in names
     }
-    assert {"proxy": 0, "a1": 1, "a2": 2, "a3": 1, "b1": 0, "b2": 1} == {
-        n: topo.cpu_for(n, 3) for n in names
+    assert {"proxy": 0, "a1": 1, "a2": 2, "a3": 3, "b1": 0, "b2": 1} == {
+        n: topo.cpu_for(n, 4) for n in names
     }
     assert {0} == {topo.cpu_for(n, 1) for n in names}
+    # Only a server on the proxy's CPU, of the proxy's host, is its guest.
+    assert ["a2"] == [n for n in names if topo.guest_of_proxy(n, 2)]
+    assert [] == [n for n in names if topo.guest_of_proxy(n, 4) or topo.guest_of_proxy(n, 1)]
     with pytest.raises(KeyError):
         topo.cpu_for("nobody", 2)
 
