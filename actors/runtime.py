@@ -243,17 +243,30 @@ class HostedActor(pykka.Actor):
             self._host_teardown()
 
     def _host_handle(self, envelope: Envelope[Any]) -> None:
+        self._host_run(envelope.message, envelope.reply_to)
+
+    def _host_handle_message(self, message: Any) -> None:
+        """A told message, handed in by :meth:`ActorHost.tell` (no envelope)."""
+        self._host_run(message, None)
+        if self.actor_stopped.is_set():
+            self._host_teardown()
+
+    def _host_run(self, message: Any, reply_to: pykka.Future[Any] | None) -> None:
         # pykka's ThreadingActor loop, one message at a time.
         self._host_busy = True
         try:
-            response = self._handle_receive(envelope.message)
-            if envelope.reply_to is not None:
-                envelope.reply_to.set(response)
+            response = self._handle_receive(message)
+            if reply_to is not None:
+                reply_to.set(response)
         except Exception:  # noqa: BLE001 - an actor's failure, handled as pykka does
-            if envelope.reply_to is not None:
-                envelope.reply_to.set_exception()
+            if reply_to is not None:
+                reply_to.set_exception()
                 return
-            self._host_failed()
+            self._handle_failure(*sys.exc_info())
+            try:
+                self.on_failure(*sys.exc_info())
+            except Exception:  # noqa: BLE001 - as pykka: a failing on_failure stops the actor
+                self._handle_failure(*sys.exc_info())
         except BaseException:
             # Not ours to swallow (KeyboardInterrupt, SystemExit): stop this
             # actor and let it end the host thread, which ends the process.
@@ -261,29 +274,6 @@ class HostedActor(pykka.Actor):
             raise
         finally:
             self._host_busy = False
-
-    def _host_handle_message(self, message: Any) -> None:
-        """A told message, handed in by :meth:`ActorHost.tell` (no envelope)."""
-        self._host_busy = True
-        try:
-            self._handle_receive(message)
-        except Exception:  # noqa: BLE001 - an actor's failure, handled as pykka does
-            self._host_failed()
-        except BaseException:
-            self._stop()
-            raise
-        finally:
-            self._host_busy = False
-        if self.actor_stopped.is_set():
-            self._host_teardown()
-
-    def _host_failed(self) -> None:
-        """In an ``except`` block: a told message raised; stop as pykka does."""
-        self._handle_failure(*sys.exc_info())
-        try:
-            self.on_failure(*sys.exc_info())
-        except Exception:  # noqa: BLE001 - as pykka: a failing on_failure stops the actor
-            self._handle_failure(*sys.exc_info())
 
     def _host_teardown(self) -> None:
         """Answer what is left in the inbox: asks fail, a stop succeeds."""
