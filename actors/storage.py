@@ -305,9 +305,9 @@ class ListStore:
     def join_pending(self) -> None:
         """Join the acknowledged deltas still waiting into their cached lists.
 
-        The server calls it on its tick, where a run of joins costs a
-        fraction of what each cost right after its write, in a process just
-        woken (~15 against ~40 µs). Everything that reads a cached state calls it
+        The server calls it on its tick: off the writes' critical path, and
+        a run of joins is cheaper than each right after its write, in a
+        process just woken. Everything that reads a cached state calls it
         first; a write compares with the state as it is, so a delta that
         arrives again before its join is stored twice, which a join
         forgives.

@@ -111,8 +111,9 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: on one. The proxy gets a CPU, the servers the others, and the
     #: proxy's as low-priority guests when there are more servers than other
     #: CPUs (:meth:`Topology.cpu_for`). "none": the kernel places every
-    #: thread; more writes per second on a machine with fewer CPUs than
-    #: processes, at a higher latency (docs/performance.md, "CPU affinity").
+    #: thread, at a higher latency; for a machine shared with other work,
+    #: where a bound process cannot move off a busy CPU (docs/performance.md,
+    #: "CPU affinity").
     cpu_affinity: Literal["none", "spread"] = "spread"
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"
