@@ -542,7 +542,7 @@ class ShoppingList:
         for item_state in state.items:
             name = item_state.name
             if name in items:
-                raise ProtocolError(f"list state: item {name!r} appears twice")
+                raise ProtocolError(f"list state: item {name!r} appears twice", fault="bad_state")
             raw = item_state.dots
             dots: dict[Dot, Counts] = {}
             for i, n, need, got in raw:
@@ -555,7 +555,9 @@ class ShoppingList:
             if canonical and (len(raw) == 1 or list(raw) == sorted(raw)):
                 enc[name] = item_state
         if len(seen) != total:
-            raise ProtocolError(f"list state: dot {_first_repeat(state)} is used twice")
+            raise ProtocolError(
+                f"list state: dot {_first_repeat(state)} is used twice", fault="bad_state"
+            )
         if canonical:
             new._enc_order = tuple(replicas)
         return new
@@ -566,24 +568,32 @@ def _checked_header(state: ListState, replica_id: str) -> set[tuple[int, int]]:
     replicas = state.replicas
     width = len(replicas)
     if len(set(replicas)) != width or "" in replicas:
-        raise ProtocolError("list state: replica ids must be unique and non-empty")
+        raise ProtocolError(
+            "list state: replica ids must be unique and non-empty", fault="bad_state"
+        )
     if len(state.vv) != width:
-        raise ProtocolError("list state: version vector does not match the replica table")
+        raise ProtocolError(
+            "list state: version vector does not match the replica table", fault="bad_state"
+        )
     if not isinstance(replica_id, str) or len(replica_id) > MAX_ID_CHARS:
-        raise ProtocolError(f"list state: replica id longer than {MAX_ID_CHARS} characters")
+        raise ProtocolError(
+            f"list state: replica id longer than {MAX_ID_CHARS} characters", fault="bad_state"
+        )
     cloud = set(state.cloud)
     for i, _ in cloud:
         if i >= width:
-            raise ProtocolError(f"list state: replica index {i} is out of range")
+            raise ProtocolError(f"list state: replica index {i} is out of range", fault="bad_state")
     return cloud
 
 
 def _unseen(replicas: list[str], i: int, n: int) -> ProtocolError:
     """The error for a stored dot outside the context (the slow path)."""
     if i >= len(replicas):
-        return ProtocolError(f"list state: replica index {i} is out of range")
+        return ProtocolError(f"list state: replica index {i} is out of range", fault="bad_state")
     dot = (replicas[i], n)
-    return ProtocolError(f"list state: dot {dot} is stored but not in the context")
+    return ProtocolError(
+        f"list state: dot {dot} is stored but not in the context", fault="bad_state"
+    )
 
 
 def _first_repeat(state: ListState) -> Dot | None:

@@ -7,6 +7,7 @@ or out of a file goes through it, and the only exception it lets escape is
 
 from __future__ import annotations
 
+import typing
 from typing import Any, Final
 
 import msgspec
@@ -29,6 +30,10 @@ _encoder: Final = msgspec.msgpack.Encoder()
 _message_decoder: Final = msgspec.msgpack.Decoder(Message)
 _state_decoder: Final = msgspec.msgpack.Decoder(ListState)
 _any_decoder: Final = msgspec.msgpack.Decoder()
+#: every message type by its tag, for explaining a frame that failed
+_TYPES: Final[dict[str, type[msgspec.Struct]]] = {
+    str(cls.__struct_config__.tag): cls for cls in typing.get_args(Message)
+}
 
 #: What msgspec raises on bad input: DecodeError (and its ValidationError),
 #: UnicodeDecodeError (a ValueError) for invalid UTF-8 in a str field, and
@@ -50,13 +55,15 @@ def decode(frame: bytes | memoryview, *, max_bytes: int = MAX_FRAME_BYTES) -> Me
             speaks another protocol version.
     """
     if len(frame) > max_bytes:
-        raise ProtocolError(f"frame of {len(frame)} bytes exceeds the {max_bytes}-byte limit")
+        raise ProtocolError(
+            f"frame of {len(frame)} bytes exceeds the {max_bytes}-byte limit", fault="oversized"
+        )
     try:
         msg: Message = _message_decoder.decode(frame)
     except _BAD_INPUT as exc:
-        raise ProtocolError(_short(_explain(frame, exc))) from None
+        raise _explain(frame, exc) from None
     if msg.v != PROTOCOL_VERSION:
-        raise ProtocolError(_version_reason(msg.v))
+        raise _version_error(msg.v, str(type(msg).__struct_config__.tag))
     return msg
 
 
@@ -88,11 +95,18 @@ def decode_state(blob: bytes | memoryview) -> ListState:
             a :class:`ListState`.
     """
     if len(blob) > MAX_STATE_BYTES:
-        raise ProtocolError(f"state of {len(blob)} bytes exceeds the {MAX_STATE_BYTES}-byte limit")
+        raise ProtocolError(
+            f"state of {len(blob)} bytes exceeds the {MAX_STATE_BYTES}-byte limit",
+            fault="oversized",
+        )
     try:
         return _state_decoder.decode(blob)
     except _BAD_INPUT as exc:
-        raise ProtocolError(_short(f"malformed list state: {exc}")) from None
+        field = _bad_state_field(blob)
+        where = f": field `{field}`" if field is not None else ""
+        raise ProtocolError(
+            _short(f"malformed list state{where}: {exc}"), fault="bad_state", field=field
+        ) from None
 
 
 #: Reasons go back to peers in ErrorReply (at most MAX_REASON_CHARS) and into
@@ -104,23 +118,71 @@ def _short(text: str, limit: int = _MAX_REASON) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _version_reason(version: object) -> str:
-    return _short(f"unsupported protocol version {version!r} (this node speaks {PROTOCOL_VERSION})")
+def _version_error(version: object, message_type: str | None) -> ProtocolError:
+    return ProtocolError(
+        _short(f"unsupported protocol version {version!r} (this node speaks {PROTOCOL_VERSION})"),
+        fault="version",
+        message_type=message_type,
+    )
 
 
-def _explain(frame: bytes | memoryview, exc: Exception) -> str:
-    """Turn a decode failure into a reason a peer can act on.
+def _explain(frame: bytes | memoryview, exc: Exception) -> ProtocolError:
+    """Turn a decode failure into an error a peer can act on.
 
-    A frame from another protocol version usually fails validation somewhere
-    in its fields; reporting the version is more useful than the field, so the
-    header is peeked at leniently. This runs only on the error path.
+    The reason is found here, by looking at the frame again leniently, not
+    read from the library's wording, which is only appended as detail. A
+    frame from another protocol version usually fails validation somewhere
+    in its fields; reporting the version is more useful than the field.
+    This runs only on the error path.
     """
     try:
         raw: Any = _any_decoder.decode(frame)
     except _BAD_INPUT:
-        return f"not a msgpack frame: {exc}"
-    if isinstance(raw, list) and len(raw) >= 2 and isinstance(raw[0], str):
-        if isinstance(raw[1], int) and raw[1] != PROTOCOL_VERSION:
-            return _version_reason(raw[1])
-        return f"invalid {_short(raw[0], 40)!r} message: {exc}"
-    return f"not a message: {exc}"
+        return ProtocolError(_short(f"not a msgpack frame: {exc}"), fault="not_msgpack")
+    if not (isinstance(raw, list) and len(raw) >= 2 and isinstance(raw[0], str)):
+        return ProtocolError(_short(f"not a message: {exc}"), fault="not_a_message")
+    tag = _short(raw[0], 40)
+    cls = _TYPES.get(raw[0])
+    if cls is None:
+        return ProtocolError(f"invalid {tag!r} message: unknown message type", fault="unknown_type")
+    if not isinstance(raw[1], int) or isinstance(raw[1], bool) or raw[1] != PROTOCOL_VERSION:
+        return _version_error(raw[1], raw[0])
+    fields = msgspec.structs.fields(cls)
+    names = [f.name for f in fields]
+    given = len(raw) - 1
+    # An array-like struct may leave out trailing fields that have defaults.
+    required = max((i + 1 for i, f in enumerate(fields) if f.required), default=0)
+    if not required <= given <= len(names):
+        expected = f"{required}" if required == len(names) else f"{required} to {len(names)}"
+        return ProtocolError(
+            _short(f"invalid {tag!r} message: {given} fields, expected {expected}"),
+            fault="bad_shape",
+            message_type=raw[0],
+        )
+    field = _bad_field(cls, raw[1:])
+    where = f": field `{field}`" if field is not None else ""
+    return ProtocolError(
+        _short(f"invalid {tag!r} message{where}: {exc}"),
+        fault="bad_field",
+        message_type=raw[0],
+        field=field,
+    )
+
+
+def _bad_state_field(blob: bytes | memoryview) -> str | None:
+    """The first field of a malformed state that is wrong on its own, if any."""
+    try:
+        raw: Any = _any_decoder.decode(blob)
+    except _BAD_INPUT:
+        return None
+    return _bad_field(ListState, raw) if isinstance(raw, list) else None
+
+
+def _bad_field(cls: type[msgspec.Struct], values: list[Any]) -> str | None:
+    """The first field of ``cls`` whose value does not decode on its own."""
+    for field, value in zip(msgspec.structs.fields(cls), values, strict=False):
+        try:
+            msgspec.msgpack.decode(_encoder.encode(value), type=field.type)
+        except _BAD_INPUT:
+            return field.name
+    return None

@@ -307,7 +307,7 @@ class Keys(Envelope, frozen=True, kw_only=True):
 
 
 class FaultRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Mess with messages on the links of one bridge (see ``actors.faults``).
+    """Mess with messages on the links of one bridge (see ``actors.kernel.faults``).
 
     ``peer`` is a server id ("*" for any); ``channel`` a socket name ("*" for
     any); ``direction`` "in", "out" or "both". ``drop`` and ``duplicate`` are

@@ -1,4 +1,9 @@
-"""decode refuses bad frames with a ProtocolError whose reason says what is wrong."""
+"""decode refuses bad frames with a ProtocolError whose reason says what is wrong.
+
+The tests assert on the project's own reasons (``fault``, ``message_type``,
+``field`` and the stable start of the text), never on the wording of the
+codec library's detail, which changes between its releases.
+"""
 
 from __future__ import annotations
 
@@ -33,10 +38,20 @@ def frame_of(cls: type[Any], **changes: Any) -> bytes:
     return msgspec.msgpack.encode(raw)
 
 
-def reason_of(frame: bytes | memoryview, **kwargs: Any) -> str:
+def error_of(frame: bytes | memoryview, **kwargs: Any) -> ProtocolError:
     with pytest.raises(ProtocolError) as caught:
         decode(frame, **kwargs)
-    return str(caught.value)
+    return caught.value
+
+
+def reason_of(frame: bytes | memoryview, **kwargs: Any) -> str:
+    return str(error_of(frame, **kwargs))
+
+
+def fault_of(frame: bytes | memoryview, **kwargs: Any) -> tuple[str, str | None, str | None]:
+    """What was wrong, as values: (fault, message type, field)."""
+    error = error_of(frame, **kwargs)
+    return (error.fault, error.message_type, error.field)
 
 
 def test_protocol_error_is_a_value_error() -> None:
@@ -51,25 +66,28 @@ def test_frame_of_builds_what_encode_builds() -> None:
 def test_random_bytes(seed: int) -> None:
     # 0xc1 is never valid msgpack, so these frames can't be a message by chance.
     frame = b"\xc1" + random.Random(seed).randbytes(seed * 7)
-    assert "not a msgpack frame" in reason_of(frame)
+    assert reason_of(frame).startswith("not a msgpack frame")
+    assert ("not_msgpack", None, None) == fault_of(frame)
 
 
 @pytest.mark.parametrize("cls", list(SAMPLES), ids=lambda cls: cls.__name__)
 def test_every_truncation_of_a_valid_frame(cls: type[Any]) -> None:
     frame = encode(SAMPLES[cls])
     for cut in range(len(frame)):
-        reason = reason_of(frame[:cut])
-        assert "truncated" in reason or "length" in reason, (cut, reason)
+        error = error_of(frame[:cut])
+        assert error.fault in ("not_msgpack", "bad_shape", "not_a_message"), (cut, str(error))
 
 
 def test_empty_frame() -> None:
-    assert "not a msgpack frame: Input data was truncated" == reason_of(b"")
+    assert reason_of(b"").startswith("not a msgpack frame: ")
+    assert ("not_msgpack", None, None) == fault_of(b"")
 
 
 @pytest.mark.parametrize("version", [0, 2, -1, 2**40])
 def test_wrong_version(version: int) -> None:
     expected = f"unsupported protocol version {version} (this node speaks {PROTOCOL_VERSION})"
     assert expected == reason_of(frame_of(Get, v=version))
+    assert ("version", "Get", None) == fault_of(frame_of(Get, v=version))
 
 
 def test_wrong_version_is_reported_even_when_the_fields_do_not_fit() -> None:
@@ -79,13 +97,17 @@ def test_wrong_version_is_reported_even_when_the_fields_do_not_fit() -> None:
 
 
 def test_version_of_the_wrong_type() -> None:
-    assert "`int`" in reason_of(frame_of(Get, v="1"))
-    assert "`int`" in reason_of(frame_of(Get, v=True))
+    assert "unsupported protocol version '1' (this node speaks 1)" == reason_of(
+        frame_of(Get, v="1")
+    )
+    assert ("version", "Get", None) == fault_of(frame_of(Get, v=True))
 
 
 def test_unknown_tag() -> None:
-    reason = reason_of(frame_of(Get, type="Delete"))
-    assert reason.startswith("invalid 'Delete' message")
+    assert "invalid 'Delete' message: unknown message type" == reason_of(
+        frame_of(Get, type="Delete")
+    )
+    assert ("unknown_type", None, None) == fault_of(frame_of(Get, type="Delete"))
 
 
 @pytest.mark.parametrize(
@@ -100,30 +122,30 @@ def test_unknown_tag() -> None:
 )
 def test_not_a_message(frame: bytes) -> None:
     assert reason_of(frame).startswith("not a message")
+    assert ("not_a_message", None, None) == fault_of(frame)
 
 
 @pytest.mark.parametrize(
-    ("cls", "changes", "expected"),
+    ("cls", "changes", "field"),
     [
-        (Get, {"msg_id": 5}, "Expected `str`, got `int` - at `$[2]`"),
-        (Get, {"traced": "yes"}, "Expected `bool`, got `str` - at `$[5]`"),
-        (Put, {"state": "text"}, "Expected `bytes`, got `str` - at `$[7]`"),
-        (Put, {"list_id": 7}, "Expected `str`, got `int` - at `$[6]`"),
-        (Get, {"list_id": None}, "Expected `str`, got `None` - at `$[6]`"),
-        (Saved, {"acks": 1.5}, "Expected `int`, got `float` - at `$[8]`"),
+        (Get, {"msg_id": 5}, "msg_id"),
+        (Get, {"traced": "yes"}, "traced"),
+        (Put, {"state": "text"}, "state"),
+        (Put, {"list_id": 7}, "list_id"),
+        (Get, {"list_id": None}, "list_id"),
+        (Saved, {"acks": 1.5}, "acks"),
     ],
 )
-def test_wrong_field_type(cls: type[Any], changes: dict[str, Any], expected: str) -> None:
-    reason = reason_of(frame_of(cls, **changes))
-    assert f"invalid '{cls.__name__}' message: {expected}" == reason
+def test_wrong_field_type(cls: type[Any], changes: dict[str, Any], field: str) -> None:
+    frame = frame_of(cls, **changes)
+    assert reason_of(frame).startswith(f"invalid '{cls.__name__}' message: field `{field}`: ")
+    assert ("bad_field", cls.__name__, field) == fault_of(frame)
 
 
 def test_out_of_range_and_unknown_values() -> None:
-    assert "Expected `int` >= 0 - at `$[8]`" in reason_of(frame_of(Saved, acks=-1))
-    assert "Invalid enum value 'teapot' - at `$[7]`" in reason_of(
-        frame_of(ErrorReply, code="teapot")
-    )
-    assert "Expected `str` of length <= 128" in reason_of(frame_of(SHello, server_id="s" * 129))
+    assert ("bad_field", "Saved", "acks") == fault_of(frame_of(Saved, acks=-1))
+    assert ("bad_field", "ErrorReply", "code") == fault_of(frame_of(ErrorReply, code="teapot"))
+    assert ("bad_field", "SHello", "server_id") == fault_of(frame_of(SHello, server_id="s" * 129))
 
 
 def test_frame_over_max_bytes() -> None:
@@ -131,6 +153,7 @@ def test_frame_over_max_bytes() -> None:
     assert f"frame of {len(frame)} bytes exceeds the 10-byte limit" == reason_of(
         frame, max_bytes=10
     )
+    assert ("oversized", None, None) == fault_of(frame, max_bytes=10)
     assert SAMPLES[Get] == decode(frame, max_bytes=len(frame))
     assert "exceeds the" in reason_of(frame, max_bytes=len(frame) - 1)
 
@@ -145,10 +168,7 @@ def test_blob_over_max_state_bytes() -> None:
     fits = Put(list_id=LIST_ID, state=b"\x00" * MAX_STATE_BYTES)
     assert fits == decode(encode(fits))
     too_big = encode(Put(list_id=LIST_ID, state=b"\x00" * (MAX_STATE_BYTES + 1)))
-    assert (
-        f"invalid 'Put' message: Expected `bytes` of length <= {MAX_STATE_BYTES} - at `$[7]`"
-        == reason_of(too_big)
-    )
+    assert ("bad_field", "Put", "state") == fault_of(too_big)
 
 
 @pytest.mark.parametrize(
@@ -167,41 +187,41 @@ def test_blob_over_max_state_bytes() -> None:
     ],
 )
 def test_list_id_must_be_a_canonical_uuid4(list_id: str) -> None:
-    reason = reason_of(frame_of(Get, list_id=list_id))
-    assert reason.startswith("invalid 'Get' message: Expected `str` matching regex")
-    assert reason.endswith("- at `$[6]`")
+    assert ("bad_field", "Get", "list_id") == fault_of(frame_of(Get, list_id=list_id))
 
 
 def test_list_id_with_a_trailing_newline_is_not_a_uuid4() -> None:
-    reason_of(frame_of(Get, list_id=LIST_ID + "\n"))
+    assert ("bad_field", "Get", "list_id") == fault_of(frame_of(Get, list_id=LIST_ID + "\n"))
 
 
 def test_trailing_bytes_after_a_message() -> None:
     frame = encode(SAMPLES[Get])
-    assert "trailing characters" in reason_of(frame + b"\x00")
-    assert "trailing characters" in reason_of(frame + frame)
+    assert ("not_msgpack", None, None) == fault_of(frame + b"\x00")
+    assert ("not_msgpack", None, None) == fault_of(frame + frame)
 
 
 def test_extra_fields_in_a_message() -> None:
     raw = msgspec.to_builtins(SAMPLES[Get])
-    reason = reason_of(msgspec.msgpack.encode([*raw, "extra"]))
-    assert reason.startswith("invalid 'Get' message: Expected `array` of at most length")
+    frame = msgspec.msgpack.encode([*raw, "extra"])
+    assert "invalid 'Get' message: 7 fields, expected 6" == reason_of(frame)
+    assert ("bad_shape", "Get", None) == fault_of(frame)
 
 
 def test_missing_fields_in_a_message() -> None:
     raw = msgspec.to_builtins(SAMPLES[Get])
-    reason = reason_of(msgspec.msgpack.encode(raw[:-1]))
-    assert reason.startswith("invalid 'Get' message: Expected `array` of at least length")
+    frame = msgspec.msgpack.encode(raw[:-1])
+    assert ("bad_shape", "Get", None) == fault_of(frame)
 
 
 def test_invalid_utf8_in_a_string_field() -> None:
     frame = encode(Get(msg_id="ab", list_id=LIST_ID)).replace(b"\xa2ab", b"\xa2\xff\xfe", 1)
-    assert "utf-8" in reason_of(frame)
+    # msgpack strings are UTF-8: such a frame is not msgpack at all.
+    assert ("not_msgpack", None, None) == fault_of(frame)
 
 
 def test_deeply_nested_arrays() -> None:
-    assert reason_of(b"\x91" * 100_000 + b"\x01")
-    assert reason_of(b"\x92\xa3Get" + b"\x91" * 100_000 + b"\x01")
+    assert ("not_msgpack", None, None) == fault_of(b"\x91" * 100_000 + b"\x01")
+    assert ("not_msgpack", None, None) == fault_of(b"\x92\xa3Get" + b"\x91" * 100_000 + b"\x01")
 
 
 def test_reason_fits_in_an_error_reply() -> None:
