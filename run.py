@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 if TYPE_CHECKING:
-    from supervisor.console import ClientOptions
+    from ui.client import ClientOptions
 
 ROOT = Path(__file__).resolve().parent
 #: The topology used when none is given; $SHOPLIST_TOPOLOGY overrides it.
@@ -67,8 +67,8 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 
 
 def _client_options(args: argparse.Namespace) -> ClientOptions:
-    from supervisor.console import ClientOptions  # noqa: PLC0415
     from supervisor.topology import load_topology  # noqa: PLC0415
+    from ui.client import ClientOptions  # noqa: PLC0415
 
     topology = None
     if args.proxy is None:
@@ -84,8 +84,8 @@ def _client_options(args: argparse.Namespace) -> ClientOptions:
 
 
 def cmd_client(args: argparse.Namespace) -> int:
-    from supervisor.console import EXIT_USAGE, run_client  # noqa: PLC0415
     from supervisor.topology import TopologyError  # noqa: PLC0415
+    from ui.cli import EXIT_USAGE, run_client  # noqa: PLC0415
 
     try:
         opts = _client_options(args)
@@ -97,9 +97,9 @@ def cmd_client(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
-    from supervisor.ops import print_status, status_to_json  # noqa: PLC0415
     from supervisor.probe import ProxyUnreachable, fetch_status  # noqa: PLC0415
     from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
+    from ui.cli import print_status, status_to_json  # noqa: PLC0415
 
     try:
         endpoint = (
@@ -121,7 +121,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
-    from supervisor.ops import print_trace, read_trace  # noqa: PLC0415
+    from ui.cli import print_trace, read_trace  # noqa: PLC0415
 
     events = read_trace(args.trace_id, Path(args.logs))
     print_trace(args.trace_id, events, Console(highlight=False), args.json)
@@ -138,11 +138,11 @@ def cmd_bench(argv: list[str]) -> int:
 
 def cmd_default(_args: argparse.Namespace) -> int:
     """Start the default topology in the background, open the menu, stop it on exit."""
-    from supervisor.console import ClientOptions  # noqa: PLC0415
     from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
     from supervisor.probe import ProxyUnreachable, wait_for_ring  # noqa: PLC0415
-    from supervisor.shell import Shell  # noqa: PLC0415
     from supervisor.topology import load_topology  # noqa: PLC0415
+    from ui.client import ClientOptions  # noqa: PLC0415
+    from ui.menu import Shell  # noqa: PLC0415
 
     topology = load_topology(DEFAULT_TOPOLOGY)
     topology.log_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +181,7 @@ def cmd_default(_args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from supervisor.console import COMMANDS  # noqa: PLC0415
+    from ui.cli import COMMANDS  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="run.py", description="shoplist: local-first shopping lists on a replicated cluster"

@@ -3,13 +3,13 @@
 Run: ``python benchmarks/store_scale.py [--lists 1000 60000] [--cache-lists 4096]
 [--writes 20000] [--gc default clock]``
 
-Fills a :class:`~actors.storage.ListStore` in a temporary folder with lists
+Fills a :class:`~actors.server.storage.ListStore` in a temporary folder with lists
 of 30 items, then times one-item deltas to random lists, merged in batches
 of 8 as a loaded server does (decode the delta, merge, store, commit). With
 more lists than ``--cache-lists``, most writes load a list from SQLite:
 this is the cost that separates ``run.py bench --lists 100000`` from the
 default 1,000. ``--gc`` compares CPython's automatic collection with the
-clock a cluster process runs it on (:mod:`actors.collector`), and reports
+clock a cluster process runs it on (:mod:`actors.kernel.collector`), and reports
 the longest collection pause of each.
 """
 
@@ -23,8 +23,8 @@ import time
 import uuid
 from pathlib import Path
 
-from actors.collector import CollectorClock, take_over
-from actors.storage import ListStore, Update
+from actors.kernel.collector import CollectorClock, take_over
+from actors.server import ListStore, Update
 from crdt import ShoppingList
 
 ITEMS = 30

@@ -32,11 +32,15 @@ import structlog
 import zmq
 
 import logs
-from actors import collector
-from actors.base import CrashHandler
-from actors.bridge import Bridge, SocketSpec
-from actors.faults import FaultInjector, rules_from_env
-from actors.supervision import ActorSupervisor
+from actors.kernel import (
+    ActorSupervisor,
+    Bridge,
+    CrashHandler,
+    FaultInjector,
+    SocketSpec,
+    collector,
+    rules_from_env,
+)
 from protocol.limits import MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES
 from supervisor.topology import PROXY_CHANNELS, Topology
 
@@ -89,7 +93,8 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
     ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
         return lambda on_crash: ProxyActor.start(
             bridge,
-            topology,
+            topology.cluster,
+            topology.data_dir,
             extra["pub_endpoint"],
             faults=bridge.faults,
             on_crash=on_crash,
@@ -130,7 +135,9 @@ def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> 
     def factory(
         ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
     ) -> Callable[[CrashHandler], pykka.ActorRef[Any]]:
-        return lambda on_crash: ServerActor.start(bridge, server_id, topology, on_crash=on_crash)
+        return lambda on_crash: ServerActor.start(
+            bridge, server_id, topology.cluster, topology.data_dir, on_crash=on_crash
+        )
 
     _run("server", server_id, topology, specs, factory, None)
 
@@ -217,7 +224,7 @@ def _serve(stop: threading.Event, bridge: Bridge, parent: int) -> bool:
     """Wait for a stop request; False if the bridge died.
 
     Runs in the main thread: checks the parent and the bridge, and runs the
-    cyclic collector on its clock (:mod:`actors.collector`).
+    cyclic collector on its clock (:mod:`actors.kernel.collector`).
     """
     clock = collector.CollectorClock()
     while not stop.wait(clock.interval_s):

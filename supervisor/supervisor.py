@@ -39,9 +39,9 @@ import structlog
 import zmq
 
 import logs
-from actors.process import proxy_main, server_main
 from protocol import SHello, encode
 from protocol.limits import MAX_CONTROL_FRAME_BYTES
+from supervisor.child import proxy_main, server_main
 from supervisor.endpoints import write_endpoints
 from supervisor.topology import PROXY_CHANNELS, Topology, TopologyError
 

@@ -25,10 +25,11 @@ Example (``topologies/local.toml``)::
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 
+from actors.kernel import ClusterConfig, NodeId
 from protocol import FaultRule
 
 __all__ = [
@@ -41,9 +42,7 @@ __all__ = [
     "parse_topology",
 ]
 
-PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
-NodeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+\Z")]
 
 #: The proxy's sockets in port order, as offsets from ``base_port``.
 PROXY_CHANNELS = ("frontend", "publish", "backend", "hello", "liveness")
@@ -51,77 +50,6 @@ PROXY_CHANNELS = ("frontend", "publish", "backend", "hello", "liveness")
 
 class TopologyError(ValueError):
     """The topology file is missing, malformed, or inconsistent; the message names the field."""
-
-
-class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    """Cluster-wide behaviour. Every duration is in seconds (``_s``)."""
-
-    name: NodeId = "local"
-    #: replicas per list, reads that must answer, writes that must commit
-    n: Annotated[int, msgspec.Meta(ge=1, le=9)] = 3
-    r: Annotated[int, msgspec.Meta(ge=1, le=9)] = 2
-    w: Annotated[int, msgspec.Meta(ge=1, le=9)] = 2
-    vnodes: Annotated[int, msgspec.Meta(ge=1, le=8192)] = 1024
-    #: joiners are admitted to the ring this many at a time...
-    join_batch_size: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 5
-    #: ...or fewer, once the oldest has waited this long
-    join_batch_timeout_s: PositiveFloat = 2.0
-    #: how often the proxy probes each server (reach/online)
-    probe_interval_s: PositiveFloat = 0.5
-    #: consecutive unanswered probes after which a server is suspect
-    probe_misses: Annotated[int, msgspec.Meta(ge=1, le=100)] = 3
-    #: a server suspect for this long is removed from the ring and its key
-    #: ranges re-replicated from the survivors (Dynamo's permanent failure)
-    dead_after_s: PositiveFloat = 60.0
-    #: one anti-entropy exchange (one replica group) per interval
-    ae_interval_s: PositiveFloat = 1.0
-    #: background repairs (anti-entropy, re-replication) in flight at once:
-    #: the throttle that keeps them from starving client requests
-    repair_concurrency: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 8
-    #: how often a server tries to hand hinted writes and lists it no
-    #: longer owns over to their owners
-    handoff_interval_s: PositiveFloat = 1.0
-    #: an actor restarted more often than this within the window makes its
-    #: process exit (the process supervisor then restarts the process)
-    actor_max_restarts: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
-    actor_restart_window_s: PositiveFloat = 10.0
-    #: process restarts allowed within the window before the supervisor gives up
-    process_max_restarts: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 10
-    process_restart_window_s: PositiveFloat = 60.0
-    #: accept DebugCrash and DebugFaults (fault injection for tests); never in production
-    debug: bool = False
-    #: one attempt of the proxy against one replica
-    request_timeout_s: PositiveFloat = 0.5
-    #: one attempt of a client against the proxy
-    client_timeout_s: PositiveFloat = 2.0
-    #: how long a client waits for its connection before it works offline
-    connect_timeout_s: PositiveFloat = 0.5
-    #: "normal": a commit survives a crash of the process (SQLite WAL, synchronous=NORMAL);
-    #: "full": it also survives a power cut (fsync per commit, group-committed)
-    durability: Literal["normal", "full"] = "normal"
-    #: lists each server keeps decoded in memory (an LRU); a write to a list
-    #: outside it reads and decodes the list first (3x slower at 100,000
-    #: lists with 4,096 cached, docs/performance.md). A 30-item list takes
-    #: ~24 KB, so a full default cache is ~1.5 GB per server: lower it where
-    #: memory is short.
-    cache_lists: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 65_536
-    #: "spread" (the default): each process is bound to one CPU of its host,
-    #: together with its zmq I/O thread: the two hand every message to each
-    #: other, and on this VM a wake-up across CPUs costs ~50 µs against ~3 µs
-    #: on one. The proxy gets a CPU, the servers the others, and the
-    #: proxy's as low-priority guests when there are more servers than other
-    #: CPUs (:meth:`Topology.cpu_for`). "none": the kernel places every
-    #: thread, at a higher latency; for a machine shared with other work,
-    #: where a bound process cannot move off a busy CPU (docs/performance.md,
-    #: "CPU affinity").
-    cpu_affinity: Literal["none", "spread"] = "spread"
-    data_dir: str = "var/local/data"
-    log_dir: str = "var/local/log"
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    #: level at which the hops of traced requests are logged
-    trace_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"
-    #: fraction of requests traced without being asked
-    trace_sample_rate: Annotated[float, msgspec.Meta(ge=0, le=1)] = 0.0
 
 
 class ProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -167,7 +95,7 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cluster: ClusterConfig = msgspec.field(default_factory=ClusterConfig)
     proxy: ProxyConfig = msgspec.field(default_factory=ProxyConfig)
     servers: list[ServerConfig] = msgspec.field(default_factory=list)
-    #: fault rules installed in every bridge at start (see ``actors.faults``);
+    #: fault rules installed in every bridge at start (see ``actors.kernel.faults``);
     #: $SHOPLIST_FAULTS (the same rules as JSON) adds to them
     faults: list[FaultRule] = msgspec.field(default_factory=list)
 

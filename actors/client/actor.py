@@ -1,7 +1,7 @@
 """The client's actor: it sends a session's requests and matches their replies.
 
 :class:`ClientActor` runs on the client's bridge thread (which hosts it, see
-:mod:`actors.runtime`); :class:`actors.client.ClientSession` talks to it from
+:mod:`actors.kernel.runtime`); :class:`actors.client.session.ClientSession` talks to it from
 the user's thread with ``tell`` only, and waits on the future it passed.
 """
 
@@ -16,10 +16,8 @@ from typing import Any
 import pykka
 import structlog
 
-from actors.base import BridgedActor
-from actors.bridge import Bridge
-from actors.client_store import ClientStore
-from actors.messages import Delivery, LinkEvent
+from actors.client.store import ClientStore
+from actors.kernel import Bridge, BridgedActor, Delivery, LinkEvent
 from crdt import ShoppingList
 from protocol import ErrorReply, Message, ProtocolError, Update
 

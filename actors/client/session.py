@@ -26,10 +26,9 @@ import structlog
 import tenacity
 import zmq
 
-from actors.bridge import Bridge, SocketSpec
-from actors.client_actor import ClientActor, Forget, Request, Subscribe, UpdateCallback
-from actors.client_store import ClientStore
-from actors.ids import MsgIds
+from actors.client.actor import ClientActor, Forget, Request, Subscribe, UpdateCallback
+from actors.client.store import ClientStore
+from actors.kernel import Bridge, MsgIds, SocketSpec
 from crdt import ShoppingList
 from logs import Tracer, new_trace_id
 from protocol import (

@@ -3,7 +3,7 @@
 Subclasses implement :meth:`BridgedActor.handle` (one decoded message) or
 override :meth:`BridgedActor.handle_batch` (a poll's worth, e.g. to commit a
 group of writes at once), plus the optional hooks. Every hook runs in the
-bridge's thread, which hosts the actor (:mod:`actors.runtime`), one message at
+bridge's thread, which hosts the actor (:mod:`actors.kernel.runtime`), one message at
 a time, so actor state needs no locks.
 """
 
@@ -16,10 +16,10 @@ from typing import Any
 import pykka
 import structlog
 
-from actors.bridge import Bridge
-from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
-from actors.outbox import Outbox
-from actors.runtime import ActorHost, HostedActor
+from actors.kernel.bridge import Bridge
+from actors.kernel.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.kernel.outbox import Outbox
+from actors.kernel.runtime import ActorHost, HostedActor
 
 __all__ = ["BridgedActor", "CrashHandler"]
 
@@ -35,7 +35,7 @@ class BridgedActor(HostedActor):
 
     Args:
         bridge: the bridge of this process; it hosts the actor, and the
-            actor sends through an :class:`~actors.outbox.Outbox` of it.
+            actor sends through an :class:`~actors.kernel.outbox.Outbox` of it.
         node_id: this process's node id.
         on_crash: where unfinished messages go when the actor dies of an
             exception (the in-process supervisor); ``None`` drops them.

@@ -5,7 +5,7 @@ created, polled, read and written by the bridge thread alone. The loop is the
 ZeroMQ guide's broker loop: poll with a timeout equal to the tick interval,
 handle what arrived, then always send the tick that drives timers.
 
-The bridge thread also hosts the process's actors (:mod:`actors.runtime`):
+The bridge thread also hosts the process's actors (:mod:`actors.kernel.runtime`):
 after every poll it lets each handle what its inbox holds, then sends what
 they queued. A message therefore crosses no thread between the socket and
 the actor, nor between the actor and the socket.
@@ -14,14 +14,14 @@ Inbound: each frame is decoded by :func:`protocol.decode` in the bridge
 thread. A frame that does not decode gets an ``ErrorReply`` (on ROUTER
 sockets, where we know who sent it) and a rate-limited log line; it never
 reaches an actor. What decodes is batched per poll into one
-:class:`~actors.messages.Inbound` and told to the actor with
-:meth:`ActorHost.tell <actors.runtime.ActorHost.tell>`, which hands it in at
+:class:`~actors.kernel.messages.Inbound` and told to the actor with
+:meth:`ActorHost.tell <actors.kernel.runtime.ActorHost.tell>`, which hands it in at
 once when the actor has nothing queued.
 
 Outbound: actors never touch network sockets. An actor's
-:class:`~actors.outbox.Outbox` appends encoded messages to the bridge's
+:class:`~actors.kernel.outbox.Outbox` appends encoded messages to the bridge's
 outbound deque; the bridge sends them all after its actors' round. An outbox
-used from another thread wakes the bridge (a :class:`~actors.outbox.Waker`:
+used from another thread wakes the bridge (a :class:`~actors.kernel.outbox.Waker`:
 an eventfd its poll watches).
 """
 
@@ -43,9 +43,9 @@ import structlog
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
-from actors.outbox import SUBSCRIBE, Outbound, Outbox, Waker
-from actors.runtime import ActorHost
+from actors.kernel.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.kernel.outbox import SUBSCRIBE, Outbound, Outbox, Waker
+from actors.kernel.runtime import ActorHost
 from protocol import ErrorReply, ProtocolError, decode, encode
 from protocol.limits import MAX_FRAME_BYTES
 
@@ -97,7 +97,7 @@ class SocketSpec:
 
 
 class FaultPolicy(Protocol):
-    """Decides the fate of one message on a link (see :mod:`actors.faults`).
+    """Decides the fate of one message on a link (see :mod:`actors.kernel.faults`).
 
     Runs in the bridge thread. Returns how many copies to pass on (0 drops
     it, 2 duplicates it) and a delay in seconds.
@@ -143,7 +143,7 @@ class Bridge(threading.Thread):
         self.tick_interval_s = tick_interval_s
         self.faults = faults
         self.waker = Waker()
-        #: runs the process's actors on this thread (see actors.runtime)
+        #: runs the process's actors on this thread (see actors.kernel.runtime)
         self.host = ActorHost(self.waker.wake)
         #: what actors send, drained by this thread (see Outbox)
         self.outbound: deque[Outbound] = deque(maxlen=MAX_OUTBOUND)

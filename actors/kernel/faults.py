@@ -44,7 +44,7 @@ def rules_from_env(var: str = "SHOPLIST_FAULTS") -> list[FaultRule]:
 
 
 class FaultInjector:
-    """The :class:`actors.bridge.FaultPolicy` of one bridge."""
+    """The :class:`actors.kernel.bridge.FaultPolicy` of one bridge."""
 
     def __init__(self, rules: list[FaultRule] | None = None, seed: int | None = None) -> None:
         self._rng = random.Random(seed)

@@ -14,7 +14,7 @@ import threading
 from collections import deque
 from typing import Final
 
-from actors.runtime import ActorHost
+from actors.kernel.runtime import ActorHost
 from protocol import Message, encode
 
 __all__ = ["SUBSCRIBE", "Outbound", "Outbox", "Waker"]

@@ -21,7 +21,7 @@ from typing import Any
 import pykka
 import structlog
 
-from actors.base import CrashHandler
+from actors.kernel.base import CrashHandler
 
 __all__ = ["ActorSupervisor"]
 

@@ -1,8 +1,8 @@
 """The proxy actor: routes client requests to the ring, admits, probes and removes servers.
 
-A thin shell: membership rules live in :mod:`actors.membership`, quorum
-requests and handoff in :mod:`actors.coordinator`, anti-entropy in
-:mod:`actors.antientropy`; this actor dispatches what the bridge delivers and
+A thin shell: membership rules live in :mod:`actors.proxy.membership`, quorum
+requests and handoff in :mod:`actors.proxy.coordinator`, anti-entropy in
+:mod:`actors.proxy.antientropy`; this actor dispatches what the bridge delivers and
 drives their timers from the bridge's ticks.
 
 Channels (sockets of the proxy's bridge):
@@ -20,19 +20,25 @@ Channels (sockets of the proxy's bridge):
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import structlog
 
-from actors.antientropy import AntiEntropy
-from actors.base import BridgedActor, CrashHandler
-from actors.bridge import Bridge
-from actors.coordinator import Coordinator
-from actors.faults import FaultInjector
-from actors.ids import MsgIds
-from actors.membership import Membership
-from actors.membership_store import MembershipFile
-from actors.messages import Delivery, Undeliverable
-from actors.quorum import QuorumConfig
+from actors.kernel import (
+    Bridge,
+    BridgedActor,
+    ClusterConfig,
+    CrashHandler,
+    Delivery,
+    FaultInjector,
+    MsgIds,
+    Undeliverable,
+)
+from actors.proxy.antientropy import AntiEntropy
+from actors.proxy.coordinator import Coordinator
+from actors.proxy.membership import Membership
+from actors.proxy.membership_store import MembershipFile
+from actors.proxy.quorum import QuorumConfig
 from logs import Tracer
 from protocol import (
     Ack,
@@ -61,7 +67,6 @@ from protocol import (
     reply_envelope,
 )
 from ring import position_hex
-from supervisor.topology import Topology
 
 __all__ = ["ProxyActor"]
 
@@ -78,21 +83,23 @@ class ProxyActor(BridgedActor):
     def __init__(
         self,
         bridge: Bridge,
-        topology: Topology,
+        cluster: ClusterConfig,
+        data_dir: Path,
         pub_endpoint: str,
         faults: FaultInjector | None = None,
         on_crash: CrashHandler | None = None,
     ) -> None:
         super().__init__(bridge, "proxy", on_crash)
-        self.topology = topology
+        self.cluster = cluster
+        self.data_dir = data_dir
         self.pub_endpoint = pub_endpoint
         self.faults = faults
 
     def started(self) -> None:
-        c = self.topology.cluster
+        c = self.cluster
         self.ids = MsgIds("proxy")
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
-        self.membership_file = MembershipFile(self.topology.data_dir / "proxy" / "membership.json")
+        self.membership_file = MembershipFile(self.data_dir / "proxy" / "membership.json")
         known, epoch = self.membership_file.load()
         self.membership = Membership(
             vnodes=c.vnodes,
@@ -179,7 +186,7 @@ class ProxyActor(BridgedActor):
             epoch=self.membership.epoch,
             members=ring.nodes,
             vnodes=ring.vnodes,
-            n=self.topology.cluster.n,
+            n=self.cluster.n,
         )
         self._send_server(node, update)
 
@@ -226,7 +233,7 @@ class ProxyActor(BridgedActor):
             self.coordinator.get(peer, msg, now)
         elif isinstance(msg, StatusRequest):
             self._reply("frontend", peer, self._status(msg, now))
-        elif isinstance(msg, DebugFaults | DebugCrash) and self.topology.cluster.debug:
+        elif isinstance(msg, DebugFaults | DebugCrash) and self.cluster.debug:
             self._debug(peer, msg)
         else:
             self._refuse("frontend", peer, msg)
@@ -309,7 +316,7 @@ class ProxyActor(BridgedActor):
             self._flush_stores()
 
     def _on_tick(self, now: float) -> None:
-        c = self.topology.cluster
+        c = self.cluster
         self.coordinator.expire(now)
         self._admit(now)
         if now >= self.next_probe:
@@ -329,11 +336,11 @@ class ProxyActor(BridgedActor):
         self.membership.events.clear()
 
     def _remove_dead(self, now: float) -> None:
-        dead = self.membership.dead(now, self.topology.cluster.dead_after_s)
+        dead = self.membership.dead(now, self.cluster.dead_after_s)
         if not dead:
             return
         healthy = [m for m in self.membership.members if self.membership.healthy(m)]
-        if len(healthy) < self.topology.cluster.n:
+        if len(healthy) < self.cluster.n:
             # Too few servers left to hold N copies: more likely that we are
             # the one cut off. Removing them would only shuffle data around.
             return
@@ -373,7 +380,7 @@ class ProxyActor(BridgedActor):
                     last_seen_s=-1.0 if member.last_seen is None else now - member.last_seen,
                 )
             )
-        c = self.topology.cluster
+        c = self.cluster
         return StatusReply(
             msg_id=self.ids(),
             trace_id=msg.trace_id,

@@ -3,7 +3,7 @@
 Round after round (one every ``interval_s``), the proxy takes the next
 *replica group* (the servers that share a set of key ranges) and asks each
 of them for the 64 bucket digests of the lists they hold for that group
-(:mod:`actors.digests`). Equal digests end the round. Otherwise it asks for
+(:mod:`actors.server.digests`). Equal digests end the round. Otherwise it asks for
 the per-list digests of the differing buckets only, and every list whose
 digests differ (or that some member lacks) is queued for a *repair*: the
 coordinator reads it from every member and writes the join to those behind.
@@ -25,8 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from actors.coordinator import Coordinator
-from actors.membership import Membership
+from actors.proxy.coordinator import Coordinator
+from actors.proxy.membership import Membership
 from protocol import Digest, DigestRequest, Keys, KeysRequest, Message
 
 __all__ = ["AntiEntropy"]

@@ -32,8 +32,8 @@ from typing import Any, Final
 
 import tenacity
 
-from actors.membership import Membership
-from actors.quorum import AttemptFailed, QuorumConfig, Request, Slot, attempt_policy
+from actors.proxy.membership import Membership
+from actors.proxy.quorum import AttemptFailed, QuorumConfig, Request, Slot, attempt_policy
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (

@@ -1,6 +1,6 @@
 """A quorum request's bookkeeping: its slots, their attempts, and the retry policy.
 
-Pure data and one tenacity policy, used by :mod:`actors.coordinator`; no
+Pure data and one tenacity policy, used by :mod:`actors.proxy.coordinator`; no
 I/O. A request has one :class:`Slot` per replica of its preference list; a
 slot makes one attempt at a time, on successive servers.
 """

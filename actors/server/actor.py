@@ -13,8 +13,8 @@ restarted) and says hello again.
 
 The ring: the proxy announces it (``RingUpdate``) after every change and to
 every server it acks. The server groups its lists by replica set for
-anti-entropy (:mod:`actors.digests`) and hands over the lists it no longer
-owns (:mod:`actors.handoff`).
+anti-entropy (:mod:`actors.server.digests`) and hands over the lists it no longer
+owns (:mod:`actors.server.handoff`).
 """
 
 from __future__ import annotations
@@ -25,13 +25,10 @@ from typing import Any
 
 import structlog
 
-from actors.base import BridgedActor, CrashHandler
-from actors.bridge import Bridge
-from actors.digests import DigestIndex
-from actors.handoff import HandoffSender
-from actors.ids import MsgIds
-from actors.messages import Delivery
-from actors.storage import ListStore, Update
+from actors.kernel import Bridge, BridgedActor, ClusterConfig, CrashHandler, Delivery, MsgIds
+from actors.server.digests import DigestIndex
+from actors.server.handoff import HandoffSender
+from actors.server.storage import ListStore, Update
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (
@@ -59,7 +56,6 @@ from protocol import (
     reply_envelope,
 )
 from ring import HashRing
-from supervisor.topology import Topology
 
 __all__ = ["ServerActor"]
 
@@ -80,18 +76,20 @@ class ServerActor(BridgedActor):
         self,
         bridge: Bridge,
         server_id: str,
-        topology: Topology,
+        cluster: ClusterConfig,
+        data_dir: Path,
         on_crash: CrashHandler | None = None,
     ) -> None:
         super().__init__(bridge, server_id, on_crash)
-        self.topology = topology
+        self.cluster = cluster
+        self.data_dir = data_dir
 
     @property
     def db_path(self) -> Path:
-        return self.topology.data_dir / self.node_id / "lists.db"
+        return self.data_dir / self.node_id / "lists.db"
 
     def started(self) -> None:
-        c = self.topology.cluster
+        c = self.cluster
         self.ids = MsgIds(self.node_id)
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
         self.store = ListStore(self.db_path, durability=c.durability, cache_lists=c.cache_lists)

@@ -18,10 +18,15 @@ import pykka
 import pytest
 import zmq
 
-from actors.base import BridgedActor, CrashHandler
-from actors.bridge import Bridge, SocketSpec
-from actors.messages import Delivery, Undeliverable
-from actors.supervision import ActorSupervisor
+from actors.kernel import (
+    ActorSupervisor,
+    Bridge,
+    BridgedActor,
+    CrashHandler,
+    Delivery,
+    SocketSpec,
+    Undeliverable,
+)
 from protocol import Get, Message, decode
 from protocol.limits import MAX_FRAME_BYTES
 

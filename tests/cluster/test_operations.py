@@ -14,7 +14,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from actors.process import GUEST_NICE
+from supervisor.child import GUEST_NICE
 from supervisor.topology import parse_topology
 from tests.harness import RUN, ClusterHarness, LineReader, wait_until
 

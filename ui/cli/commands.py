@@ -19,28 +19,23 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from rich.console import Console
 from rich.table import Table
 
-import logs
 from actors.client import ClientSession, ClusterUnavailable, ClusterUnreachable, UnknownList
-from actors.client_actor import UpdateCallback
 from crdt import ShoppingList, ShoppingListError
-from logs import Tracer
-from supervisor.endpoints import resolve_endpoints
-from supervisor.topology import Topology, TopologyError
+from supervisor.topology import TopologyError
+from ui.client import ClientOptions, open_session, render_list
+from ui.menu import Shell
 
 __all__ = [
+    "COMMANDS",
     "EXIT_OK",
     "EXIT_UNKNOWN",
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
-    "ClientOptions",
-    "open_session",
     "run_client",
 ]
 
@@ -48,74 +43,6 @@ EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
 EXIT_UNKNOWN: Final = 3
 EXIT_UNREACHABLE: Final = 4
-
-
-@dataclass(frozen=True)
-class ClientOptions:
-    client_id: str
-    topology: Topology | None = None
-    proxy: str | None = None
-    store: Path | None = None
-    json: bool = False
-    trace: bool = False
-    out: Any = field(default=None, compare=False)  # a rich Console; stdout if None
-
-    @property
-    def console(self) -> Console:
-        return self.out if self.out is not None else Console(highlight=False)
-
-
-def open_session(
-    opts: ClientOptions, *, subscribe: bool = False, on_update: UpdateCallback | None = None
-) -> ClientSession:
-    """An opened session with logging, timeouts and endpoints from the options."""
-    topo = opts.topology
-    cluster = topo.cluster if topo is not None else None
-    log_dir = topo.log_dir if topo is not None else Path("var/log")
-    logs.configure(
-        opts.client_id,
-        "client",
-        log_dir / f"client-{opts.client_id}.jsonl",
-        cluster.log_level if cluster else "INFO",
-    )
-    endpoints: dict[str, str] | None = None
-    if opts.proxy:
-        endpoints = {"frontend": opts.proxy}
-    elif topo is not None:
-        try:
-            endpoints = resolve_endpoints(topo)
-        except TopologyError:
-            endpoints = None  # no running cluster known: work offline
-
-    def make(eps: dict[str, str] | None) -> ClientSession:
-        session = ClientSession(
-            opts.client_id,
-            opts.store or Path("var/clients") / opts.client_id,
-            eps,
-            client_timeout_s=cluster.client_timeout_s if cluster else 2.0,
-            connect_timeout_s=cluster.connect_timeout_s if cluster else 0.5,
-            tracer=Tracer(
-                cluster.trace_level, cluster.trace_sample_rate, cluster.log_level == "DEBUG"
-            )
-            if cluster
-            else None,
-            trace=opts.trace,
-            subscribe=subscribe,
-            on_update=on_update,
-        )
-        session.open()
-        return session
-
-    if subscribe and endpoints is not None and "publish" not in endpoints:
-        # Only the frontend was given: ask the proxy where it publishes.
-        probe = make(endpoints)
-        try:
-            endpoints = {**endpoints, "publish": probe.status().pub_endpoint}
-        except (ClusterUnreachable, ClusterUnavailable):
-            pass
-        finally:
-            probe.close()
-    return make(endpoints)
 
 
 def run_client(opts: ClientOptions, command: str, args: list[str]) -> int:
@@ -159,23 +86,6 @@ def _fail(opts: ClientOptions, code: int, reason: str) -> int:
     else:
         Console(stderr=True, highlight=False).print(f"[red]error:[/red] {reason}")
     return code
-
-
-def render_list(state: ShoppingList) -> Table:
-    """A list as a table: what is left to buy, what was bought."""
-    doc = state.to_json()
-    table = Table(title=f"{doc['name'] or '(unnamed)'}  [dim]{doc['id']}  v{doc['version']}[/dim]")
-    for column in ("item", "to buy", "needed", "bought", ""):
-        table.add_column(column)
-    for row in doc["list"]:
-        table.add_row(
-            row["id"],
-            str(row["quantity"]),
-            str(row["needed"]),
-            str(row["bought"]),
-            "[green]done[/green]" if row["acquired"] else "",
-        )
-    return table
 
 
 def _saved_note(pushed: bool) -> str:
@@ -349,8 +259,6 @@ def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> i
 
 
 def cmd_shell(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    from supervisor.shell import Shell  # noqa: PLC0415 - only the shell needs it
-
     session.close()
     return Shell(opts).run()
 

@@ -12,7 +12,7 @@ from typing import Final
 
 from actors.client import ClusterUnavailable, ClusterUnreachable, UnknownList
 from crdt import ShoppingList, ShoppingListError
-from supervisor.console import ClientOptions, open_session, render_list
+from ui.client import ClientOptions, open_session, render_list
 
 __all__ = ["Shell"]
 

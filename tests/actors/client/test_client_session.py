@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import zmq
 
-from actors.bridge import Bridge
 from actors.client import ClientSession
+from actors.kernel import Bridge
 
 pytestmark = pytest.mark.timeout(30)
 

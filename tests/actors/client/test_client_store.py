@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.client_store import ClientStore
+from actors.client import ClientStore
 from crdt import ShoppingList, UnknownItemError
 
 LIST_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"

@@ -10,9 +10,7 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.bridge import Bridge, SocketSpec
-from actors.messages import Delivery
-from actors.outbox import Waker
+from actors.kernel import Bridge, Delivery, SocketSpec, Waker
 from protocol import ErrorReply, Get, encode
 from tests.actors.rig import DEADLINE_S, LIST_ID, EchoActor, Journal, Rig, receive, request
 
@@ -122,8 +120,11 @@ def start_on_taken_port(ctx: zmq.Context[Any], endpoint: str) -> Bridge:
     taken = SocketSpec("router", zmq.ROUTER, bind=endpoint)
     bridge = Bridge(ctx, [taken], lambda: None, node_id="second")
     bridge.start()
-    with pytest.raises(RuntimeError, match=r"bridge of second failed: .*in use"):
+    with pytest.raises(RuntimeError, match=r"^bridge of second failed: ") as caught:
         bridge.wait_ready()
+    cause = caught.value.__cause__
+    assert isinstance(cause, zmq.ZMQError)
+    assert zmq.EADDRINUSE == cause.errno
     bridge.join(DEADLINE_S)
     assert not bridge.is_alive()
     return bridge

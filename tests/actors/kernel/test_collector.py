@@ -1,4 +1,4 @@
-"""The collector clock of cluster processes (actors.collector)."""
+"""The collector clock of cluster processes (actors.kernel.collector)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from actors.collector import SETTLE, THAW, YOUNG, CollectorClock, take_over
+from actors.kernel.collector import SETTLE, THAW, YOUNG, CollectorClock, take_over
 
 
 class Node:

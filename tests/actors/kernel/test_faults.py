@@ -10,15 +10,14 @@ import types
 
 import pytest
 
-from actors import faults
-from actors.faults import FaultInjector, rules_from_env
+from actors.kernel import FaultInjector, faults, rules_from_env
 from protocol import FaultRule
 
 S1, S2 = b"s1", b"s2"
 
 
 class Clock:
-    """A stand-in for the ``time`` module as ``actors.faults`` uses it."""
+    """A stand-in for the ``time`` module as ``actors.kernel.faults`` uses it."""
 
     def __init__(self, now: float = 1000.0) -> None:
         self.now = now

@@ -1,4 +1,4 @@
-"""Hosted actors: pykka actors run by their bridge's thread (``actors.runtime``).
+"""Hosted actors: pykka actors run by their bridge's thread (``actors.kernel.runtime``).
 
 Most tests use a *quiet* bridge: no sockets and a tick an hour away, so its
 thread runs a round of its actors only when something wakes it (or when a
@@ -25,8 +25,7 @@ import pykka
 import pytest
 from pykka import ActorDeadError, ActorRegistry
 
-from actors.bridge import Bridge
-from actors.runtime import ActorHost, HostedActor
+from actors.kernel import ActorHost, Bridge, HostedActor
 from tests.actors.rig import DEADLINE_S, Rig, wait_on
 
 pytestmark = pytest.mark.timeout(30)

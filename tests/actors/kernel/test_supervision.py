@@ -10,10 +10,7 @@ from typing import Any
 import pykka
 import pytest
 
-from actors.base import CrashHandler
-from actors.bridge import Bridge
-from actors.messages import Delivery, Inbound
-from actors.supervision import ActorSupervisor
+from actors.kernel import ActorSupervisor, Bridge, CrashHandler, Delivery, Inbound
 from protocol import encode
 from tests.actors.rig import (
     DEADLINE_S,
@@ -154,7 +151,9 @@ def test_crashes_further_apart_than_the_window_never_add_up(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = [1000.0]
-    monkeypatch.setattr("actors.supervision.time", SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(
+        "actors.kernel.supervision.time", SimpleNamespace(monotonic=lambda: clock[0])
+    )
     crashing = Crashing(rig, max_restarts=1, within_s=10.0)
     ref = crashing.start()
     for i in range(4):

@@ -16,11 +16,10 @@ from typing import Any, TypeVar
 
 import structlog
 
-from actors.antientropy import SESSION_TIMEOUT_S, AntiEntropy, _Session
-from actors.coordinator import Coordinator
-from actors.digests import BUCKETS, DigestIndex, bucket_of, group_of
-from actors.membership import Membership
-from actors.quorum import QuorumConfig
+from actors.proxy import AntiEntropy, Coordinator, Membership, QuorumConfig
+from actors.proxy.antientropy import SESSION_TIMEOUT_S, _Session
+from actors.server import DigestIndex
+from actors.server.digests import BUCKETS, bucket_of, group_of
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 import pytest
 import structlog
 
-from actors.coordinator import Coordinator
-from actors.membership import Membership
-from actors.quorum import QuorumConfig
+from actors.proxy import Coordinator, Membership, QuorumConfig
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (
@@ -592,7 +590,7 @@ def test_a_replica_sending_a_bad_state_fails_the_read() -> None:
 def test_a_proxy_at_its_inflight_limit_turns_requests_away(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("actors.coordinator.MAX_INFLIGHT", 1)
+    monkeypatch.setattr("actors.proxy.coordinator.MAX_INFLIGHT", 1)
     proxy = make_proxy(FIVE)
     proxy.coordinator.put(PEER, put(), 0.0)
     proxy.coordinator.get(PEER, get(), 0.0)

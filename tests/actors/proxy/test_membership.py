@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from actors.membership import Membership
+from actors.proxy import Membership
 from ring import HashRing
 
 VNODES = 8

@@ -13,7 +13,8 @@ import uuid
 
 import pytest
 
-from actors.digests import BUCKETS, DigestIndex, bucket_of, group_of
+from actors.server import DigestIndex
+from actors.server.digests import BUCKETS, bucket_of, group_of
 from ring import HashRing, key_position
 
 FIVE = [f"s{i}" for i in range(1, 6)]

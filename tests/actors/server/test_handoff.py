@@ -15,8 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.handoff import HandoffSender
-from actors.storage import ListStore
+from actors.server import HandoffSender, ListStore
 from crdt import ShoppingList
 from protocol import Handoff
 

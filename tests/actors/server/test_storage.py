@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from actors import storage
-from actors.storage import MAX_DELTAS, ListStore, position_bytes
+from actors.server import ListStore, storage
+from actors.server.storage import MAX_DELTAS, position_bytes
 from crdt import ShoppingList
 
 LIST_A = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"

@@ -1,0 +1,26 @@
+"""The client library: a person's lists on their own machine, synced with the cluster.
+
+:class:`ClientSession` is what user interfaces call: it reads and edits the
+:class:`ClientStore` (always, online or not) and pushes, pulls and watches
+through its actor. Its errors say why the cluster was not reached
+(:class:`ClusterUnreachable`, :class:`ClusterUnavailable`) or that a list is
+not known (:class:`UnknownList`).
+"""
+
+from actors.client.actor import UpdateCallback
+from actors.client.session import (
+    ClientSession,
+    ClusterUnavailable,
+    ClusterUnreachable,
+    UnknownList,
+)
+from actors.client.store import ClientStore
+
+__all__ = [
+    "ClientSession",
+    "ClientStore",
+    "ClusterUnavailable",
+    "ClusterUnreachable",
+    "UnknownList",
+    "UpdateCallback",
+]

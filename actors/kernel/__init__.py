@@ -1,0 +1,45 @@
+"""The runtime every process of the cluster shares.
+
+- :class:`Bridge` owns a process's sockets and runs its poll loop on one
+  thread, which also hosts the process's actors (:class:`ActorHost`,
+  :class:`HostedActor`); :class:`BridgedActor` is the shell every actor
+  shares.
+- :class:`ActorSupervisor` restarts a crashed actor; :class:`FaultInjector`
+  wraps links for fault-injection tests.
+- :class:`ClusterConfig` holds the cluster-wide settings.
+"""
+
+from actors.kernel import collector
+from actors.kernel.base import BridgedActor, CrashHandler
+from actors.kernel.bridge import Bridge, SocketSpec
+from actors.kernel.config import ClusterConfig, Durability, NodeId, PositiveFloat
+from actors.kernel.faults import FaultInjector, rules_from_env
+from actors.kernel.ids import MsgIds
+from actors.kernel.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.kernel.outbox import Waker
+from actors.kernel.runtime import ActorHost, HostedActor
+from actors.kernel.supervision import ActorSupervisor
+
+__all__ = [
+    "ActorHost",
+    "ActorSupervisor",
+    "Bridge",
+    "BridgedActor",
+    "ClusterConfig",
+    "CrashHandler",
+    "Delivery",
+    "Durability",
+    "FaultInjector",
+    "HostedActor",
+    "Inbound",
+    "LinkEvent",
+    "MsgIds",
+    "NodeId",
+    "PositiveFloat",
+    "SocketSpec",
+    "Tick",
+    "Undeliverable",
+    "Waker",
+    "collector",
+    "rules_from_env",
+]
