@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from logs.config import configure
+from logs.config import Logger, configure, get_logger
 from logs.processors import StaticFields, render_json_bytes
 from logs.tracing import TraceContext, Tracer, bound_trace, new_trace_id
 
 __all__ = [
+    "Logger",
     "StaticFields",
     "TraceContext",
     "Tracer",
     "bound_trace",
     "configure",
+    "get_logger",
     "new_trace_id",
     "render_json_bytes",
 ]

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import structlog
+from structlog.typing import FilteringBoundLogger
 
 from logs.processors import StaticFields, render_json_bytes
 
-__all__ = ["configure"]
+__all__ = ["Logger", "configure", "get_logger"]
 
 _open_files: list[BinaryIO] = []
 
@@ -87,3 +88,16 @@ def configure(
             root.removeHandler(handler)
     root.addHandler(_ToStructlog())
     root.setLevel(numeric)
+
+
+#: The type of every logger of the project: structlog's filtering bound
+#: logger, which :func:`configure` installs (``structlog.get_logger`` is
+#: typed ``Any``; this is what it returns once configured).
+Logger = FilteringBoundLogger
+
+
+def get_logger(name: str) -> Logger:
+    """A typed logger named ``name``. Safe at import time: structlog binds it
+    lazily, so it follows a :func:`configure` made later."""
+    logger: Logger = structlog.get_logger(name)
+    return logger

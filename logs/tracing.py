@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from logs.config import Logger
+
 __all__ = ["TraceContext", "Tracer", "bound_trace", "new_trace_id"]
 
 
@@ -77,7 +79,7 @@ class Tracer:
         """Whether a new request should be traced."""
         return forced or (self.sample_rate > 0.0 and random.random() < self.sample_rate)
 
-    def hop(self, log: Any, event: str, msg: TraceContext, **fields: Any) -> None:
+    def hop(self, log: Logger, event: str, msg: TraceContext, **fields: Any) -> None:
         """Log one hop of a request: at the trace level if traced, else at DEBUG
         if ``debug_hops``, else not at all."""
         if msg.traced:

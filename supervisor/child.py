@@ -28,7 +28,6 @@ from typing import Any, Final
 
 import msgspec
 import pykka
-import structlog
 import zmq
 
 import logs
@@ -51,7 +50,7 @@ _PR_SET_PDEATHSIG = 1
 #: A collection pause worth a warning: half the default request timeout.
 SLOW_COLLECTION_S: Final = 0.25
 
-log = structlog.get_logger(__name__)
+log = logs.get_logger(__name__)
 
 
 def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -> None:

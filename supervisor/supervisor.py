@@ -32,10 +32,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import wait
 from multiprocessing.process import BaseProcess
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
-import structlog
 import zmq
 
 import logs
@@ -47,7 +46,7 @@ from supervisor.topology import PROXY_CHANNELS, Topology, TopologyError
 
 __all__ = ["RestartPolicy", "Supervisor"]
 
-log = structlog.get_logger("supervisor")
+log = logs.get_logger("supervisor")
 
 
 @dataclass(frozen=True)
@@ -58,10 +57,14 @@ class RestartPolicy:
     max_backoff_s: float = 5.0
 
 
+#: The processes of a topology: its proxy, and its storage servers.
+ChildKind = Literal["proxy", "server"]
+
+
 @dataclass
 class Child:
     name: str
-    kind: str  # "proxy" | "server"
+    kind: ChildKind
     process: BaseProcess | None = None
     restarts: deque[float] = field(default_factory=deque)
     consecutive: int = 0

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pykka
-import structlog
 
+import logs
 from actors.client.store import ClientStore
 from actors.kernel import Bridge, BridgedActor, Delivery, LinkEvent
 from crdt import ShoppingList
@@ -23,7 +23,7 @@ from protocol import ErrorReply, Message, ProtocolError, Update
 
 __all__ = ["ClientActor", "Forget", "Request", "Subscribe", "UpdateCallback"]
 
-log = structlog.get_logger("client")
+log = logs.get_logger("client")
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pykka
-import structlog
 import tenacity
 import zmq
 
+import logs
 from actors.client.actor import ClientActor, Forget, Request, Subscribe, UpdateCallback
 from actors.client.store import ClientStore
 from actors.kernel import Bridge, MsgIds, SocketSpec
@@ -51,7 +51,7 @@ __all__ = [
     "UnknownList",
 ]
 
-log = structlog.get_logger("client")
+log = logs.get_logger("client")
 
 
 class ClusterUnreachable(Exception):

@@ -21,11 +21,13 @@ from typing import Any
 import pykka
 import structlog
 
+import logs
+
 from actors.kernel.base import CrashHandler
 
 __all__ = ["ActorSupervisor"]
 
-log = structlog.get_logger(__name__)
+log = logs.get_logger(__name__)
 
 #: Builds and starts an actor that reports its crashes to the handler given.
 ActorFactory = Callable[[CrashHandler], pykka.ActorRef[Any]]

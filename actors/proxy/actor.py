@@ -22,8 +22,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import structlog
-
+import logs
 from actors.kernel import (
     Bridge,
     BridgedActor,
@@ -70,7 +69,7 @@ from ring import position_hex
 
 __all__ = ["ProxyActor"]
 
-log = structlog.get_logger("proxy")
+log = logs.get_logger("proxy")
 
 
 class CrashRequested(RuntimeError):

@@ -23,10 +23,11 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, Literal
 
 from actors.proxy.coordinator import Coordinator
 from actors.proxy.membership import Membership
+from logs import Logger
 from protocol import Digest, DigestRequest, Keys, KeysRequest, Message
 
 __all__ = ["AntiEntropy"]
@@ -37,12 +38,15 @@ MAX_QUEUED_REPAIRS: Final = 100_000
 SESSION_TIMEOUT_S: Final = 5.0
 
 Group = tuple[str, ...]
+#: An exchange first compares the group's digests, then, where they differ,
+#: the keys (list ids and digests) of each replica.
+Stage = Literal["digest", "keys"]
 
 
 @dataclass(eq=False)
 class _Session:
     group: Group
-    stage: str  # "digest" | "keys"
+    stage: Stage
     deadline: float
     waiting: dict[str, str] = field(default_factory=dict)  # msg_id -> node
     digests: dict[str, list[bytes]] = field(default_factory=dict)
@@ -63,7 +67,7 @@ class AntiEntropy:
         n: int,
         interval_s: float,
         concurrency: int,
-        log: Any,
+        log: Logger,
     ) -> None:
         self.membership = membership
         self.coordinator = coordinator

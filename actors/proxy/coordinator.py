@@ -33,9 +33,16 @@ from typing import Any, Final
 import tenacity
 
 from actors.proxy.membership import Membership
-from actors.proxy.quorum import AttemptFailed, QuorumConfig, Request, Slot, attempt_policy
+from actors.proxy.quorum import (
+    AttemptFailed,
+    QuorumConfig,
+    Request,
+    RequestKind,
+    Slot,
+    attempt_policy,
+)
 from crdt import ShoppingList
-from logs import Tracer
+from logs import Logger, Tracer
 from protocol import (
     ErrorCode,
     ErrorReply,
@@ -83,7 +90,7 @@ class Coordinator:
         new_id: Callable[[], str],
         node_id: str,
         tracer: Tracer,
-        log: Any,
+        log: Logger,
     ) -> None:
         self.config = config
         self.membership = membership
@@ -136,7 +143,7 @@ class Coordinator:
 
     def _start(
         self,
-        kind: str,
+        kind: RequestKind,
         peer: bytes,
         msg: Put | Get | Handoff,
         now: float,

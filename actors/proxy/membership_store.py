@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Annotated
 
 import msgspec
-import structlog
+
+import logs
 
 __all__ = ["MembershipFile"]
 
-log = structlog.get_logger(__name__)
+log = logs.get_logger(__name__)
 
 NodeId = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
 

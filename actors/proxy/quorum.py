@@ -8,12 +8,21 @@ slot makes one attempt at a time, on successive servers.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import tenacity
 
 from protocol import Get, Handoff, Put
 
-__all__ = ["AttemptFailed", "QuorumConfig", "Request", "Slot", "attempt_policy"]
+__all__ = [
+    "AttemptFailed",
+    "QuorumConfig",
+    "Request",
+    "RequestKind",
+    "Slot",
+    "SlotStatus",
+    "attempt_policy",
+]
 
 
 class AttemptFailed(Exception):
@@ -41,6 +50,13 @@ class QuorumConfig:
     quiet_s: float = 1.5
 
 
+#: What a request is: a client's write or read, a server's handoff of a
+#: hinted write, or a background repair of a replica group.
+RequestKind = Literal["put", "get", "handoff", "repair"]
+#: Where a slot is: waiting for its current attempt, answered, or out of attempts.
+SlotStatus = Literal["active", "ok", "failed"]
+
+
 @dataclass(eq=False)
 class Slot:
     """One copy of a request: successive attempts on successive servers."""
@@ -52,7 +68,7 @@ class Slot:
     attempt: int = 1
     node: str = ""
     msg_id: str = ""
-    status: str = "active"  # active | ok | failed
+    status: SlotStatus = "active"
     blob: bytes | None = None
 
 
@@ -60,7 +76,7 @@ class Slot:
 class Request:
     """A request in flight."""
 
-    kind: str  # "put" | "get" | "handoff" | "repair"
+    kind: RequestKind
     peer: bytes
     msg: Put | Get | Handoff
     owners: list[str]
@@ -77,7 +93,7 @@ class Request:
     refusals: int = 0
     refused: str = ""
 
-    def finish(self, slot: Slot, status: str) -> None:
+    def finish(self, slot: Slot, status: Literal["ok", "failed"]) -> None:
         """Move an active slot to "ok" or "failed", keeping the counts."""
         slot.status = status
         self.active -= 1

@@ -23,8 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-import structlog
-
+import logs
 from actors.kernel import Bridge, BridgedActor, ClusterConfig, CrashHandler, Delivery, MsgIds
 from actors.server.digests import DigestIndex
 from actors.server.handoff import HandoffSender
@@ -59,7 +58,7 @@ from ring import HashRing
 
 __all__ = ["ServerActor"]
 
-log = structlog.get_logger("server")
+log = logs.get_logger("server")
 
 #: Probe intervals without a probe after which the proxy is presumed lost.
 PROXY_LOST_AFTER_PROBES = 6
