@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
+from typing_extensions import override
+
 __all__ = ["CausalContext", "Dot"]
 
 Dot = tuple[str, int]
@@ -43,6 +45,7 @@ class CausalContext:
     def __contains__(self, dot: Dot) -> bool:
         return dot[1] <= self.vv.get(dot[0], 0) or dot in self.cloud
 
+    @override
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, CausalContext):
             return NotImplemented
@@ -54,6 +57,7 @@ class CausalContext:
         """Number of dots in the set: the number of operations seen."""
         return sum(self.vv.values()) + len(self.cloud)
 
+    @override
     def __repr__(self) -> str:
         return f"CausalContext(vv={self.vv!r}, cloud={sorted(self.cloud)!r})"
 

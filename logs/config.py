@@ -9,6 +9,7 @@ from typing import Any, BinaryIO
 
 import structlog
 from structlog.typing import FilteringBoundLogger
+from typing_extensions import override
 
 from logs.processors import StaticFields, render_json_bytes
 
@@ -20,6 +21,7 @@ _open_files: list[BinaryIO] = []
 class _ToStructlog(logging.Handler):
     """Send stdlib records (pykka, tenacity) through structlog, so they are JSON too."""
 
+    @override
     def emit(self, record: logging.LogRecord) -> None:
         try:
             fields: dict[str, Any] = {"logger": record.name}

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pykka
+from typing_extensions import override
 
 import logs
 from actors.client.store import ClientStore
@@ -70,13 +71,16 @@ class ClientActor(BridgedActor):
         self.on_update = on_update
         self.waiting: dict[str, pykka.Future[Message]] = {}
 
+    @override
     def started(self) -> None:
         self.store: ClientStore | None = None  # opened on the first update
 
+    @override
     def stopping(self) -> None:
         if self.store is not None:
             self.store.close()
 
+    @override
     def on_command(self, message: Any) -> Any:
         if isinstance(message, Request):
             self.waiting[message.msg.msg_id] = message.future
@@ -88,6 +92,7 @@ class ClientActor(BridgedActor):
                 self.outbox.subscribe("updates", list_id.encode())
         return None
 
+    @override
     def on_link(self, event: LinkEvent) -> None:
         if event.channel == "frontend":
             if event.connected:
@@ -95,6 +100,7 @@ class ClientActor(BridgedActor):
             else:
                 self.link_up.clear()
 
+    @override
     def handle(self, delivery: Delivery) -> None:
         msg = delivery.msg
         if isinstance(msg, Update):

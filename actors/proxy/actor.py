@@ -22,6 +22,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from typing_extensions import override
+
 import logs
 from actors.kernel import (
     Bridge,
@@ -94,6 +96,7 @@ class ProxyActor(BridgedActor):
         self.pub_endpoint = pub_endpoint
         self.faults = faults
 
+    @override
     def started(self) -> None:
         c = self.cluster
         self.ids = MsgIds("proxy")
@@ -163,6 +166,7 @@ class ProxyActor(BridgedActor):
             )
             self.outbox.send("backend", node.encode(), out)
 
+    @override
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         try:
             super().handle_batch(deliveries)
@@ -197,6 +201,7 @@ class ProxyActor(BridgedActor):
 
     # -------------------------------------------------------------- inbound
 
+    @override
     def handle(self, delivery: Delivery) -> None:
         msg, channel, peer, now = delivery.msg, delivery.channel, delivery.peer, time.monotonic()
         if channel == "frontend":
@@ -308,6 +313,7 @@ class ProxyActor(BridgedActor):
 
     # --------------------------------------------------------------- timers
 
+    @override
     def on_tick(self, now: float) -> None:
         try:
             self._on_tick(now)
@@ -348,6 +354,7 @@ class ProxyActor(BridgedActor):
             log.warning("proxy.server_removed", server=node, epoch=self.membership.epoch)
         self._ring_changed()
 
+    @override
     def on_undeliverable(self, event: Undeliverable) -> None:
         now = time.monotonic()
         if event.channel == "backend":
