@@ -19,10 +19,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pykka
-import structlog
 
 import logs
-
 from actors.kernel.base import CrashHandler
 
 __all__ = ["ActorSupervisor"]
