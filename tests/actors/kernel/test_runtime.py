@@ -26,6 +26,7 @@ import pytest
 from pykka import ActorDeadError, ActorRegistry
 
 from actors.kernel import ActorHost, Bridge, HostedActor
+from actors.kernel.runtime import HostThreadAskError
 from tests.actors.rig import DEADLINE_S, Rig, wait_on
 
 pytestmark = pytest.mark.timeout(30)
@@ -457,6 +458,51 @@ def test_a_tell_between_hosted_actors_is_handled_without_a_wake(
     second = start(quiet, hooks, "second")
     second.tell(Run(lambda: first.tell(7)))
     hooks.wait_for(lambda h: [7] == h.numbers("first"), "the message between actors")
+
+
+# ----------------------------------------------- asks from the host thread
+
+#: Longer than any ask of the test thread waits: a refused ask that waited
+#: out its own timeout would make the test thread's ask time out first.
+LONG_S = 3 * DEADLINE_S
+
+#: Every kind of ask, made by a handler on the bridge thread.
+ASKS: dict[str, Callable[[pykka.ActorRef[Probe]], object]] = {
+    "ask": lambda ref: ref.ask(WHERE, timeout=LONG_S),
+    "ask without blocking": lambda ref: ref.ask(WHERE, block=False),
+    "stop": lambda ref: ref.stop(timeout=LONG_S),
+    "proxy call": lambda ref: ref.proxy().name,
+}
+
+
+@pytest.mark.parametrize("whom", ["itself", "another actor"])
+@pytest.mark.parametrize("kind", ASKS)
+def test_an_ask_from_the_bridge_thread_to_an_actor_it_hosts_raises_at_once(
+    quiet: Bridge, hooks: Hooks, kind: str, whom: str
+) -> None:
+    asker = start(quiet, hooks, "asker")
+    name = "asker" if whom == "itself" else "asked"
+    asked = asker if whom == "itself" else start(quiet, hooks, name)
+    with pytest.raises(HostThreadAskError):
+        asker.ask(Run(lambda: ASKS[kind](asked)), timeout=DEADLINE_S)
+    # Nothing was queued: the asked actor runs, and handles only what follows.
+    assert asker.is_alive()
+    assert quiet is asked.ask(WHERE, timeout=DEADLINE_S)
+    received = 3 if whom == "itself" else 2  # start's WHERE, (the Run,) this WHERE
+    assert ["on_start"] + ["on_receive"] * received == hooks.of(name)
+
+
+def test_an_ask_from_the_bridge_thread_to_an_actor_of_another_host_is_answered(
+    rig: Rig, quiet: Bridge, hooks: Hooks
+) -> None:
+    other = Bridge(rig.ctx, [], lambda: None, node_id="other", tick_interval_s=3600.0)
+    other.start()
+    try:
+        other.wait_ready()
+        asker, asked = start(quiet, hooks, "asker"), start(other, hooks, "asked")
+        assert other is asker.ask(Run(lambda: asked.ask(WHERE, timeout=LONG_S)), timeout=DEADLINE_S)
+    finally:
+        stop_quiet(other)
 
 
 # ------------------------------------------- the host thread's own deliveries
