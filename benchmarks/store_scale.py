@@ -3,7 +3,7 @@
 Run: ``python benchmarks/store_scale.py [--lists 1000 60000] [--cache-lists 4096]
 [--writes 20000] [--gc default clock]``
 
-Fills a :class:`~actors.server.storage.ListStore` in a temporary folder with lists
+Fills a :class:`~actors.server.store.ListStore` in a temporary folder with lists
 of 30 items, then times one-item deltas to random lists, merged in batches
 of 8 as a loaded server does (decode the delta, merge, store, commit). With
 more lists than ``--cache-lists``, most writes load a list from SQLite:

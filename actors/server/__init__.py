@@ -9,6 +9,6 @@ digests anti-entropy compares).
 from actors.server.actor import ServerActor
 from actors.server.digests import DigestIndex
 from actors.server.handoff import HandoffSender
-from actors.server.storage import ListStore, Update
+from actors.server.store import ListStore, Update
 
 __all__ = ["DigestIndex", "HandoffSender", "ListStore", "ServerActor", "Update"]

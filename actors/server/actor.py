@@ -27,7 +27,7 @@ import logs
 from actors.kernel import Bridge, BridgedActor, ClusterConfig, CrashHandler, Delivery, MsgIds
 from actors.server.digests import DigestIndex
 from actors.server.handoff import HandoffSender
-from actors.server.storage import ListStore, Update
+from actors.server.store import ListStore, Update
 from crdt import ShoppingList
 from logs import Tracer
 from protocol import (

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from actors.server.storage import ListStore
+from actors.server.store import ListStore
 from protocol import Handoff
 
 __all__ = ["HandoffSender"]

@@ -175,7 +175,7 @@ def replica_states(cluster: ClusterHarness, status: StatusReply, list_id: str) -
     """The copies of a list on its N owners, as their SQLite files hold them.
 
     A copy is the list's row joined with its delta rows (see
-    :mod:`actors.server.storage`): what the server would load after a crash.
+    :mod:`actors.server.deltas`): what the server would load after a crash.
     """
     ring = HashRing([m.node_id for m in status.members], vnodes=status.members[0].vnodes)
     copies: dict[str, Any] = {}
