@@ -29,7 +29,7 @@ from typing import Annotated
 
 import msgspec
 
-from actors.kernel import ClusterConfig, NodeId
+from actors.kernel import Channel, ClusterConfig, NodeId
 from protocol import FaultRule
 
 __all__ = [
@@ -45,7 +45,7 @@ __all__ = [
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
 
 #: The proxy's sockets in port order, as offsets from ``base_port``.
-PROXY_CHANNELS = ("frontend", "publish", "backend", "hello", "liveness")
+PROXY_CHANNELS: tuple[Channel, ...] = ("frontend", "publish", "backend", "hello", "liveness")
 
 
 class TopologyError(ValueError):

@@ -15,7 +15,7 @@ from actors.kernel.bridge import Bridge, SocketSpec
 from actors.kernel.config import ClusterConfig, Durability, NodeId, PositiveFloat
 from actors.kernel.faults import FaultInjector, rules_from_env
 from actors.kernel.ids import MsgIds
-from actors.kernel.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick, Undeliverable
 from actors.kernel.outbox import Waker
 from actors.kernel.runtime import ActorHost, HostedActor
 from actors.kernel.supervision import ActorSupervisor
@@ -25,6 +25,7 @@ __all__ = [
     "ActorSupervisor",
     "Bridge",
     "BridgedActor",
+    "Channel",
     "ClusterConfig",
     "CrashHandler",
     "Delivery",

@@ -10,6 +10,12 @@ after every poll it lets each handle what its inbox holds, then sends what
 they queued. A message therefore crosses no thread between the socket and
 the actor, nor between the actor and the socket.
 
+Each socket is reached through its :class:`~actors.kernel.channels.Link`,
+chosen when the socket opens: the plain :class:`~actors.kernel.channels.SocketLink`,
+or a :class:`~actors.kernel.faults.FaultyLink` around it when the bridge has a
+fault policy. The loop itself knows neither; an XPUB socket's reads are its
+:class:`~actors.kernel.subscriptions.Subscriptions`.
+
 Inbound: each frame is decoded by :func:`protocol.decode` in the bridge
 thread. A frame that does not decode gets an ``ErrorReply`` (on ROUTER
 sockets, where we know who sent it) and a rate-limited log line; it never
@@ -28,7 +34,6 @@ an eventfd its poll watches).
 from __future__ import annotations
 
 import contextlib
-import errno
 import functools
 import heapq
 import threading
@@ -36,26 +41,27 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol, cast
+from typing import Any, Final, cast
 
 import pykka
 import structlog
 import zmq
+from typing_extensions import override
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.kernel.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
+from actors.kernel.channels import Link, SocketLink
+from actors.kernel.faults import FaultPolicy, FaultyLink
+from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick
 from actors.kernel.outbox import SUBSCRIBE, Outbound, Outbox, Waker
 from actors.kernel.runtime import ActorHost
-from protocol import ErrorReply, ProtocolError, decode, encode
+from actors.kernel.subscriptions import Subscriptions
+from protocol import ErrorReply, encode
 from protocol.limits import MAX_FRAME_BYTES
 
 __all__ = ["Bridge", "FaultPolicy", "SocketSpec"]
 
 log = structlog.get_logger(__name__)
 
-#: Most frames read from one socket in one poll; keeps one busy socket from
-#: starving the others and bounds the size of an Inbound batch.
-MAX_BATCH: Final = 512
 #: Messages kept while the actor is being restarted; beyond it the oldest go.
 MAX_BACKLOG: Final = 50_000
 #: Bad-frame warnings per second before they are only counted.
@@ -63,25 +69,22 @@ MAX_BAD_FRAME_LOGS_PER_S: Final = 5
 #: Outbound messages awaiting the bridge; the bound keeps a stuck bridge from
 #: eating the process's memory.
 MAX_OUTBOUND: Final = 200_000
-# Flags as plain ints: pyzmq's send_multipart/recv_multipart combine enum
-# flags in Python on every frame, which made a send 3.8 µs instead of 1.1.
-_NOBLOCK: Final = int(zmq.NOBLOCK)
-_SNDMORE_NOBLOCK: Final = int(zmq.SNDMORE | zmq.NOBLOCK)
-_RCVMORE: Final = int(zmq.RCVMORE)
-_EVENTS: Final = int(zmq.EVENTS)
-_POLLIN: Final = int(zmq.POLLIN)
+
+#: What the loop does with a readable socket (or the waker's descriptor):
+#: appends what it decoded to the poll's batch, or handles it itself.
+_Reader = Callable[[list[Delivery]], None]
 
 
 @dataclass(frozen=True)
 class SocketSpec:
     """One network socket of the bridge.
 
-    ``kind`` is a zmq socket type (ROUTER, DEALER, PUB, SUB). Bind endpoints
-    may use port 0 (``tcp://127.0.0.1:0``); the bound endpoint is then in
-    :attr:`Bridge.endpoints` once :meth:`Bridge.wait_ready` returns.
+    ``kind`` is a zmq socket type (ROUTER, DEALER, PUB, XPUB, SUB). Bind
+    endpoints may use port 0 (``tcp://127.0.0.1:0``); the bound endpoint is
+    then in :attr:`Bridge.endpoints` once :meth:`Bridge.wait_ready` returns.
     """
 
-    channel: str
+    channel: Channel
     kind: int
     bind: str | None = None
     connect: str | None = None
@@ -96,18 +99,8 @@ class SocketSpec:
     immediate: bool = False
 
 
-class FaultPolicy(Protocol):
-    """Decides the fate of one message on a link (see :mod:`actors.kernel.faults`).
-
-    Runs in the bridge thread. Returns how many copies to pass on (0 drops
-    it, 2 duplicates it) and a delay in seconds.
-    """
-
-    def decide(self, direction: str, channel: str, peer: bytes) -> tuple[int, float]: ...
-
-
 @dataclass(order=True)
-class _Delayed:
+class _Timer:
     due: float
     seq: int
     action: Callable[[], None] = field(compare=False)
@@ -123,7 +116,8 @@ class Bridge(threading.Thread):
             restarted (messages are then kept, up to :data:`MAX_BACKLOG`).
         node_id: names the inproc endpoint and log lines.
         tick_interval_s: how often a :class:`Tick` is delivered.
-        faults: optional fault injection (tests and chaos runs only).
+        faults: optional fault injection (tests and chaos runs only): every
+            link is then a :class:`~actors.kernel.faults.FaultyLink` asking it.
     """
 
     def __init__(
@@ -148,18 +142,21 @@ class Bridge(threading.Thread):
         #: what actors send, drained by this thread (see Outbox)
         self.outbound: deque[Outbound] = deque(maxlen=MAX_OUTBOUND)
         #: bound endpoints by channel, filled before wait_ready() returns
-        self.endpoints: dict[str, str] = {}
+        self.endpoints: dict[Channel, str] = {}
         self.error: BaseException | None = None
         self._ready = threading.Event()
         self._stop_event = threading.Event()
-        self._socks: dict[str, zmq.Socket[bytes]] = {}
-        #: topics someone subscribes to, per XPUB channel (written by this thread)
-        self._topics: dict[str, set[bytes]] = {}
-        self._kinds: dict[str, int] = {}
-        self._monitors: dict[zmq.Socket[bytes], str] = {}
+        self._socks: dict[Channel, zmq.Socket[bytes]] = {}
+        #: how each channel sends and receives (written before the loop starts)
+        self._links: dict[Channel, Link] = {}
+        self._readers: dict[zmq.Socket[bytes] | int, _Reader] = {}
+        #: topics someone subscribes to, per XPUB channel (see Subscriptions)
+        self._topics: dict[Channel, set[bytes]] = {}
+        self._monitors: list[zmq.Socket[bytes]] = []
         self._backlog: deque[Any] = deque(maxlen=MAX_BACKLOG)
-        self._delayed: list[_Delayed] = []
-        self._delayed_seq = 0
+        #: actions due later (a fault's delays), soonest first
+        self._timers: list[_Timer] = []
+        self._timer_seq = 0
         self._bad_frames = 0
         self._bad_logged_at = 0.0
         self._bad_logged = 0
@@ -167,7 +164,7 @@ class Bridge(threading.Thread):
     # ----------------------------------------------------------- lifecycle
 
     def wait_ready(self, timeout_s: float = 10.0) -> None:
-        """Block until every socket is bound/connected.
+        """Block until every socket is bound/connected. Any thread but the bridge's.
 
         Raises:
             RuntimeError: the bridge failed to start (e.g. a port in use).
@@ -179,12 +176,14 @@ class Bridge(threading.Thread):
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Ask the loop to end and wait for the sockets to close: after the
-        handler running now returns, since the bridge thread runs the actors."""
+        handler running now returns, since the bridge thread runs the actors.
+        Any thread (from the bridge thread it only asks)."""
         self._stop_event.set()
         self.host.notify()  # wakes the poll, unless this is the bridge thread
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout_s)
 
+    @override
     def run(self) -> None:
         """Thread body: set up, loop, and always close every socket (LINGER 0)."""
         self.host.bind()
@@ -216,7 +215,20 @@ class Bridge(threading.Thread):
             sock.close(linger=0)
             raise
         self._socks[spec.channel] = sock
-        self._kinds[spec.channel] = spec.kind
+        link: Link = SocketLink(
+            spec.channel, sock, spec.kind, spec.max_frame_bytes, self._deliver, self._bad_frame
+        )
+        if self.faults is not None:
+            # Decided here, once: without faults a message never asks.
+            link = FaultyLink(link, self.faults, self._later, self._deliver)
+        self._links[spec.channel] = link
+        if spec.kind == zmq.XPUB:
+            # What an XPUB receives is its subscribers' subscriptions.
+            subscriptions = Subscriptions(sock)
+            self._topics[spec.channel] = subscriptions.topics
+            self._readers[sock] = lambda _batch: subscriptions.read()
+        elif spec.kind != zmq.PUB:  # a PUB only sends
+            self._readers[sock] = link.read
 
     def _configure(self, sock: zmq.Socket[bytes], spec: SocketSpec) -> None:
         sock.setsockopt(zmq.LINGER, 0)
@@ -239,7 +251,8 @@ class Bridge(threading.Thread):
             sock.setsockopt(zmq.SUBSCRIBE, topic)
         if spec.monitor:
             mon = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
-            self._monitors[mon] = spec.channel
+            self._monitors.append(mon)
+            self._readers[mon] = functools.partial(self._read_monitor, mon, spec.channel)
         if spec.bind is not None:
             sock.bind(spec.bind)
             self.endpoints[spec.channel] = sock.getsockopt_string(zmq.LAST_ENDPOINT)
@@ -249,105 +262,38 @@ class Bridge(threading.Thread):
     # ----------------------------------------------------------------- loop
 
     def _loop(self) -> None:
-        poller = zmq.Poller()
-        wake_fd = self.waker.fileno()
-        poller.register(wake_fd, zmq.POLLIN)
-        # PUB sockets only send; everything else is polled for input (an XPUB
-        # for its subscription events).
-        by_socket = {
-            sock: channel
-            for channel, sock in self._socks.items()
-            if self._kinds[channel] != zmq.PUB
+        readers: dict[zmq.Socket[bytes] | int, _Reader] = {
+            self.waker.fileno(): lambda _batch: self.waker.drain(),
+            **self._readers,
         }
-        for sock in by_socket:
+        poller = zmq.Poller()
+        for sock in readers:
             poller.register(sock, zmq.POLLIN)
-        for mon in self._monitors:
-            poller.register(mon, zmq.POLLIN)
-        max_frames = {s.channel: s.max_frame_bytes for s in self.specs}
         tick = self.tick_interval_s
         next_tick = time.monotonic() + tick
-        host = self.host
+        host, timers = self.host, self._timers
         while not self._stop_event.is_set():
             if host.pending() or self.outbound:
                 timeout_ms = 0  # a handler told an actor, or a send failed
             else:
-                due = next_tick if not self._delayed else min(next_tick, self._delayed[0].due)
+                due = next_tick if not timers else min(next_tick, timers[0].due)
                 timeout_ms = max(0, int((due - time.monotonic()) * 1000.0) + 1)
-            ready = poller.poll(timeout_ms)
             batch: list[Delivery] = []
-            for sock, _ in ready:
-                if sock == wake_fd:
-                    self.waker.drain()
-                elif sock in self._monitors:
-                    self._read_monitor(sock)
-                else:
-                    channel = by_socket[sock]
-                    self._read(sock, channel, max_frames[channel], batch)
+            for sock, _ in poller.poll(timeout_ms):
+                readers[sock](batch)
             if batch:
                 self._deliver(Inbound(batch))
             now = time.monotonic()
-            while self._delayed and self._delayed[0].due <= now:
-                heapq.heappop(self._delayed).action()
+            while timers and timers[0].due <= now:
+                heapq.heappop(timers).action()
             if now >= next_tick:
                 next_tick = now + tick
                 self._deliver(Tick(now))
             host.run()
             self._forward_outbound()
 
-    def _read(
-        self, sock: zmq.Socket[bytes], channel: str, max_bytes: int, batch: list[Delivery]
-    ) -> None:
-        kind = self._kinds[channel]
-        for n in range(MAX_BATCH):
-            # Asking whether more is queued is cheaper than the zmq.Again a
-            # read of an empty socket raises, which most polls would end on.
-            if n and not cast(int, sock.getsockopt(_EVENTS)) & _POLLIN:
-                return
-            try:
-                frames = [sock.recv(_NOBLOCK)]
-            except zmq.Again:
-                return
-            # The rest of a multipart message is already here (zmq delivers
-            # messages whole), so these reads cannot block.
-            while sock.getsockopt(_RCVMORE):
-                frames.append(sock.recv(_NOBLOCK))
-            if kind == zmq.XPUB:
-                self._subscription(channel, frames[0])
-                continue
-            if kind == zmq.ROUTER:
-                peer, payload = frames[0], frames[1:]
-            elif kind == zmq.SUB:
-                peer, payload = b"", frames[1:]
-            else:
-                peer, payload = b"", frames
-            if len(payload) != 1:
-                self._bad_frame(
-                    sock, kind, channel, peer, f"expected 1 payload frame, got {len(payload)}"
-                )
-                continue
-            try:
-                msg = decode(payload[0], max_bytes=max_bytes)
-            except ProtocolError as exc:
-                self._bad_frame(sock, kind, channel, peer, str(exc))
-                continue
-            if self.faults is not None:
-                self._inject(self.faults, Delivery(channel, peer, msg), batch)
-            else:
-                batch.append(Delivery(channel, peer, msg))
-
-    def _inject(self, faults: FaultPolicy, delivery: Delivery, batch: list[Delivery]) -> None:
-        """Drop, delay or duplicate an inbound message as ``faults`` says."""
-        copies, delay_s = faults.decide("in", delivery.channel, delivery.peer)
-        if copies == 0:
-            return
-        if delay_s > 0:
-            item = Inbound([delivery] * copies)
-            self._later(delay_s, functools.partial(self._deliver, item))
-            return
-        batch.extend([delivery] * copies)
-
     def outbox(self) -> Outbox:
-        """A new outbox, for one actor (or one other thread)."""
+        """A new outbox, for one actor (or one other thread). Any thread."""
         return Outbox(self.outbound, self.host)
 
     def send_now(self) -> None:
@@ -363,44 +309,17 @@ class Bridge(threading.Thread):
         self._forward_outbound()
 
     def _forward_outbound(self) -> None:
-        queue = self.outbound
+        queue, links = self.outbound, self._links
         while queue:
             channel, peer, payload = queue.popleft()
             if channel == SUBSCRIBE:
-                self._socks[peer.decode()].setsockopt(zmq.SUBSCRIBE, payload)
+                # Outbox.subscribe put the SUB channel's name where the peer goes.
+                sock = self._socks[cast(Channel, peer.decode())]
+                sock.setsockopt(zmq.SUBSCRIBE, payload)
                 continue
-            if self.faults is not None:
-                copies, delay_s = self.faults.decide("out", channel, peer)
-                if delay_s > 0 and copies:
-                    self._later(delay_s, self._sender(channel, peer, payload, copies))
-                    continue
-                for _ in range(copies):
-                    self._send(channel, peer, payload)
-                continue
-            self._send(channel, peer, payload)
+            links[channel].send(peer, payload)
 
-    def _send(self, channel: str, peer: bytes, payload: bytes) -> None:
-        sock = self._socks[channel]
-        kind = self._kinds[channel]
-        try:
-            if kind in (zmq.ROUTER, zmq.PUB, zmq.XPUB):
-                # An atomic pair: zmq queues nothing until the last frame.
-                sock.send(peer, _SNDMORE_NOBLOCK)
-            sock.send(payload, _NOBLOCK)
-        except zmq.ZMQError as exc:
-            if exc.errno == errno.EHOSTUNREACH:
-                reason = "unreachable"
-            elif exc.errno == errno.EAGAIN:
-                reason = "queue full or not connected"
-            else:
-                raise
-            try:
-                msg = decode(payload)
-            except ProtocolError:  # we encoded it ourselves; cannot happen
-                return
-            self._deliver(Undeliverable(channel, peer, msg, reason))
-
-    def has_subscriber(self, channel: str, topic: bytes) -> bool:
+    def has_subscriber(self, channel: Channel, topic: bytes) -> bool:
         """Whether anyone subscribed to ``topic`` on XPUB ``channel``. Any thread.
 
         The proxy asks before it publishes, so that a write to a list nobody
@@ -408,37 +327,19 @@ class Bridge(threading.Thread):
         """
         return topic in self._topics.get(channel, ())
 
-    def _subscription(self, channel: str, event: bytes) -> None:
-        # XPUB passes on the first subscription to a topic and the last
-        # unsubscription (also when a subscriber disconnects): a set suffices.
-        if not event:
-            return
-        topics = self._topics.setdefault(channel, set())
-        if event[0] == 1:
-            topics.add(event[1:])
-        elif event[0] == 0:
-            topics.discard(event[1:])
-
-    def _read_monitor(self, mon: zmq.Socket[bytes]) -> None:
+    def _read_monitor(self, mon: zmq.Socket[bytes], channel: Channel, _batch: object) -> None:
+        """Tell the actor a connect or disconnect of ``channel``. Bridge thread."""
         try:
             event = recv_monitor_message(mon, zmq.NOBLOCK)
         except zmq.Again:
             return
         connected = event["event"] == zmq.EVENT_CONNECTED
-        self._deliver(LinkEvent(self._monitors[mon], connected))
-
-    def _sender(self, channel: str, peer: bytes, payload: bytes, copies: int) -> Callable[[], None]:
-        def send() -> None:
-            for _ in range(copies):
-                self._send(channel, peer, payload)
-
-        return send
+        self._deliver(LinkEvent(channel, connected))
 
     def _later(self, delay_s: float, action: Callable[[], None]) -> None:
-        self._delayed_seq += 1
-        heapq.heappush(
-            self._delayed, _Delayed(time.monotonic() + delay_s, self._delayed_seq, action)
-        )
+        """Run ``action`` on this thread once ``delay_s`` has passed. Bridge thread."""
+        self._timer_seq += 1
+        heapq.heappush(self._timers, _Timer(time.monotonic() + delay_s, self._timer_seq, action))
 
     # -------------------------------------------------------------- delivery
 
@@ -457,9 +358,9 @@ class Bridge(threading.Thread):
             # install a new one. Keep the message for it.
             self._backlog.append(message)
 
-    def _bad_frame(
-        self, sock: zmq.Socket[bytes], kind: int, channel: str, peer: bytes, reason: str
-    ) -> None:
+    def _bad_frame(self, link: SocketLink, peer: bytes, reason: str) -> None:
+        """Count and log (rate-limited) a frame ``link`` could not decode, and
+        tell its sender on a ROUTER. Bridge thread."""
         self._bad_frames += 1
         now = time.monotonic()
         if now - self._bad_logged_at >= 1.0:
@@ -468,15 +369,15 @@ class Bridge(threading.Thread):
             self._bad_logged += 1
             log.warning(
                 "bad_frame",
-                channel=channel,
+                channel=link.channel,
                 peer=peer.hex(),
                 reason=reason,
                 total_bad_frames=self._bad_frames,
             )
-        if kind == zmq.ROUTER:
+        if link.kind == zmq.ROUTER:
             reply = ErrorReply(
                 sender=self.node_id, reply_to="", code="bad_frame", reason=reason[:500]
             )
             # If the sender is gone or flooding us, the log line stands alone.
             with contextlib.suppress(zmq.ZMQError):
-                sock.send_multipart((peer, encode(reply)), zmq.NOBLOCK)
+                link.sock.send_multipart((peer, encode(reply)), zmq.NOBLOCK)

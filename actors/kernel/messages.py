@@ -1,23 +1,34 @@
 """Messages that stay inside one process: bridge -> actor, and actor commands.
 
 Wire messages live in :mod:`protocol`; these wrap them with where they came
-from, or carry time and link events that no peer sent.
+from (a :data:`Channel`), or carry time and link events that no peer sent.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 from protocol import Message
 
-__all__ = ["Delivery", "Inbound", "LinkEvent", "Tick", "Undeliverable"]
+__all__ = ["Channel", "Delivery", "Inbound", "LinkEvent", "Tick", "Undeliverable"]
+
+#: The socket names of every process, so that mypy checks each name passed
+#: to a bridge or an outbox. The proxy binds ``frontend`` (clients, ROUTER),
+#: ``publish`` (updates, XPUB), and ``backend``, ``hello`` and ``liveness``
+#: (servers, ROUTER); a server connects a DEALER to each of the last three;
+#: a client connects ``frontend`` (DEALER) and ``updates`` (SUB, to the
+#: proxy's ``publish``). Nothing checks a name at run time, so tests name
+#: theirs as they like (``router``). Defined here, below every other kernel
+#: module, because these messages carry it.
+Channel = Literal["frontend", "publish", "backend", "hello", "liveness", "updates"]
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One decoded message and where it came from."""
 
-    channel: str
+    channel: Channel
     #: the ROUTER routing id of the sender; empty on DEALER and SUB sockets
     peer: bytes
     msg: Message
@@ -47,7 +58,7 @@ class Undeliverable:
     """A message the bridge could not send: no such peer (ROUTER_MANDATORY),
     or the peer's queue is full. The actor decides whether that fails a request."""
 
-    channel: str
+    channel: Channel
     peer: bytes
     msg: Message
     reason: str
@@ -57,5 +68,5 @@ class Undeliverable:
 class LinkEvent:
     """A connect-side socket connected to or lost its peer."""
 
-    channel: str
+    channel: Channel
     connected: bool

@@ -12,17 +12,19 @@ import contextlib
 import os
 import threading
 from collections import deque
-from typing import Final
+from typing import Final, Literal
 
+from actors.kernel.messages import Channel
 from actors.kernel.runtime import ActorHost
 from protocol import Message, encode
 
 __all__ = ["SUBSCRIBE", "Outbound", "Outbox", "Waker"]
 
 #: Channel of an outbox control message (no channel name starts with NUL).
-SUBSCRIBE: Final = "\x00subscribe"
-#: A message awaiting the bridge: (channel, peer or topic, payload).
-Outbound = tuple[str, bytes, bytes]
+SUBSCRIBE: Final[Literal["\x00subscribe"]] = "\x00subscribe"
+#: A message awaiting the bridge: (channel, peer or topic, payload), or
+#: (:data:`SUBSCRIBE`, SUB channel, topic).
+Outbound = tuple[Channel | Literal["\x00subscribe"], bytes, bytes]
 
 
 class Waker:
@@ -98,17 +100,17 @@ class Outbox:
         self._host = host
         self._queued = False
 
-    def send(self, channel: str, peer: bytes, msg: Message) -> None:
+    def send(self, channel: Channel, peer: bytes, msg: Message) -> None:
         """Send ``msg`` on ``channel``, to ``peer`` on a ROUTER (ignored elsewhere)."""
         self._queue.append((channel, peer, encode(msg)))
         self._queued = True
 
-    def publish(self, channel: str, topic: bytes, msg: Message) -> None:
+    def publish(self, channel: Channel, topic: bytes, msg: Message) -> None:
         """Publish ``msg`` under ``topic`` on a PUB channel."""
         self._queue.append((channel, topic, encode(msg)))
         self._queued = True
 
-    def subscribe(self, channel: str, topic: bytes) -> None:
+    def subscribe(self, channel: Channel, topic: bytes) -> None:
         """Ask the bridge to subscribe its SUB socket ``channel`` to ``topic``."""
         self._queue.append((SUBSCRIBE, channel.encode(), topic))
         self._queued = True

@@ -28,6 +28,7 @@ import logs
 from actors.kernel import (
     Bridge,
     BridgedActor,
+    Channel,
     ClusterConfig,
     CrashHandler,
     Delivery,
@@ -173,7 +174,7 @@ class ProxyActor(BridgedActor):
         finally:
             self._flush_stores()
 
-    def _reply(self, channel: str, peer: bytes, msg: Message) -> None:
+    def _reply(self, channel: Channel, peer: bytes, msg: Message) -> None:
         self.outbox.send(channel, peer, msg)
 
     def _publish(self, list_id: str, msg: Message) -> None:
@@ -260,14 +261,14 @@ class ProxyActor(BridgedActor):
             msg.target, DebugCrash(msg_id=self.ids(), sender="proxy", target=msg.target)
         )
 
-    def _refuse(self, channel: str, peer: bytes, msg: Message) -> None:
+    def _refuse(self, channel: Channel, peer: bytes, msg: Message) -> None:
         if isinstance(msg, ErrorReply):
             return  # never answer an error with an error
         log.warning("proxy.unexpected_message", channel=channel, type=type(msg).__name__)
         reason = f"{type(msg).__name__} is not accepted on the {channel} socket"
         self._bad_request(channel, peer, msg, reason)
 
-    def _bad_request(self, channel: str, peer: bytes, msg: Message, reason: str) -> None:
+    def _bad_request(self, channel: Channel, peer: bytes, msg: Message, reason: str) -> None:
         answer = reply_envelope(msg, self.ids(), "proxy")
         self._reply(channel, peer, ErrorReply(**answer, code="bad_request", reason=reason))
 

@@ -32,6 +32,7 @@ from typing import Any, Final
 
 import tenacity
 
+from actors.kernel import Channel
 from actors.proxy.membership import Membership
 from actors.proxy.quorum import (
     AttemptFailed,
@@ -71,7 +72,7 @@ MAX_INFLIGHT: Final = 20_000
 
 Send = Callable[[str, Message], None]
 #: (channel, peer, message): frontend for clients, backend for servers
-Reply = Callable[[str, bytes, Message], None]
+Reply = Callable[[Channel, bytes, Message], None]
 Publish = Callable[[str, Message], None]
 #: Called when a request finished (every slot done); e.g. to start the next repair.
 Finished = Callable[[str], None]
@@ -150,7 +151,7 @@ class Coordinator:
         targets: list[str] | None = None,
     ) -> None:
         ring = self.membership.ring
-        channel = "backend" if kind == "handoff" else "frontend"
+        channel: Channel = "backend" if kind == "handoff" else "frontend"
         if not len(ring):
             self._answer_error(
                 peer, msg, "unavailable", "no server has joined the ring yet", channel
@@ -406,7 +407,7 @@ class Coordinator:
         msg: Put | Get | Handoff,
         code: ErrorCode,
         reason: str,
-        channel: str = "frontend",
+        channel: Channel = "frontend",
     ) -> None:
         if channel == "frontend":
             self.log.info(

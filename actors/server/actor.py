@@ -24,7 +24,15 @@ from pathlib import Path
 from typing import Any
 
 import logs
-from actors.kernel import Bridge, BridgedActor, ClusterConfig, CrashHandler, Delivery, MsgIds
+from actors.kernel import (
+    Bridge,
+    BridgedActor,
+    Channel,
+    ClusterConfig,
+    CrashHandler,
+    Delivery,
+    MsgIds,
+)
 from actors.server.digests import DigestIndex
 from actors.server.handoff import HandoffSender
 from actors.server.store import ListStore, Update
@@ -297,7 +305,7 @@ class ServerActor(BridgedActor):
     def _send_backend(self, msg: Message | Handoff) -> None:
         self.outbox.send("backend", b"", msg)
 
-    def _error(self, channel: str, msg: Message, code: ErrorCode, reason: str) -> None:
+    def _error(self, channel: Channel, msg: Message, code: ErrorCode, reason: str) -> None:
         log.warning(
             "server.request_refused", msg_id=msg.msg_id, trace_id=msg.trace_id, reason=reason
         )

@@ -1,8 +1,10 @@
-"""The bridge with real sockets: echo, bad frames, oversized frames, unroutable sends."""
+"""The bridge with real sockets: echo, bad frames, oversized frames, unroutable sends,
+XPUB subscriptions, and faults installed while it runs."""
 
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import pykka
@@ -10,9 +12,19 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.kernel import Bridge, Delivery, SocketSpec, Waker
-from protocol import ErrorReply, Get, encode
-from tests.actors.rig import DEADLINE_S, LIST_ID, EchoActor, Journal, Rig, receive, request
+from actors.kernel import Bridge, Channel, Delivery, FaultInjector, SocketSpec, Waker
+from actors.kernel.faults import Direction
+from protocol import ErrorReply, FaultRule, Get, decode, encode
+from tests.actors.rig import (
+    DEADLINE_S,
+    LIST_ID,
+    EchoActor,
+    Journal,
+    Rig,
+    poll_until,
+    receive,
+    request,
+)
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -236,3 +248,62 @@ def test_send_now_refuses_any_thread_but_the_bridge(rig: Rig) -> None:
     bridge, _ = rig.echo(Journal())
     with pytest.raises(RuntimeError, match="bridge thread only"):
         bridge.send_now()
+
+
+def test_the_bridge_knows_which_topics_of_an_xpub_have_subscribers(rig: Rig) -> None:
+    spec = SocketSpec("publish", zmq.XPUB, bind="tcp://127.0.0.1:0")
+    bridge = Bridge(rig.ctx, [spec], lambda: None, node_id="pub", tick_interval_s=0.02)
+    rig.on_teardown(bridge.stop)
+    bridge.start()
+    bridge.wait_ready()
+    assert not bridge.has_subscriber("publish", b"t1")
+    sub: zmq.Socket[bytes] = rig.ctx.socket(zmq.SUB)
+    rig.on_teardown(lambda: sub.close(linger=0))
+    sub.connect(bridge.endpoints["publish"])
+    sub.setsockopt(zmq.SUBSCRIBE, b"t1")
+    poll_until(lambda: bridge.has_subscriber("publish", b"t1"), "the subscription")
+    assert not bridge.has_subscriber("publish", b"t2")
+    assert not bridge.has_subscriber("frontend", b"t1")  # no such XPUB
+    outbox = bridge.outbox()
+    outbox.publish("publish", b"t1", request("update"))
+    outbox.flush()
+    assert sub.poll(int(DEADLINE_S * 1000))
+    topic, payload = sub.recv_multipart()
+    assert (b"t1", request("update")) == (topic, decode(payload))
+    sub.setsockopt(zmq.UNSUBSCRIBE, b"t1")
+    poll_until(lambda: not bridge.has_subscriber("publish", b"t1"), "the unsubscription")
+
+
+class Recording:
+    """A fault policy that records the decisions of an injector (bridge thread)."""
+
+    def __init__(self, injector: FaultInjector) -> None:
+        self.injector = injector
+        self.decisions: list[tuple[Direction, int, float]] = []
+
+    def decide(self, direction: Direction, channel: Channel, peer: bytes) -> tuple[int, float]:
+        copies, delay_s = self.injector.decide(direction, channel, peer)
+        self.decisions.append((direction, copies, delay_s))
+        return copies, delay_s
+
+
+def test_faults_installed_while_the_bridge_runs_take_effect_and_clear(rig: Rig) -> None:
+    # As with debug on: an injector without rules, given rules later.
+    injector = FaultInjector()
+    policy = Recording(injector)
+    journal = Journal()
+    bridge, _ = rig.echo(journal, faults=policy)
+    client = rig.dealer(bridge.endpoints["router"])
+    assert_echoes(client, "before")
+    injector.install([FaultRule(direction="in", drop=1.0)])
+    client.send(encode(request("dropped")))
+    poll_until(lambda: ("in", 0, 0.0) in policy.decisions, "the drop")
+    injector.install([FaultRule(direction="out", duplicate=1.0, delay_s=0.2)])
+    sent_at = time.monotonic()
+    client.send(encode(request("late-twice")))
+    assert [request("late-twice")] * 2 == [receive(client), receive(client)]
+    assert time.monotonic() - sent_at >= 0.2
+    injector.install([])
+    assert_echoes(client, "after")
+    assert not client.poll(50), "an echo too many"
+    assert [(1, "before"), (1, "late-twice"), (1, "after")] == journal.deliveries

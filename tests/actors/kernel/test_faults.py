@@ -1,4 +1,5 @@
-"""Fault injection: which messages a rule drops, delays or duplicates, and for how long.
+"""Fault injection: which messages a rule drops, delays or duplicates, and for how long;
+and what a FaultyLink does to the messages crossing it.
 
 Expiry is tested on a fake clock: the module's ``time`` is replaced by one
 whose ``monotonic`` the test sets, so nothing waits on the real clock.
@@ -7,11 +8,15 @@ whose ``monotonic`` the test sets, so nothing waits on the real clock.
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 
-from actors.kernel import FaultInjector, faults, rules_from_env
+from actors.kernel import Channel, Delivery, FaultInjector, Inbound, faults, rules_from_env
+from actors.kernel.faults import FaultyLink
 from protocol import FaultRule
+from tests.actors.rig import request
 
 S1, S2 = b"s1", b"s2"
 
@@ -265,3 +270,103 @@ def test_the_error_names_the_variable_read(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("MY_FAULTS", "nope")
     with pytest.raises(ValueError, match=r"^\$MY_FAULTS: "):
         rules_from_env("MY_FAULTS")
+
+
+# -------------------------------------------------------------- FaultyLink
+
+
+@dataclass
+class FakeLink:
+    """A link whose socket holds ``inbox`` and records what it sent."""
+
+    channel: Channel = "backend"
+    inbox: list[Delivery] = field(default_factory=list)
+    sent: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    def read(self, batch: list[Delivery]) -> None:
+        batch.extend(self.inbox)
+        self.inbox.clear()
+
+    def send(self, peer: bytes, payload: bytes) -> None:
+        self.sent.append((peer, payload))
+
+
+@dataclass
+class Faulty:
+    """A FaultyLink around a FakeLink, with the bridge's timers and actor faked."""
+
+    rules: list[FaultRule]
+    link: FakeLink = field(default_factory=FakeLink)
+    #: (delay_s, action) of every action put off
+    later: list[tuple[float, Callable[[], None]]] = field(default_factory=list)
+    delivered: list[Inbound] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        injector = FaultInjector(self.rules)
+        self.faulty = FaultyLink(
+            self.link,
+            injector,
+            lambda delay_s, action: self.later.append((delay_s, action)),
+            self.delivered.append,
+        )
+
+    def read(self, *deliveries: Delivery) -> list[Delivery]:
+        self.link.inbox.extend(deliveries)
+        batch: list[Delivery] = []
+        self.faulty.read(batch)
+        return batch
+
+
+def delivery(msg_id: str, peer: bytes = S1) -> Delivery:
+    return Delivery("backend", peer, request(msg_id))
+
+
+def test_a_faulty_link_without_rules_passes_everything_through_in_order() -> None:
+    faulty = Faulty([])
+    one, two = delivery("1"), delivery("2", S2)
+    assert [one, two] == faulty.read(one, two)
+    faulty.faulty.send(S1, b"payload")
+    assert [(S1, b"payload")] == faulty.link.sent
+    assert ([], []) == (faulty.later, faulty.delivered)
+    assert "backend" == faulty.faulty.channel
+
+
+def test_a_faulty_link_drops_and_duplicates_inbound_in_place() -> None:
+    faulty = Faulty([FaultRule(peer="s1", direction="in", drop=1.0), FaultRule(duplicate=1.0)])
+    dropped, kept, other = delivery("1"), delivery("2", S2), delivery("3", S2)
+    assert [kept, kept, other, other] == faulty.read(dropped, kept, other)
+
+
+def test_a_delayed_inbound_message_reaches_the_actor_later_on_its_own() -> None:
+    faulty = Faulty([FaultRule(peer="s1", direction="in", delay_s=0.25, duplicate=1.0)])
+    late, now = delivery("late"), delivery("now", S2)
+    assert [now] == faulty.read(late, now)
+    assert [0.25] == [delay_s for delay_s, _ in faulty.later]
+    assert [] == faulty.delivered
+    faulty.later[0][1]()
+    assert [Inbound([late, late])] == faulty.delivered
+
+
+def test_a_faulty_link_drops_and_duplicates_outbound_by_peer() -> None:
+    faulty = Faulty([FaultRule(peer="s1", direction="out", drop=1.0), FaultRule(duplicate=1.0)])
+    faulty.faulty.send(S1, b"dropped")
+    faulty.faulty.send(S2, b"twice")
+    assert [(S2, b"twice"), (S2, b"twice")] == faulty.link.sent
+    # A rule for the other direction leaves inbound messages alone.
+    assert [delivery("in")] * 2 == faulty.read(delivery("in"))
+
+
+def test_a_delayed_outbound_message_is_sent_later_with_its_copies() -> None:
+    faulty = Faulty([FaultRule(direction="out", delay_s=1.5, duplicate=1.0)])
+    faulty.faulty.send(S1, b"late")
+    assert ([], [1.5]) == (faulty.link.sent, [delay_s for delay_s, _ in faulty.later])
+    faulty.later[0][1]()
+    assert [(S1, b"late"), (S1, b"late")] == faulty.link.sent
+
+
+def test_a_faulty_link_asks_about_its_own_channel_only() -> None:
+    rules = [FaultRule(channel="hello", drop=1.0)]
+    backend, hello = Faulty(rules), Faulty(rules, link=FakeLink(channel="hello"))
+    backend.faulty.send(S1, b"kept")
+    hello.faulty.send(S1, b"dropped")
+    assert ([(S1, b"kept")], []) == (backend.link.sent, hello.link.sent)
