@@ -17,7 +17,7 @@ from actors.kernel.faults import FaultInjector, rules_from_env
 from actors.kernel.ids import MsgIds
 from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick, Undeliverable
 from actors.kernel.outbox import Waker
-from actors.kernel.runtime import ActorHost, HostedActor
+from actors.kernel.runtime import ActorHost, HostedActor, HostThreadAskError
 from actors.kernel.supervision import ActorSupervisor
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "Delivery",
     "Durability",
     "FaultInjector",
+    "HostThreadAskError",
     "HostedActor",
     "Inbound",
     "LinkEvent",

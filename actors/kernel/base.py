@@ -15,6 +15,7 @@ from typing import Any
 
 import pykka
 import structlog
+from typing_extensions import override
 
 from actors.kernel.bridge import Bridge
 from actors.kernel.messages import Delivery, Inbound, LinkEvent, Tick, Undeliverable
@@ -55,6 +56,7 @@ class BridgedActor(HostedActor):
         self._current: Delivery | None = None
         self.outbox: Outbox
 
+    @override
     def _actor_host(self) -> ActorHost:
         return self._bridge.host
 
@@ -97,16 +99,19 @@ class BridgedActor(HostedActor):
 
     # ------------------------------------------------------------ pykka hooks
 
+    @override
     def on_start(self) -> None:
         self.outbox = self._bridge.outbox()
         self.started()
 
+    @override
     def on_stop(self) -> None:
         try:
             self.stopping()
         finally:
             self.outbox.close()
 
+    @override
     def on_failure(
         self,
         exception_type: type[BaseException] | None,
@@ -143,6 +148,7 @@ class BridgedActor(HostedActor):
         if self._on_crash is not None:
             self._on_crash(leftover, exception_value)
 
+    @override
     def on_receive(self, message: Any) -> Any:
         try:
             return self._dispatch(message)

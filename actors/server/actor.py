@@ -23,6 +23,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 import logs
 from actors.kernel import (
     Bridge,
@@ -95,6 +97,7 @@ class ServerActor(BridgedActor):
     def db_path(self) -> Path:
         return self.data_dir / self.node_id / "lists.db"
 
+    @override
     def started(self) -> None:
         c = self.cluster
         self.ids = MsgIds(self.node_id)
@@ -124,11 +127,13 @@ class ServerActor(BridgedActor):
             db=str(self.db_path),
         )
 
+    @override
     def stopping(self) -> None:
         self.store.close()
 
     # ---------------------------------------------------------------- batch
 
+    @override
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         stores: list[tuple[Delivery, Store]] = []
         for d in deliveries:
@@ -188,6 +193,7 @@ class ServerActor(BridgedActor):
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
 
+    @override
     def handle(self, delivery: Delivery) -> None:
         msg = delivery.msg
         if isinstance(msg, Fetch):
@@ -284,6 +290,7 @@ class ServerActor(BridgedActor):
 
     # --------------------------------------------------------------- timers
 
+    @override
     def on_tick(self, now: float) -> None:
         # Between requests: join the deltas acknowledged since into the cache.
         self.store.join_pending()

@@ -13,8 +13,7 @@ import pykka
 import pytest
 from pykka import ActorDeadError
 
-from actors.kernel import Bridge
-from actors.kernel.runtime import HostThreadAskError
+from actors.kernel import Bridge, HostThreadAskError
 from tests.actors.kernel.hosted import (
     CountOf,
     Fail,
