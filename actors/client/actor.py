@@ -18,13 +18,17 @@ from typing_extensions import override
 
 import logs
 from actors.client.store import ClientStore
-from actors.kernel import Bridge, BridgedActor, Delivery, LinkEvent
+from actors.kernel import Bridge, BridgedActor, Delivery, LinkEvent, Undeliverable
 from crdt import ShoppingList
 from protocol import ErrorReply, Message, ProtocolError, Update
 
-__all__ = ["ClientActor", "Forget", "Request", "Subscribe", "UpdateCallback"]
+__all__ = ["ClientActor", "Forget", "NotSent", "Request", "Subscribe", "UpdateCallback"]
 
 log = logs.get_logger("client")
+
+
+class NotSent(Exception):
+    """A request the bridge could not send; the session tries it again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +95,15 @@ class ClientActor(BridgedActor):
             for list_id in message.list_ids:
                 self.outbox.subscribe("updates", list_id.encode())
         return None
+
+    @override
+    def on_undeliverable(self, event: Undeliverable) -> None:
+        # The request never left (no proxy connected yet, or its queue is
+        # full): fail it now, so that the session tries again as soon as the
+        # link is up, instead of after its whole time-out.
+        future = self.waiting.pop(event.msg.msg_id, None)
+        if future is not None:
+            future.set_exception(exc_info=(NotSent, NotSent(event.reason), None))
 
     @override
     def on_link(self, event: LinkEvent) -> None:

@@ -26,7 +26,7 @@ import tenacity
 import zmq
 
 import logs
-from actors.client.actor import ClientActor, Forget, Request, Subscribe, UpdateCallback
+from actors.client.actor import ClientActor, Forget, NotSent, Request, Subscribe, UpdateCallback
 from actors.client.store import ClientStore
 from actors.kernel import Bridge, MsgIds, SocketSpec
 from crdt import ShoppingList
@@ -410,6 +410,8 @@ class ClientSession:
                     except pykka.Timeout:
                         actor.tell(Forget(msg.msg_id))
                         raise _AttemptFailed("no answer in time") from None
+                    except NotSent as exc:
+                        raise _AttemptFailed(f"not sent: {exc}") from None
                     self.tracer.hop(log, "client.reply", reply, type=type(reply).__name__)
                     if isinstance(reply, ErrorReply):
                         last_error = reply

@@ -250,7 +250,9 @@ class Bridge(threading.Thread):
         for topic in spec.subscribe:
             sock.setsockopt(zmq.SUBSCRIBE, topic)
         if spec.monitor:
-            mon = sock.get_monitor_socket(zmq.EVENT_CONNECTED | zmq.EVENT_DISCONNECTED)
+            # Up only once the ZMTP handshake is done: at EVENT_CONNECTED the
+            # TCP link is, but a send with IMMEDIATE can still find no peer.
+            mon = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
             self._monitors.append(mon)
             self._readers[mon] = functools.partial(self._read_monitor, mon, spec.channel)
         if spec.bind is not None:
@@ -333,7 +335,7 @@ class Bridge(threading.Thread):
             event = recv_monitor_message(mon, zmq.NOBLOCK)
         except zmq.Again:
             return
-        connected = event["event"] == zmq.EVENT_CONNECTED
+        connected = event["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED
         self._deliver(LinkEvent(channel, connected))
 
     def _later(self, delay_s: float, action: Callable[[], None]) -> None:
