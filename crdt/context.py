@@ -10,6 +10,11 @@ number of replicas once everything has been delivered.
 The representation is canonical after :meth:`CausalContext.compact`: no cloud
 dot is already covered by, or adjacent to, the vector. Equal sets of dots then
 have equal representations, which makes ``==`` and the encoding well defined.
+
+A causal CRDT is a context plus *dot stores* that map the dots still alive
+to what they carry; the shopping list's two stores are typed here, so that
+the list (``crdt.shopping_list``) and its wire form (``crdt.encoding``) share
+them without importing each other.
 """
 
 from __future__ import annotations
@@ -18,9 +23,15 @@ from collections.abc import Iterable, Iterator
 
 from typing_extensions import override
 
-__all__ = ["CausalContext", "Dot"]
+__all__ = ["CausalContext", "Counts", "Dot", "ItemStore", "NameStore"]
 
 Dot = tuple[str, int]
+#: (needed increment, acquired increment): what one dot of an item carries
+Counts = tuple[int, int]
+#: item name -> {dot: counts}: the store of a shopping list's items
+ItemStore = dict[str, dict[Dot, Counts]]
+#: {dot: list name}: the store of a list's name, a multi-value register
+NameStore = dict[Dot, str]
 
 
 class CausalContext:

@@ -24,38 +24,38 @@ Deltas
     new dot and the dots the operation observed. Deltas join like full
     states, in any order and any number of times.
 
+Wire form
+    :mod:`crdt.encoding` converts a list to and from ``protocol``'s
+    ``ListState``, and holds the cache that makes re-encoding a list after a
+    write cost the items it changed; a list reports each changed item to it.
+
 Thread safety: none; a list belongs to one thread (an actor) at a time.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import re
 from typing import Any, Final, TypeVar
 
 import msgspec
+from typing_extensions import override
 
-from crdt.context import CausalContext, Dot
+from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore
+from crdt.encoding import RAWS_AFTER_ENCODES, EncodingCache, decode_stores, json_view
 from crdt.errors import OverAcquireError, UnknownItemError
-from protocol import ProtocolError, decode_state, encode_item, encode_state, encode_state_parts
+from protocol import decode_state
 from protocol.limits import MAX_ID_CHARS, MAX_ITEM_NAME_CHARS, MAX_LIST_NAME_CHARS, MAX_QUANTITY
-from protocol.state import ItemState, ListState
+from protocol.state import ListState
 from protocol.types import UUID4_PATTERN
 
-__all__ = ["ShoppingList"]
+# RAWS_AFTER_ENCODES lives in crdt.encoding; benchmarks/crdt_merge.py still
+# imports it from here.
+__all__ = ["RAWS_AFTER_ENCODES", "ShoppingList"]
 
 _UUID4 = re.compile(UUID4_PATTERN)
 
-#: (needed increment, acquired increment) carried by one dot
-Counts = tuple[int, int]
 V = TypeVar("V")
-#: Encodes of a list (since its decode) made in one msgspec call; the next one
-#: builds the per-item bytes, and later ones re-encode only changed items.
-#: One add then encode of a 30-item list: ~19 µs in one call, ~37 µs when
-#: building the per-item bytes, ~14 µs with them: worth it only for a list
-#: that stays hot (most lists a server loads get one or two writes).
-RAWS_AFTER_ENCODES: Final = 4
 #: Encodes what digest() fingerprints; msgpack is canonical for equal input.
 _CONTEXT_ENCODER: Final = msgspec.msgpack.Encoder()
 
@@ -74,29 +74,7 @@ class ShoppingList:
         ValueError: ``list_id`` is not a uuid4 string or an argument is malformed.
     """
 
-    __slots__ = (
-        "_ctx",
-        "_dirty",
-        "_enc",
-        "_enc_order",
-        "_encodes",
-        "_items",
-        "_names",
-        "_raw_names",
-        "_raws",
-        "_raws_ok",
-        "list_id",
-        "replica_id",
-    )
-
-    # The encoded items of encode(), in name order; valid while _raws_ok,
-    # except for the items in _dirty.
-    _raw_names: list[str]
-    _raws: list[msgspec.Raw]
-    _raws_ok: bool
-    _dirty: set[str]
-    #: one-call encodes since the last reset (see RAWS_AFTER_ENCODES)
-    _encodes: int
+    __slots__ = ("_cache", "_ctx", "_items", "_names", "list_id", "replica_id")
 
     def __init__(self, list_id: str, replica_id: str, name: str = "") -> None:
         if not isinstance(list_id, str) or not _UUID4.fullmatch(list_id):
@@ -106,13 +84,11 @@ class ShoppingList:
         self.list_id = list_id
         self.replica_id = replica_id
         self._ctx = CausalContext()
-        self._items: dict[str, dict[Dot, Counts]] = {}
-        self._names: dict[Dot, str] = {}
-        # Encoded items, reused by to_state() until the item or the replica
-        # table changes: a write to a long list re-encodes one item, not all.
-        self._enc: dict[str, ItemState] = {}
-        self._enc_order: tuple[str, ...] = ()
-        self._reset_raws()
+        self._items: ItemStore = {}
+        self._names: NameStore = {}
+        # Told of every changed item (see its invalidation rules): a write to
+        # a long list then re-encodes one item, not all.
+        self._cache = EncodingCache()
         if name:
             self.rename(name)
 
@@ -208,11 +184,9 @@ class ShoppingList:
         dots = self._items.pop(item, None)
         if dots is None:
             raise UnknownItemError(item)
-        self._changed(item)
+        self._cache.changed(item)
         dot = self._new_dot()
-        delta = self._empty_delta()
-        delta._ctx = CausalContext(cloud=[*dots, dot])
-        return delta
+        return self._delta(CausalContext(cloud=[*dots, dot]), {})
 
     def rename(self, name: str) -> ShoppingList:
         """Set the list name, replacing every name this replica has seen.
@@ -236,11 +210,8 @@ class ShoppingList:
         self._require_replica()
         dot = self._new_dot()
         self._items.setdefault(item, {})[dot] = counts
-        self._changed(item)
-        delta = self._empty_delta()
-        delta._ctx = CausalContext(cloud=[dot])
-        delta._items = {item: {dot: counts}}
-        return delta
+        self._cache.changed(item)
+        return self._delta(CausalContext(cloud=[dot]), {item: {dot: counts}})
 
     def _new_dot(self) -> Dot:
         dot = self._ctx.next_dot(self.replica_id)
@@ -251,17 +222,9 @@ class ShoppingList:
         if not self.replica_id:
             raise ValueError("this copy has no replica id; decode it with one to edit it")
 
-    def _empty_delta(self) -> ShoppingList:
-        delta = ShoppingList.__new__(ShoppingList)
-        delta.list_id = self.list_id
-        delta.replica_id = self.replica_id
-        delta._ctx = CausalContext()
-        delta._items = {}
-        delta._names = {}
-        delta._enc = {}
-        delta._enc_order = ()
-        delta._reset_raws()
-        return delta
+    def _delta(self, ctx: CausalContext, items: ItemStore) -> ShoppingList:
+        """A delta of this list: the dots an operation saw, and what it added."""
+        return _assemble(self.list_id, self.replica_id, ctx, {}, items, EncodingCache())
 
     # ------------------------------------------------------------------ lattice
 
@@ -281,7 +244,7 @@ class ShoppingList:
             self._add_unseen(other)
             mine.update(theirs)
             return
-        items: dict[str, dict[Dot, Counts]] = {}
+        items: ItemStore = {}
         other_items = other._items
         for item, dots in self._items.items():
             joined = _join_dots(dots, other_items.get(item), mine, theirs)
@@ -294,8 +257,7 @@ class ShoppingList:
                     items[item] = joined
         self._names = _join_dots(self._names, other._names, mine, theirs)
         self._items = items
-        self._enc.clear()
-        self._reset_raws()
+        self._cache.clear()
         mine.update(theirs)
 
     def _add_unseen(self, other: ShoppingList) -> None:
@@ -307,7 +269,7 @@ class ShoppingList:
                     if held is None:
                         held = self._items[item] = {}
                     held[dot] = counts
-                    self._changed(item)
+                    self._cache.changed(item)
         for dot, name in other._names.items():
             if dot not in mine:
                 self._names[dot] = name
@@ -323,21 +285,16 @@ class ShoppingList:
 
     def copy(self, replica_id: str | None = None) -> ShoppingList:
         """An independent copy, optionally under another replica id."""
-        new = self._empty_delta()
-        if replica_id is not None:
-            new.replica_id = replica_id
-        new._ctx = self._ctx.copy()
-        new._items = {item: dict(dots) for item, dots in self._items.items()}
-        new._names = dict(self._names)
-        new._enc = dict(self._enc)
-        new._enc_order = self._enc_order
-        new._raw_names = list(self._raw_names)
-        new._raws = list(self._raws)
-        new._raws_ok = self._raws_ok
-        new._dirty = set(self._dirty)
-        new._encodes = self._encodes
-        return new
+        return _assemble(
+            self.list_id,
+            self.replica_id if replica_id is None else replica_id,
+            self._ctx.copy(),
+            dict(self._names),
+            {item: dict(dots) for item, dots in self._items.items()},
+            self._cache.copy(),
+        )
 
+    @override
     def __eq__(self, other: object) -> bool:
         """States are equal when they hold the same data; replica ids don't count."""
         if not isinstance(other, ShoppingList):
@@ -351,6 +308,7 @@ class ShoppingList:
 
     __hash__ = None  # type: ignore[assignment]  # mutable
 
+    @override
     def __repr__(self) -> str:
         return (
             f"ShoppingList({self.list_id!r}, replica={self.replica_id!r}, "
@@ -361,117 +319,21 @@ class ShoppingList:
 
     def to_json(self) -> dict[str, Any]:
         """The list as the seed design's JSON schema, items sorted by name."""
-        rows = []
-        for item in sorted(self._items):
-            dots = self._items[item].values()
-            needed = sum(n for n, _ in dots)
-            bought = sum(a for _, a in dots)
-            left = max(0, needed - bought)
-            rows.append(
-                {
-                    "id": item,
-                    "quantity": left,
-                    "needed": needed,
-                    "bought": bought,
-                    "acquired": left == 0,
-                }
-            )
-        return {"id": self.list_id, "name": self.name, "version": self.version, "list": rows}
+        return json_view(self.list_id, self.name, self.version, self._items)
 
     def to_state(self) -> ListState:
         """The canonical wire form: every table sorted."""
-        return self._state(*self._replica_table())
+        return self._cache.state(self.list_id, self._ctx, self._names, self._items)
 
     def encode(self) -> bytes:
         """Canonical bytes of this state: equal states give equal bytes.
 
-        Byte for byte ``encode_state(self.to_state())``, but incremental: the
-        encoded items are kept in name order, and a write re-encodes only the
+        Byte for byte ``encode_state(self.to_state())``, but incremental (see
+        :class:`~crdt.encoding.EncodingCache`): a write re-encodes only the
         items it changed. A server encodes a list on every write to it, so
         this is its hot path.
         """
-        order, index = self._replica_table()
-        names, raws = self._raw_names, self._raws
-        if not self._raws_ok and self._encodes < RAWS_AFTER_ENCODES:
-            # A list just decoded, or rarely written (a write to a list
-            # outside a server's cache): one msgspec call over the item
-            # encodings the decode left. The per-item bytes only pay off on a
-            # list written again and again.
-            self._encodes += 1
-            return encode_state(self._state(order, index))
-        if not self._raws_ok:
-            names[:] = sorted(self._items)
-            raws[:] = [encode_item(self._item_state(item, index)) for item in names]
-            self._raws_ok = True
-        else:
-            for item in self._dirty:
-                pos = bisect.bisect_left(names, item)
-                held = pos < len(names) and names[pos] == item
-                if item in self._items:
-                    raw = encode_item(self._item_state(item, index))
-                    if held:
-                        raws[pos] = raw
-                    else:
-                        names.insert(pos, item)
-                        raws.insert(pos, raw)
-                elif held:
-                    del names[pos]
-                    del raws[pos]
-        self._dirty.clear()
-        return encode_state_parts(self._header(order, index), raws)
-
-    def _replica_table(self) -> tuple[tuple[str, ...], dict[str, int]]:
-        """The sorted replica ids and their indices; a change drops every cached item."""
-        # Every stored dot is in the context, so its replicas are all there.
-        order = tuple(sorted(self._ctx.replicas()))
-        if order != self._enc_order:
-            self._enc.clear()  # replica indices moved
-            self._enc_order = order
-            self._raws_ok = False
-        return order, {r: i for i, r in enumerate(order)}
-
-    def _state(self, order: tuple[str, ...], index: dict[str, int]) -> ListState:
-        return ListState(
-            **self._header(order, index),
-            items=[self._item_state(item, index) for item in sorted(self._items)],
-        )
-
-    def _item_state(self, item: str, index: dict[str, int]) -> ItemState:
-        encoded = self._enc.get(item)
-        if encoded is None:
-            encoded = self._enc[item] = ItemState(
-                name=item,
-                dots=tuple(
-                    sorted(
-                        (index[r], n, need, got)
-                        for (r, n), (need, got) in self._items[item].items()
-                    )
-                ),
-            )
-        return encoded
-
-    def _header(self, order: tuple[str, ...], index: dict[str, int]) -> dict[str, Any]:
-        ctx = self._ctx
-        return {
-            "list_id": self.list_id,
-            "replicas": list(order),
-            "vv": [ctx.vv.get(r, 0) for r in order],
-            "cloud": sorted((index[r], n) for r, n in ctx.cloud),
-            "names": sorted((index[r], n, name) for (r, n), name in self._names.items()),
-        }
-
-    def _changed(self, item: str) -> None:
-        """``item``'s dots changed: drop its cached encodings."""
-        self._enc.pop(item, None)
-        self._dirty.add(item)
-
-    def _reset_raws(self) -> None:
-        """Forget the encoded items (the next encode() builds them all)."""
-        self._raw_names = []
-        self._raws = []
-        self._raws_ok = False
-        self._dirty = set()
-        self._encodes = 0
+        return self._cache.encode(self.list_id, self._ctx, self._names, self._items)
 
     def digest(self) -> bytes:
         """A 16-byte fingerprint of the state, for anti-entropy comparisons.
@@ -494,9 +356,7 @@ class ShoppingList:
         """Decode and validate a state or delta from untrusted bytes.
 
         Raises:
-            ProtocolError: the blob is malformed or violates the CRDT's
-                invariants (unknown replica index, a stored dot outside the
-                causal context, a dot used twice, a repeated item).
+            ProtocolError: the blob is not a ``ListState``, or as for :meth:`from_state`.
         """
         return cls.from_state(decode_state(blob), replica_id)
 
@@ -504,108 +364,32 @@ class ShoppingList:
     def from_state(cls, state: ListState, replica_id: str = "") -> ShoppingList:
         """Build a list from its wire form, checking every invariant.
 
-        This runs for every state and delta a server or the proxy receives,
-        and for every list a server loads, so its per-dot work is kept to a
-        bounds check and a dict insert; duplicates are found by set sizes.
+        The invariants: replica ids unique and non-empty, the version vector
+        aligned with them, every replica index in range, every stored dot
+        inside the causal context, no dot stored twice, no item twice (see
+        :func:`~crdt.encoding.decode_stores`, which checks them cheaply).
 
         Raises:
-            ProtocolError: as for :meth:`decode`.
+            ProtocolError: (fault ``bad_state``) an invariant fails, or
+                ``replica_id`` is too long.
         """
-        cloud = _checked_header(state, replica_id)
-        replicas, vv = state.replicas, state.vv
-        width = len(replicas)
-
         # state.list_id matched the uuid4 pattern when msgspec decoded it.
-        new = cls.__new__(cls)
-        new.list_id = state.list_id
-        new.replica_id = replica_id
-        new._ctx = CausalContext(
-            dict(zip(replicas, vv, strict=True)), [(replicas[i], n) for i, n in cloud]
-        )
-        names: dict[Dot, str] = {}
-        for i, n, name in state.names:
-            if i >= width or (n > vv[i] and (i, n) not in cloud):
-                raise _unseen(replicas, i, n)
-            names[(replicas[i], n)] = name
-        new._names = names
-        seen: set[Dot] = set(names)
-        total = len(state.names)
-        items: dict[str, dict[Dot, Counts]] = {}
-        new._items = items
-        new._enc = {}
-        new._enc_order = ()
-        new._reset_raws()
-        # A canonical blob (ours always are) lends its item encodings to the
-        # next to_state(): re-encoding after a write then costs one item.
-        canonical = replicas == sorted(replicas)
-        enc = new._enc
-        for item_state in state.items:
-            name = item_state.name
-            if name in items:
-                raise ProtocolError(f"list state: item {name!r} appears twice", fault="bad_state")
-            raw = item_state.dots
-            dots: dict[Dot, Counts] = {}
-            for i, n, need, got in raw:
-                if i >= width or (n > vv[i] and (i, n) not in cloud):
-                    raise _unseen(replicas, i, n)
-                dots[(replicas[i], n)] = (need, got)
-            items[name] = dots
-            seen.update(dots)
-            total += len(raw)
-            if canonical and (len(raw) == 1 or list(raw) == sorted(raw)):
-                enc[name] = item_state
-        if len(seen) != total:
-            raise ProtocolError(
-                f"list state: dot {_first_repeat(state)} is used twice", fault="bad_state"
-            )
-        if canonical:
-            new._enc_order = tuple(replicas)
-        return new
+        return _assemble(state.list_id, replica_id, *decode_stores(state, replica_id))
 
 
-def _checked_header(state: ListState, replica_id: str) -> set[tuple[int, int]]:
-    """Check the replica table, version vector and cloud; the cloud as a set."""
-    replicas = state.replicas
-    width = len(replicas)
-    if len(set(replicas)) != width or "" in replicas:
-        raise ProtocolError(
-            "list state: replica ids must be unique and non-empty", fault="bad_state"
-        )
-    if len(state.vv) != width:
-        raise ProtocolError(
-            "list state: version vector does not match the replica table", fault="bad_state"
-        )
-    if not isinstance(replica_id, str) or len(replica_id) > MAX_ID_CHARS:
-        raise ProtocolError(
-            f"list state: replica id longer than {MAX_ID_CHARS} characters", fault="bad_state"
-        )
-    cloud = set(state.cloud)
-    for i, _ in cloud:
-        if i >= width:
-            raise ProtocolError(f"list state: replica index {i} is out of range", fault="bad_state")
-    return cloud
-
-
-def _unseen(replicas: list[str], i: int, n: int) -> ProtocolError:
-    """The error for a stored dot outside the context (the slow path)."""
-    if i >= len(replicas):
-        return ProtocolError(f"list state: replica index {i} is out of range", fault="bad_state")
-    dot = (replicas[i], n)
-    return ProtocolError(
-        f"list state: dot {dot} is stored but not in the context", fault="bad_state"
-    )
-
-
-def _first_repeat(state: ListState) -> Dot | None:
-    """A dot stored twice (within an item, across items, or with a name)."""
-    seen: set[tuple[int, int]] = set()
-    dots = [(i, n) for i, n, _ in state.names]
-    dots += [(i, n) for item in state.items for i, n, _, _ in item.dots]
-    for i, n in dots:
-        if (i, n) in seen:
-            return (state.replicas[i], n)
-        seen.add((i, n))
-    return None
+def _assemble(
+    list_id: str,
+    replica_id: str,
+    ctx: CausalContext,
+    names: NameStore,
+    items: ItemStore,
+    cache: EncodingCache,
+) -> ShoppingList:
+    """A list from parts already checked (``__init__`` checks its arguments)."""
+    new = ShoppingList.__new__(ShoppingList)
+    new.list_id, new.replica_id = list_id, replica_id
+    new._ctx, new._names, new._items, new._cache = ctx, names, items, cache
+    return new
 
 
 def _join_dots(

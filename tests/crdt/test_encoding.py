@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdt import ShoppingList
-from crdt.shopping_list import RAWS_AFTER_ENCODES
+from crdt.encoding import RAWS_AFTER_ENCODES
 from protocol import ListState, ProtocolError, encode_state
 from protocol.state import ItemState
 from tests.crdt.strategies import LIST_ID, Replicas, replicas, step
