@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol, cast
 
 import zmq
 
-from actors.kernel.messages import Channel, Delivery, Undeliverable
+from actors.kernel.messages import Channel, Delivery, SendFailure, Undeliverable
 from protocol import ProtocolError, decode
 
 __all__ = ["MAX_BATCH", "Link", "SocketLink"]
@@ -133,7 +133,7 @@ class SocketLink:
             sock.send(payload, NOBLOCK)
         except zmq.ZMQError as exc:
             if exc.errno == errno.EHOSTUNREACH:
-                reason = "unreachable"
+                reason: SendFailure = "unreachable"
             elif exc.errno == errno.EAGAIN:
                 reason = "queue full or not connected"
             else:

@@ -11,7 +11,7 @@ from typing import Literal
 
 from protocol import Message
 
-__all__ = ["Channel", "Delivery", "Inbound", "LinkEvent", "Tick", "Undeliverable"]
+__all__ = ["Channel", "Delivery", "Inbound", "LinkEvent", "SendFailure", "Tick", "Undeliverable"]
 
 #: The socket names of every process, so that mypy checks each name passed
 #: to a bridge or an outbox. The proxy binds ``frontend`` (clients, ROUTER),
@@ -53,6 +53,11 @@ class Tick:
     now: float
 
 
+#: Why a send failed: no such peer on a ROUTER (``ROUTER_MANDATORY``), or
+#: the peer's queue is full or no peer is connected (``EAGAIN``).
+SendFailure = Literal["unreachable", "queue full or not connected"]
+
+
 @dataclass(frozen=True, slots=True)
 class Undeliverable:
     """A message the bridge could not send: no such peer (ROUTER_MANDATORY),
@@ -61,7 +66,7 @@ class Undeliverable:
     channel: Channel
     peer: bytes
     msg: Message
-    reason: str
+    reason: SendFailure
 
 
 @dataclass(frozen=True, slots=True)
