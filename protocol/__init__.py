@@ -5,6 +5,7 @@ Pure code: no sockets, no threads, no I/O.
 
 from __future__ import annotations
 
+from protocol import batching
 from protocol.codec import (
     decode,
     decode_state,
@@ -91,6 +92,7 @@ __all__ = [
     "Stored",
     "StoredBatch",
     "Update",
+    "batching",
     "decode",
     "decode_state",
     "encode",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = [
+    "MAX_BATCH_ITEMS",
     "MAX_CONTROL_FRAME_BYTES",
     "MAX_DOTS",
     "MAX_FRAME_BYTES",
@@ -39,5 +40,8 @@ MAX_REASON_CHARS: Final = 1000
 MAX_ITEMS: Final = 100_000
 MAX_REPLICAS: Final = 10_000
 MAX_DOTS: Final = 1_000_000
+#: Entries of one batch message (``StoreBatch.items``, ``StoredBatch.reply_to``);
+#: a process splits larger batches (``protocol.batching``).
+MAX_BATCH_ITEMS: Final = 10_000
 #: Largest quantity one operation may add or acquire; keeps sums in int64.
 MAX_QUANTITY: Final = 1_000_000_000

@@ -27,6 +27,7 @@ from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
+from protocol.limits import MAX_BATCH_ITEMS
 from protocol.types import Blob, Count, Id, ListId, Reason
 
 __all__ = [
@@ -73,6 +74,7 @@ ErrorCode = Literal[
     "bad_frame",  # the bytes did not decode into a message
     "bad_request",  # a valid message that makes no sense here (wrong socket, bad state blob)
     "unavailable",  # fewer than the required replicas answered in time
+    "overloaded",  # the proxy has too much in flight (for this client or in all); back off
     "not_member",  # a server that is not (yet) in the ring was asked to serve
     "internal",  # a bug on our side; the request may be retried
 ]
@@ -217,13 +219,13 @@ class StoreBatch(Envelope, frozen=True, kw_only=True):
     """Several Stores for one server, sent as one frame (the proxy batches the
     Stores of one poll by destination: one send, one decode, one commit)."""
 
-    items: Annotated[list[Store], msgspec.Meta(min_length=1, max_length=10_000)]
+    items: Annotated[list[Store], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
 
 
 class StoredBatch(Envelope, frozen=True, kw_only=True):
     """The Stores ``reply_to`` are committed to disk."""
 
-    reply_to: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=10_000)]
+    reply_to: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=MAX_BATCH_ITEMS)]
 
 
 class Fetch(Envelope, frozen=True, kw_only=True):

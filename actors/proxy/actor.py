@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Final
 
 from typing_extensions import override
 
@@ -66,13 +67,19 @@ from protocol import (
     StoreBatch,
     Stored,
     StoredBatch,
+    batching,
     reply_envelope,
 )
+from protocol.limits import MAX_ID_CHARS
 from ring import position_hex
 
 __all__ = ["ProxyActor"]
 
 log = logs.get_logger("proxy")
+
+#: A Store's bytes in a batch frame beyond its state: the envelope's ids (at
+#: most MAX_ID_CHARS each), the list id and msgpack's framing.
+STORE_OVERHEAD_BYTES: Final = 5 * MAX_ID_CHARS
 
 
 class CrashRequested(RuntimeError):
@@ -160,12 +167,18 @@ class ProxyActor(BridgedActor):
     def _flush_stores(self) -> None:
         stores, self._stores = self._stores, {}
         for node, batch in stores.items():
-            out: Message = (
-                batch[0]
-                if len(batch) == 1
-                else StoreBatch(msg_id=self.ids(), sender="proxy", items=batch)
-            )
-            self.outbox.send("backend", node.encode(), out)
+            peer = node.encode()
+            if len(batch) == 1:
+                self.outbox.send("backend", peer, batch[0])
+                continue
+            # Under load one poll can gather more than one frame may carry.
+            for run in batching.split(batch, _store_bytes):
+                out: Message = (
+                    run[0]
+                    if len(run) == 1
+                    else StoreBatch(msg_id=self.ids(), sender="proxy", items=run)
+                )
+                self.outbox.send("backend", peer, out)
 
     @override
     def handle_batch(self, deliveries: list[Delivery]) -> None:
@@ -401,6 +414,11 @@ class ProxyActor(BridgedActor):
             ring_epoch=self.membership.epoch,
             pub_endpoint=self.pub_endpoint,
         )
+
+
+def _store_bytes(store: Store) -> int:
+    """What a Store adds to a batch frame: its state and its ids, with room to spare."""
+    return len(store.state) + STORE_OVERHEAD_BYTES
 
 
 def _node(peer: bytes) -> str:

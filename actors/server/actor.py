@@ -20,6 +20,7 @@ owns (:mod:`actors.server.handoff`).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -64,9 +65,10 @@ from protocol import (
     StoredBatch,
     reply_envelope,
 )
+from protocol.limits import MAX_BATCH_ITEMS
 from ring import HashRing
 
-__all__ = ["ServerActor"]
+__all__ = ["ServerActor", "stored_batches"]
 
 log = logs.get_logger("server")
 
@@ -177,10 +179,8 @@ class ServerActor(BridgedActor):
                 msg = accepted[0]
                 self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
             else:
-                reply_to = [m.msg_id for m in accepted]
-                self._send_backend(
-                    StoredBatch(msg_id=self.ids(), sender=self.node_id, reply_to=reply_to)
-                )
+                for ack in stored_batches([m.msg_id for m in accepted], self.ids, self.node_id):
+                    self._send_backend(ack)
             self.send_now()
 
         # The digests are filed when anti-entropy asks (_file_digests): a hot
@@ -321,3 +321,13 @@ class ServerActor(BridgedActor):
             b"",
             ErrorReply(**self._answer(msg), code=code, reason=reason),
         )
+
+
+def stored_batches(
+    msg_ids: list[str], new_id: Callable[[], str], sender: str
+) -> Iterator[StoredBatch]:
+    """The acknowledgements of the committed Stores ``msg_ids``: a poll under
+    load can commit more than one StoredBatch may name, so they are split."""
+    for start in range(0, len(msg_ids), MAX_BATCH_ITEMS):
+        ids = msg_ids[start : start + MAX_BATCH_ITEMS]
+        yield StoredBatch(msg_id=new_id(), sender=sender, reply_to=ids)
