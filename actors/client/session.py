@@ -389,7 +389,9 @@ class ClientSession:
         self.last_trace_id = trace_id
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts or self.attempts),
-            wait=tenacity.wait_exponential(multiplier=0.05, max=0.5),
+            # Jittered, so that clients refused together do not come back together.
+            wait=tenacity.wait_exponential(multiplier=0.05, max=0.5)
+            + tenacity.wait_random(0, 0.05),
             retry=tenacity.retry_if_exception_type(_AttemptFailed),
             reraise=True,
         )
@@ -415,7 +417,7 @@ class ClientSession:
                     self.tracer.hop(log, "client.reply", reply, type=type(reply).__name__)
                     if isinstance(reply, ErrorReply):
                         last_error = reply
-                        if reply.code in ("unavailable", "internal"):
+                        if reply.code in ("unavailable", "overloaded", "internal"):
                             raise _AttemptFailed(reply.reason)
                         raise ClusterUnavailable(f"{reply.code}: {reply.reason}")
                     return reply

@@ -597,7 +597,30 @@ def test_a_proxy_at_its_inflight_limit_turns_requests_away(
     assert 3 == len(proxy.sent)
     error = proxy.replies[0][1]
     assert isinstance(error, ErrorReply)
-    assert ("unavailable", "get-1") == (error.code, error.reply_to)
+    assert ("overloaded", "get-1") == (error.code, error.reply_to)
+
+
+def test_one_client_at_its_own_limit_is_turned_away_and_others_are_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client pipelining as fast as it can is bounded; another client is
+    served meanwhile, and the first is served again once its requests end."""
+    monkeypatch.setattr("actors.proxy.coordinator.MAX_INFLIGHT_PER_CLIENT", 1)
+    proxy = make_proxy(FIVE)
+    proxy.coordinator.put(PEER, put(), 0.0)
+    proxy.coordinator.get(PEER, get(), 0.0)
+    refused = proxy.replies[-1][1]
+    assert isinstance(refused, ErrorReply)
+    assert ("overloaded", "get-1") == (refused.code, refused.reply_to)
+    other = b"other-client"
+    proxy.coordinator.get(other, get(), 0.0)
+    assert not any(peer == other for peer, _ in proxy.replies)  # its Fetches went out
+    for node, store in proxy.stores()[:2]:
+        proxy.coordinator.on_reply(node, stored_reply(node, store), 0.1)
+    saved = proxy.replies[-1][1]
+    assert isinstance(saved, Saved)
+    proxy.coordinator.put(PEER, put(), 0.2)
+    assert 1 == sum(isinstance(m, ErrorReply) for _, m in proxy.replies)
 
 
 # ------------------------------------------------------ handoff and repair
