@@ -28,11 +28,12 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 import tenacity
 
 from actors.kernel import Channel
+from actors.proxy.admission import Admission
 from actors.proxy.membership import Membership
 from actors.proxy.quorum import (
     AttemptFailed,
@@ -65,14 +66,6 @@ from protocol import (
 from ring import key_position
 
 __all__ = ["Coordinator"]
-
-#: Requests in flight before new ones are turned away as ``overloaded``.
-MAX_INFLIGHT: Final = 20_000
-#: Requests of one client in flight before its new ones are turned away, so
-#: that one client pipelining as fast as it can cannot starve the others.
-MAX_INFLIGHT_PER_CLIENT: Final = 512
-#: Refusals for overload are logged as one line per this interval, not per request.
-OVERLOAD_LOG_INTERVAL_S: Final = 1.0
 
 
 Send = Callable[[str, Message], None]
@@ -115,11 +108,8 @@ class Coordinator:
         self._timers: list[tuple[float, str]] = []
         self.inflight = 0
         self.repairs_inflight = 0
-        #: clients' requests in flight, by the client's routing id
-        self.inflight_of: dict[bytes, int] = {}
-        #: requests refused as overloaded since the last log line, and when that was
-        self.overload_refused = 0
-        self._overload_logged_at = float("-inf")
+        #: clients' requests not yet answered, bounded (``overloaded`` beyond)
+        self.admission = Admission(log)
         self.repairs_sent = 0
 
     # -------------------------------------------------------------- requests
@@ -167,13 +157,12 @@ class Coordinator:
                 peer, msg, "unavailable", "no server has joined the ring yet", channel
             )
             return
-        client = kind in ("put", "get")
-        if client:
-            mine = self.inflight_of.get(peer, 0)
-            if mine >= MAX_INFLIGHT_PER_CLIENT or self.inflight >= MAX_INFLIGHT:
-                self._overloaded(peer, msg, now, mine >= MAX_INFLIGHT_PER_CLIENT)
+        if kind in ("put", "get"):
+            refusal = self.admission.admit(peer, now)
+            if refusal is not None:
+                answer = ErrorReply(**self._answer(msg), code="overloaded", reason=refusal)
+                self._reply("frontend", peer, answer)
                 return
-            self.inflight_of[peer] = mine + 1
         n = self.config.n
         if targets is not None:
             owners, spares, need = targets, [], len(targets) if kind == "repair" else 1
@@ -351,11 +340,7 @@ class Coordinator:
         (its last replicas may still answer: those count in ``inflight``)."""
         req.replied = True
         if req.kind in ("put", "get"):
-            left = self.inflight_of[req.peer] - 1
-            if left:
-                self.inflight_of[req.peer] = left
-            else:
-                del self.inflight_of[req.peer]
+            self.admission.answered(req.peer)
 
     def _succeed(self, req: Request, ok: int) -> None:
         m = req.msg
@@ -425,19 +410,6 @@ class Coordinator:
 
     def _answer(self, msg: Put | Get | Handoff) -> dict[str, Any]:
         return reply_envelope(msg, self._new_id(), self.node_id)
-
-    def _overloaded(self, peer: bytes, msg: Put | Get | Handoff, now: float, mine: bool) -> None:
-        """Refuse a client's request: too much in flight, its own or in all."""
-        self.overload_refused += 1
-        if now - self._overload_logged_at >= OVERLOAD_LOG_INTERVAL_S:
-            self.log.warning(
-                "proxy.overloaded", refused=self.overload_refused, inflight=self.inflight
-            )
-            self._overload_logged_at, self.overload_refused = now, 0
-        why = "this client has" if mine else "the proxy has"
-        reason = f"overloaded: {why} too many requests in flight; retry later"
-        answer = ErrorReply(**self._answer(msg), code="overloaded", reason=reason)
-        self._reply("frontend", peer, answer)
 
     def _answer_error(
         self,

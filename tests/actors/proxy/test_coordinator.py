@@ -590,7 +590,7 @@ def test_a_replica_sending_a_bad_state_fails_the_read() -> None:
 def test_a_proxy_at_its_inflight_limit_turns_requests_away(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr("actors.proxy.coordinator.MAX_INFLIGHT", 1)
+    monkeypatch.setattr("actors.proxy.admission.MAX_INFLIGHT", 1)
     proxy = make_proxy(FIVE)
     proxy.coordinator.put(PEER, put(), 0.0)
     proxy.coordinator.get(PEER, get(), 0.0)
@@ -605,7 +605,7 @@ def test_one_client_at_its_own_limit_is_turned_away_and_others_are_not(
 ) -> None:
     """A client pipelining as fast as it can is bounded; another client is
     served meanwhile, and the first is served again once its requests end."""
-    monkeypatch.setattr("actors.proxy.coordinator.MAX_INFLIGHT_PER_CLIENT", 1)
+    monkeypatch.setattr("actors.proxy.admission.MAX_INFLIGHT_PER_CLIENT", 1)
     proxy = make_proxy(FIVE)
     proxy.coordinator.put(PEER, put(), 0.0)
     proxy.coordinator.get(PEER, get(), 0.0)
