@@ -7,12 +7,14 @@ so each child is a fresh interpreter that makes its own zmq Context. A child:
 2. asks the kernel to SIGTERM it if its parent dies (no orphans, even when
    the supervisor is killed with -9), and watches its parent id as a backstop;
 3. starts its bridge, then its actor under an :class:`ActorSupervisor`;
-4. runs until SIGTERM/SIGINT, its parent's death, or the actor supervisor
-   giving up; then stops the actor, the bridge and the context, in that
-   order, with LINGER 0 everywhere so ``term()`` cannot hang.
+4. runs until SIGTERM/SIGINT, its parent's death, the actor supervisor
+   giving up, or its actor being gone for any other reason; then stops the
+   actor, the bridge and the context, in that order, with LINGER 0
+   everywhere so ``term()`` cannot hang.
 
-Exit status: 0 on a requested stop, 70 when the actor kept crashing or the
-bridge failed (the process supervisor restarts it).
+Exit status: 0 on a requested stop, 70 when the actor kept crashing (or
+failing to start), was gone, or the bridge failed (the process supervisor
+restarts it). A process with no actor answers nothing: it must not stay up.
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ EXIT_CRASHED = 70
 _PR_SET_PDEATHSIG = 1
 #: A collection pause worth a warning: half the default request timeout.
 SLOW_COLLECTION_S: Final = 0.25
+#: Consecutive rounds of the main thread's clock that find no actor before
+#: the process exits: one could fall between a crash and its restart.
+NO_ACTOR_ROUNDS: Final = 2
 
 log = logs.get_logger(__name__)
 
@@ -202,7 +207,7 @@ def _run(
     holder["sup"] = sup
     sup.start()
     log.info("process.started", endpoints=bridge.endpoints, pid=os.getpid())
-    if not _serve(stop, bridge, parent):
+    if not _serve(stop, bridge, parent, sup):
         exit_code = EXIT_CRASHED
     if gave_up.is_set():
         exit_code = EXIT_CRASHED
@@ -219,13 +224,16 @@ def _run(
     sys.exit(exit_code)
 
 
-def _serve(stop: threading.Event, bridge: Bridge, parent: int) -> bool:
-    """Wait for a stop request; False if the bridge died.
+def _serve(stop: threading.Event, bridge: Bridge, parent: int, sup: ActorSupervisor) -> bool:
+    """Wait for a stop request; False if the bridge died or the actor is gone.
 
-    Runs in the main thread: checks the parent and the bridge, and runs the
-    cyclic collector on its clock (:mod:`actors.kernel.collector`).
+    Runs in the main thread: checks the parent, the bridge and the actor
+    (:meth:`ActorSupervisor.has_actor`, :data:`NO_ACTOR_ROUNDS` rounds in a
+    row), and runs the cyclic collector on its clock
+    (:mod:`actors.kernel.collector`).
     """
     clock = collector.CollectorClock()
+    actorless = 0
     while not stop.wait(clock.interval_s):
         generation, pause_s = clock.collect()
         if pause_s >= SLOW_COLLECTION_S:
@@ -235,6 +243,10 @@ def _serve(stop: threading.Event, bridge: Bridge, parent: int) -> bool:
             return True
         if not bridge.is_alive():
             log.critical("process.bridge_died", error=repr(bridge.error))
+            return False
+        actorless = 0 if sup.has_actor() else actorless + 1
+        if actorless >= NO_ACTOR_ROUNDS:
+            log.critical("process.no_actor", actor=sup.name, gave_up=sup.gave_up)
             return False
     return True
 

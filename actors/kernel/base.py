@@ -22,11 +22,19 @@ from actors.kernel.messages import Delivery, Inbound, LinkEvent, Tick, Undeliver
 from actors.kernel.outbox import Outbox
 from actors.kernel.runtime import ActorHost, HostedActor
 
-__all__ = ["BridgedActor", "CrashHandler"]
+__all__ = ["BridgedActor", "CrashHandler", "StartFailedError"]
 
 #: Called in the bridge thread, by the dying actor, with the messages it had not finished
-#: (to be re-delivered, in order) and the exception that killed it.
+#: (to be re-delivered, in order) and the exception that killed it: a
+#: :class:`StartFailedError` when it died in ``on_start``.
 CrashHandler = Callable[[list[Any], BaseException | None], None]
+
+
+class StartFailedError(RuntimeError):
+    """What a crash handler is given when the actor died while starting
+    (``started()`` raised): it never handled a message. ``__cause__`` is the
+    exception ``started()`` raised."""
+
 
 log = structlog.get_logger(__name__)
 
@@ -63,7 +71,12 @@ class BridgedActor(HostedActor):
     # ------------------------------------------------------------ subclass API
 
     def started(self) -> None:
-        """Open resources (files, databases). Runs in the bridge thread."""
+        """Open resources (files, databases). Runs in the bridge thread.
+
+        If it raises, the actor is dead (as pykka has it), and its crash
+        handler gets a :class:`StartFailedError`; :meth:`stopping` does not
+        run, so ``started`` releases what it opened before raising.
+        """
 
     def stopping(self) -> None:
         """Close resources. Runs in the bridge thread, also after a crash."""
@@ -102,7 +115,18 @@ class BridgedActor(HostedActor):
     @override
     def on_start(self) -> None:
         self.outbox = self._bridge.outbox()
-        self.started()
+        try:
+            self.started()
+        except Exception as exc:
+            # pykka marks an actor whose on_start raised dead, and tells no
+            # one: without this the process would keep running with no actor.
+            log.error("actor.start_failed", actor=type(self).__name__, error=repr(exc))
+            self.outbox.close()
+            if self._on_crash is not None:
+                failure = StartFailedError(f"{type(self).__name__} failed to start: {exc!r}")
+                failure.__cause__ = exc
+                self._on_crash(self._drain_inbox(), failure)
+            raise  # pykka then unregisters the actor and marks it stopped
 
     @override
     def on_stop(self) -> None:
@@ -124,14 +148,7 @@ class BridgedActor(HostedActor):
         rest = [d for d in self._batch if d is not self._current]
         if rest:
             leftover.append(Inbound(rest))
-        while not self.actor_inbox.empty():
-            envelope = self.actor_inbox.get()
-            if envelope.reply_to is None:
-                leftover.append(envelope.message)
-            else:
-                envelope.reply_to.set_exception(
-                    exc_info=(pykka.ActorDeadError, pykka.ActorDeadError("actor crashed"), None)
-                )
+        leftover.extend(self._drain_inbox())
         poison = self._current.msg if self._current is not None else None
         log.error(
             "actor.crashed",
@@ -147,6 +164,20 @@ class BridgedActor(HostedActor):
         self.outbox.close()
         if self._on_crash is not None:
             self._on_crash(leftover, exception_value)
+
+    def _drain_inbox(self) -> list[Any]:
+        """Empty the inbox of a dying actor: the tells, in order, to be
+        re-delivered; each ask fails with ``ActorDeadError``. Bridge thread."""
+        told: list[Any] = []
+        while not self.actor_inbox.empty():
+            envelope = self.actor_inbox.get()
+            if envelope.reply_to is None:
+                told.append(envelope.message)
+            else:
+                envelope.reply_to.set_exception(
+                    exc_info=(pykka.ActorDeadError, pykka.ActorDeadError("actor crashed"), None)
+                )
+        return told
 
     @override
     def on_receive(self, message: Any) -> Any:

@@ -79,3 +79,36 @@ def test_a_process_whose_actor_keeps_crashing_exits_and_is_restarted(tmp_path: P
         if cluster.proc is not None:
             cluster.stop()
         cluster.kill_everything()
+
+
+def test_a_server_whose_store_cannot_open_exits_until_it_can_then_joins(tmp_path: Path) -> None:
+    # No zombie: a server whose actor cannot start (its data folder is a
+    # file, so its database cannot be created) must not stay up with no
+    # actor; its process exits 70, is restarted, and joins once it can start.
+    cluster = ClusterHarness(
+        tmp_path,
+        ["s1", "s2", "s3"],
+        {"join_batch_size": 3, "actor_max_restarts": 2, "process_max_restarts": 50},
+    )
+    blocker = cluster.data_dir / "s1"
+    blocker.parent.mkdir(parents=True)
+    blocker.write_text("not a folder")
+    try:
+        cluster.start(wait_ring=False)
+        cluster.wait_ring(2)
+
+        def s1_exits() -> list[dict[str, object]]:
+            events = _events(cluster, "supervisor.child_exited")
+            return [e for e in events if e["child"] == "s1"]
+
+        exits = wait_until(s1_exits, 30.0, "s1's process exiting")
+        assert {70} == {e["exit_code"] for e in exits}
+        assert any(e["node"] == "s1" for e in _events(cluster, "actor.start_failed"))
+        blocker.unlink()
+        cluster.wait_ring(3)
+        assert "s1" in {m.node_id for m in cluster.status().members}
+        assert not [e for e in _events(cluster, "supervisor.gave_up") if e.get("child") == "s1"]
+    finally:
+        if cluster.proc is not None:
+            cluster.stop()
+        cluster.kill_everything()
