@@ -50,6 +50,7 @@ __all__ = [
     "KeysRequest",
     "ListReply",
     "MemberStatus",
+    "MemberUp",
     "Message",
     "Put",
     "RingUpdate",
@@ -57,6 +58,7 @@ __all__ = [
     "SOnline",
     "SReach",
     "Saved",
+    "ServerHealth",
     "StatusReply",
     "StatusRequest",
     "Store",
@@ -77,6 +79,14 @@ ErrorCode = Literal[
     "overloaded",  # the proxy has too much in flight (for this client or in all); back off
     "not_member",  # a server that is not (yet) in the ring was asked to serve
     "internal",  # a bug on our side; the request may be retried
+]
+
+
+#: The state of a server's store, as its probe answer (:class:`SOnline`) says.
+ServerHealth = Literal[
+    "ok",
+    "disk_full",  # it refuses writes (``unavailable``) until space is freed; reads work
+    "rebuilding",  # its file was corrupt and set aside: anti-entropy is filling it again
 ]
 
 
@@ -167,6 +177,10 @@ class MemberStatus(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_
     suspect: bool
     #: seconds since the last answer, or -1 if it never answered
     last_seen_s: float
+    #: its store, as its last probe answer said (see :class:`SOnline`)
+    health: ServerHealth = "ok"
+    #: while ``rebuilding``: the lists its store holds again
+    rebuilt_lists: Count = 0
 
 
 class StatusReply(Envelope, frozen=True, kw_only=True):
@@ -262,6 +276,13 @@ class RingUpdate(Envelope, frozen=True, kw_only=True):
     members: Annotated[list[Id], msgspec.Meta(max_length=100_000)]
     vnodes: Count
     n: Count
+
+
+class MemberUp(Envelope, frozen=True, kw_only=True):
+    """A server answers again after being suspect (proxy -> servers): hand
+    over the hints held for it now, not at the next round."""
+
+    server_id: Id
 
 
 #: 16-byte digests of the 64 buckets of one replica group (anti-entropy)
@@ -368,10 +389,13 @@ class SReach(Envelope, frozen=True, kw_only=True):
 
 
 class SOnline(Envelope, frozen=True, kw_only=True):
-    """A server's answer to :class:`SReach`."""
+    """A server's answer to :class:`SReach`, with the health of its store."""
 
     reply_to: Id
     seq: Count
+    health: ServerHealth = "ok"
+    #: while ``rebuilding``: the lists its replicas have filled in so far
+    rebuilt_lists: Count = 0
 
 
 Message = (
@@ -395,6 +419,7 @@ Message = (
     | SOnline
     | Handoff
     | RingUpdate
+    | MemberUp
     | DigestRequest
     | Digest
     | KeysRequest

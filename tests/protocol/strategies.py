@@ -35,6 +35,7 @@ from protocol import (
     ListReply,
     ListState,
     MemberStatus,
+    MemberUp,
     Message,
     Put,
     RingUpdate,
@@ -113,6 +114,7 @@ SAMPLES: dict[type[Any], Any] = {
     RingUpdate: RingUpdate(
         **_ENVELOPE, epoch=3, members=["server-1", "server-2"], vnodes=1024, n=3
     ),
+    MemberUp: MemberUp(**_ENVELOPE, server_id="server-2"),
     DigestRequest: DigestRequest(**_ENVELOPE, epoch=3, group=["server-1", "server-2"]),
     Digest: Digest(**_ENVELOPE, reply_to="m-0", epoch=3, buckets=[b"\x00" * 16] * 64, lists=7),
     KeysRequest: KeysRequest(**_ENVELOPE, epoch=3, group=["server-1"], buckets=[0, 63]),
