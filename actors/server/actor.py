@@ -21,8 +21,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from typing_extensions import override
 
@@ -36,8 +37,10 @@ from actors.kernel import (
     Delivery,
     MsgIds,
 )
+from actors.server.damage import RebuildWatch, StoreFull
 from actors.server.digests import DigestIndex
 from actors.server.handoff import HandoffSender
+from actors.server.hints import Hint
 from actors.server.store import ListStore, Update
 from crdt import ShoppingList
 from logs import Tracer
@@ -53,6 +56,7 @@ from protocol import (
     Handoff,
     Keys,
     KeysRequest,
+    MemberUp,
     Message,
     ProtocolError,
     RingUpdate,
@@ -66,6 +70,7 @@ from protocol import (
     reply_envelope,
 )
 from protocol.limits import MAX_BATCH_ITEMS
+from protocol.messages import ServerHealth
 from ring import HashRing
 
 __all__ = ["ServerActor", "stored_batches"]
@@ -105,6 +110,8 @@ class ServerActor(BridgedActor):
         self.ids = MsgIds(self.node_id)
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
         self.store = ListStore(self.db_path, durability=c.durability, cache_lists=c.cache_lists)
+        #: when a store that started again empty is full again (see RebuildWatch)
+        self.rebuild = RebuildWatch()
         self.index = DigestIndex(None, c.n)
         #: lists written since their digest was last filed in the index, by
         #: the replica group they are filed under (``None``: not indexed yet)
@@ -151,8 +158,14 @@ class ServerActor(BridgedActor):
                 self.handle(delivery)
 
     def _commit(self, stores: list[tuple[Delivery, Store]]) -> None:
+        """Merge a poll's Stores in one transaction, then acknowledge them.
+
+        A full disk refuses them all (``unavailable``: the proxy goes to the
+        next replica at once); any other failure is isolated by
+        :meth:`_commit_apart`, so that a poison write is never re-delivered.
+        """
         updates: list[Update] = []
-        hints: list[tuple[str, str, ShoppingList]] = []
+        hints: list[Hint] = []
         accepted: list[Store] = []
         for delivery, msg in stores:
             self._current = delivery
@@ -173,25 +186,91 @@ class ServerActor(BridgedActor):
         if not accepted:
             return
 
-        def acknowledge() -> None:
-            # Committed: answer at once (the cached copies are joined on the tick).
-            if len(accepted) == 1:
-                msg = accepted[0]
-                self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
-            else:
-                for ack in stored_batches([m.msg_id for m in accepted], self.ids, self.node_id):
-                    self._send_backend(ack)
-            self.send_now()
+        acked: list[bool] = []
 
+        def acknowledge() -> None:
+            acked.append(True)
+            self._acknowledge(accepted)
+
+        try:
+            changed = self.store.merge_many(updates, hints, committed=acknowledge)
+        except StoreFull:
+            # Logged by the store, once: not per write.
+            self._refuse(accepted, "unavailable", "disk full")
+            return
+        except Exception as exc:  # isolated, and logged, by _commit_apart
+            if acked:  # committed and answered; what failed after is the cache's
+                log.exception("server.after_commit_failed", stores=len(accepted))
+                changed = set()
+            else:
+                changed = self._commit_apart(accepted, updates, hints, exc)
+        self._filed(changed, accepted)
+
+    def _filed(self, changed: set[str], accepted: list[Store]) -> None:
+        """After a commit: note the lists written since their digests were filed."""
         # The digests are filed when anti-entropy asks (_file_digests): a hot
         # list is written many times between two questions.
-        changed = self.store.merge_many(updates, hints, committed=acknowledge)
         group, unfiled = self.index.group, self._unfiled
         for list_id in changed:
             unfiled.setdefault(group(list_id), set()).add(list_id)
         for msg in accepted:
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
+
+    def _commit_apart(
+        self, accepted: list[Store], updates: list[Update], hints: list[Hint], error: Exception
+    ) -> set[str]:
+        """After a batch failed (not for want of space): commit it one list at a time.
+
+        A list whose writes still fail is skipped, logged once and refused
+        (``internal``: the proxy tries another replica); the others are
+        committed and acknowledged. ``accepted`` are the Stores of
+        ``updates`` and ``hints``, in their order. Returns the lists changed.
+        """
+        log.error("server.batch_failed", stores=len(accepted), error=repr(error))
+        by_list: dict[str, tuple[list[Store], list[Update], list[Hint]]] = {}
+        own, hinted = iter(updates), iter(hints)
+        for msg in accepted:
+            msgs, ups, hs = by_list.setdefault(msg.list_id, ([], [], []))
+            msgs.append(msg)
+            if msg.hint and msg.hint != self.node_id:
+                hs.append(next(hinted))
+            else:
+                ups.append(next(own))
+        changed: set[str] = set()
+        for list_id, (msgs, ups, hs) in by_list.items():
+            try:
+                changed |= self.store.merge_many(ups, hs, partial(self._acknowledge, msgs))
+            except StoreFull:
+                self._refuse(msgs, "unavailable", "disk full")
+            except Exception as exc:  # noqa: BLE001 - the poison: skipped, logged, refused
+                log.error("server.write_skipped", list_id=list_id, error=repr(exc))
+                reason = f"this replica cannot store the list ({type(exc).__name__})"
+                self._refuse(msgs, "internal", reason)
+        return changed
+
+    def _acknowledge(self, accepted: list[Store]) -> None:
+        """Committed: answer at once (the cached copies are joined on the tick)."""
+        if len(accepted) == 1:
+            msg = accepted[0]
+            self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
+        else:
+            for ack in stored_batches([m.msg_id for m in accepted], self.ids, self.node_id):
+                self._send_backend(ack)
+        self.send_now()
+
+    def _refuse(self, stores: list[Store], code: ErrorCode, reason: str) -> None:
+        """Answer Stores that were not committed with an error, at once (logged by the caller)."""
+        for msg in stores:
+            self._send_backend(ErrorReply(**self._answer(msg), code=code, reason=reason))
+        self.send_now()
+
+    @property
+    def health(self) -> ServerHealth:
+        """What the probe answer says of the store (see :class:`SOnline`)."""
+        if self.store.disk_full:
+            return "disk_full"
+        return "rebuilding" if self.store.rebuilding_since is not None else "ok"
 
     @override
     def handle(self, delivery: Delivery) -> None:
@@ -200,8 +279,14 @@ class ServerActor(BridgedActor):
             self._fetch(msg)
         elif isinstance(msg, SReach):
             self.last_probe = time.monotonic()
+            health = self.health
             reply = SOnline(
-                msg_id=self.ids(), sender=self.node_id, reply_to=msg.msg_id, seq=msg.seq
+                msg_id=self.ids(),
+                sender=self.node_id,
+                reply_to=msg.msg_id,
+                seq=msg.seq,
+                health=health,
+                rebuilt_lists=self.store.count() if health == "rebuilding" else 0,
             )
             self.outbox.send("liveness", b"", reply)
         elif isinstance(msg, Stored | ErrorReply) and self.handoff.pending(msg.reply_to):
@@ -212,6 +297,8 @@ class ServerActor(BridgedActor):
             self._digests(msg)
         elif isinstance(msg, RingUpdate):
             self._ring(msg)
+        elif isinstance(msg, MemberUp):
+            self.handoff.owner_back()
         elif isinstance(msg, Ack):
             if not self.member:
                 log.info("server.joined", epoch=msg.ring_epoch)
@@ -246,6 +333,12 @@ class ServerActor(BridgedActor):
     def _digests(self, msg: DigestRequest | KeysRequest) -> None:
         group = tuple(sorted(msg.group))
         self._file_digests(group)
+        if self.store.rebuilding_since is not None:
+            kind: Literal["digest", "keys"] = "digest" if isinstance(msg, DigestRequest) else "keys"
+            if self.rebuild.asked(group, kind):
+                since = self.store.rebuilding_since
+                log.info("server.rebuilt", lists=self.store.count(), took_s=time.time() - since)
+                self.store.rebuilt()
         if isinstance(msg, DigestRequest):
             reply: Message = Digest(
                 msg_id=self.ids(),
@@ -283,6 +376,7 @@ class ServerActor(BridgedActor):
         self.epoch = msg.epoch
         self.index.n = msg.n
         self.index.rebuild(ring, self.store.digests())
+        self.rebuild.ring(g for g in ring.replica_groups(msg.n) if self.node_id in g)
         self._unfiled.clear()  # the rebuild read every list's current digest
         strays = self.index.not_owned(self.node_id)
         self.handoff.set_strays(strays)

@@ -19,6 +19,7 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Final
 
+from actors.server.damage import BadRow, decode_row
 from actors.server.hints import UPSERT as _HINT
 from actors.server.hints import HintRow
 from actors.server.schema import transaction
@@ -54,11 +55,13 @@ class DeltaLog:
         self.seqs: dict[str, list[int]] = {}
         self._next_seq = 1
 
-    def recover(self) -> dict[str, ShoppingList]:
+    def recover(self) -> tuple[dict[str, ShoppingList], list[BadRow]]:
         """The lists a crash left with delta rows, each joined with them (one scan).
 
         Their seqs are recorded, so the caller can flush those lists; a
-        close flushes every list, so after one this finds none.
+        close flushes every list, so after one this finds none. Lists with a
+        row that does not decode come back apart, as the :class:`BadRow`
+        found, for the caller to quarantine (their seqs are recorded too).
         """
         blobs: dict[str, list[bytes]] = {}
         for seq, list_id, blob in self._db.execute(
@@ -67,24 +70,36 @@ class DeltaLog:
             self.seqs.setdefault(list_id, []).append(seq)
             blobs.setdefault(list_id, []).append(blob)
             self._next_seq = seq + 1
-        return {list_id: self.load(list_id, rows) for list_id, rows in blobs.items()}
+        joined: dict[str, ShoppingList] = {}
+        bad: list[BadRow] = []
+        for list_id, rows in blobs.items():
+            try:
+                joined[list_id] = self.load(list_id, rows)
+            except BadRow as exc:
+                bad.append(exc)
+        return joined, bad
 
     def load(self, list_id: str, blobs: Iterable[bytes] | None = None) -> ShoppingList:
         """A list joined from its row and its delta rows (decoding validates them).
 
         ``blobs`` are the states of the delta rows, when the caller read them already.
+
+        Raises:
+            BadRow: a row does not decode, or is of another list, or the
+                list has delta rows but no row (only a damaged file has).
         """
         row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
         if row is None:  # a new list is written whole, so only a damaged file gets here
-            raise ValueError(f"list {list_id} has delta rows but no row")
-        state = ShoppingList.decode(row[0])
+            raise BadRow(list_id, None, "delta rows but no row")
+        state = decode_row(list_id, None, row[0])
+        seqs = self.seqs.get(list_id, [])
         if blobs is None:
             blobs = [
                 self._db.execute("SELECT state FROM deltas WHERE seq = ?", (n,)).fetchone()[0]
-                for n in self.seqs.get(list_id, ())
+                for n in seqs
             ]
-        for blob in blobs:
-            state.merge(ShoppingList.decode(blob))
+        for seq, blob in zip(seqs, blobs, strict=True):
+            state.merge(decode_row(list_id, seq, blob))
         return state
 
     def write(

@@ -12,9 +12,17 @@ thread, which hosts the ServerActor.
 
 from __future__ import annotations
 
+from collections.abc import Callable, MutableMapping
+from typing import NamedTuple
+
+from actors.server.hints import Hint
 from crdt import ShoppingList
 
-__all__ = ["Entry", "Join", "join_all"]
+__all__ = ["Entry", "Join", "Joined", "Update", "check_ids", "join_all", "join_lists"]
+
+#: A write: (list id, state or delta), optionally with the bytes the state
+#: was decoded from, which then need not be encoded again for its delta row.
+Update = tuple[str, ShoppingList] | tuple[str, ShoppingList, bytes]
 
 
 class Entry:
@@ -38,3 +46,70 @@ def join_all(joins: list[Join]) -> None:
     for _, entry, incoming in joins:
         entry.state.merge(incoming)
         entry.blob = None
+
+
+def check_ids(updates: list[Update], hints: list[Hint]) -> None:
+    """Raise ``ValueError`` if a state is offered under another list's id."""
+    for update in updates:
+        if update[1].list_id != update[0]:
+            raise ValueError(f"a state of list {update[1].list_id} offered as {update[0]}")
+    for _, list_id, incoming in hints:
+        if incoming.list_id != list_id:
+            raise ValueError(f"a state of list {incoming.list_id} offered as {list_id}")
+
+
+class Joined(NamedTuple):
+    """What :func:`join_lists` made of a batch's updates (one per batch)."""
+
+    #: the lists whose stored state the batch changes
+    changed: set[str]
+    #: the delta rows to append: each list's deltas, encoded, in the batch's order
+    deltas: dict[str, list[bytes]]
+    #: the changed lists to write whole: new to the store, or loaded by this batch
+    whole: set[str]
+    #: joins into cached copies left until the write is acknowledged
+    later: list[Join]
+
+
+def join_lists(
+    updates: list[Update],
+    touched: set[str],
+    cache: MutableMapping[str, Entry],
+    lookup: Callable[[str], Entry | None],
+) -> Joined:
+    """Merge a batch's updates into the cached copies, or leave the merge for later.
+
+    ``touched`` collects the batch's lists; ``lookup`` is the store's (the
+    cached list, loaded if need be). A delta bound for a delta row is
+    stored as it came, so its join with the cached copy can wait until the
+    write is acknowledged. Run by :meth:`ListStore.merge_many
+    <actors.server.store.ListStore.merge_many>`, on the server's bridge thread.
+    """
+    changed: set[str] = set()
+    deltas: dict[str, list[bytes]] = {}
+    later: list[Join] = []
+    # A list new to this store is written whole, so that every list with
+    # delta rows has a row to join them to. So is a list this batch
+    # loaded: it was decoded anyway, and a cold list is likely to leave
+    # the cache before its next write, when a delta row would cost a flush.
+    whole: set[str] = set()
+    for list_id, incoming, *raw in updates:
+        if list_id not in touched:
+            touched.add(list_id)
+            if list_id not in cache:
+                whole.add(list_id)
+        entry = lookup(list_id)
+        if entry is None:
+            cache[list_id] = Entry(incoming.copy(), None)
+        elif incoming.compare(entry.state):
+            # A retry, a duplicate or an older copy. (One that repeats a
+            # delta of this batch whose join waits is stored twice:
+            # harmless, since a join is idempotent.)
+            continue
+        elif list_id in whole:
+            join_all([(list_id, entry, incoming)])
+        else:
+            deltas.setdefault(list_id, []).append(raw[0] if raw else incoming.encode())
+            later.append((list_id, entry, incoming))
+        changed.add(list_id)
+    return Joined(changed, deltas, whole & changed, later)

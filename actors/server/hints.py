@@ -17,6 +17,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
+from actors.server.damage import decode_row
 from actors.server.schema import transaction
 from crdt import ShoppingList
 
@@ -77,12 +78,16 @@ class HintTable:
         self.lists.update(list_id for _, list_id, _ in rows)
 
     def joined(self, list_id: str, own: bytes | None) -> bytes | None:
-        """``own`` (the server's copy of the list, if any) joined with its hints."""
+        """``own`` (the server's copy of the list, if any) joined with its hints.
+
+        Raises:
+            BadRow: ``own`` does not decode (the caller quarantines the list).
+        """
         rows = self._db.execute("SELECT state FROM hints WHERE list_id = ?", (list_id,)).fetchall()
         if not rows:
             self.lists.discard(list_id)  # handed over since
             return own
-        merged = ShoppingList.decode(own) if own is not None else None
+        merged = decode_row(list_id, None, own) if own is not None else None
         for (blob,) in rows:
             hinted = ShoppingList.decode(blob)
             if merged is None:

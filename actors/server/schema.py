@@ -55,6 +55,17 @@ CREATE TABLE IF NOT EXISTS hints (
     PRIMARY KEY (owner, list_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS hints_by_list ON hints(list_id);
+-- Rows that did not decode, kept for a person to inspect (actors.server.damage);
+-- IF NOT EXISTS: this is also the migration of a store made before it.
+CREATE TABLE IF NOT EXISTS quarantine (
+    id       INTEGER PRIMARY KEY,
+    at       REAL NOT NULL,   -- when it was moved here (unix time)
+    list_id  TEXT NOT NULL,
+    source   TEXT NOT NULL,   -- the table it came from: 'lists' or 'deltas'
+    seq      INTEGER,         -- its seq, for a delta row
+    state    BLOB NOT NULL,   -- the bytes as they were stored
+    reason   TEXT NOT NULL    -- why it was moved
+);
 """
 
 #: ``PRAGMA user_version`` of a store whose digests are of causal contexts
@@ -89,14 +100,17 @@ def connect(path: Path, durability: Durability) -> sqlite3.Connection:
 
 @contextmanager
 def transaction(db: sqlite3.Connection) -> Iterator[None]:
-    """One ``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back if the block raises."""
+    """One ``BEGIN IMMEDIATE`` … ``COMMIT``, rolled back if the block or the commit raises."""
     db.execute("BEGIN IMMEDIATE")
     try:
         yield
+        db.execute("COMMIT")  # in the try: a COMMIT that fails (disk full) leaves it open
     except BaseException:
-        db.execute("ROLLBACK")
+        # After some errors (SQLITE_FULL among them) SQLite has rolled back
+        # already, and a second ROLLBACK would raise over the first error.
+        if db.in_transaction:
+            db.execute("ROLLBACK")
         raise
-    db.execute("COMMIT")
 
 
 def _migrate(db: sqlite3.Connection) -> None:

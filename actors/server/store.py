@@ -30,16 +30,26 @@ ServerActor (a SQLite connection must not be shared across threads).
 from __future__ import annotations
 
 import itertools
+import sqlite3
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final
 
 from actors.kernel import Durability
+from actors.server.damage import (
+    BadRow,
+    DiskWatch,
+    decode_row,
+    is_disk_full,
+    open_checked,
+    quarantine_list,
+)
 from actors.server.deltas import DeltaLog, ListRow
-from actors.server.entries import Entry, Join, join_all
+from actors.server.entries import Entry, Join, Update, check_ids, join_all, join_lists
 from actors.server.hints import Hint, HintRow, HintTable
-from actors.server.schema import connect, position_bytes, transaction
+from actors.server.schema import position_bytes, transaction
 from crdt import ShoppingList
 
 __all__ = ["MAX_DELTAS", "MAX_UNJOINED", "ListStore", "Update"]
@@ -51,33 +61,6 @@ MAX_DELTAS: Final = 32
 #: :meth:`ListStore.join_pending`) before a write joins them at once.
 MAX_UNJOINED: Final = 4096
 
-#: A write: (list id, state or delta), optionally with the bytes the state
-#: was decoded from, which then need not be encoded again for its delta row.
-Update = tuple[str, ShoppingList] | tuple[str, ShoppingList, bytes]
-
-
-def _check_ids(updates: list[Update], hints: list[Hint]) -> None:
-    """Raise ``ValueError`` if a state is offered under another list's id."""
-    for update in updates:
-        if update[1].list_id != update[0]:
-            raise ValueError(f"a state of list {update[1].list_id} offered as {update[0]}")
-    for _, list_id, incoming in hints:
-        if incoming.list_id != list_id:
-            raise ValueError(f"a state of list {incoming.list_id} offered as {list_id}")
-
-
-class _Joined(NamedTuple):
-    """What :meth:`ListStore._join_lists` made of a batch's updates (one per batch)."""
-
-    #: the lists whose stored state the batch changes
-    changed: set[str]
-    #: the delta rows to append: each list's deltas, encoded, in the batch's order
-    deltas: dict[str, list[bytes]]
-    #: the changed lists to write whole: new to the store, or loaded by this batch
-    whole: set[str]
-    #: joins into cached copies left until the write is acknowledged
-    later: list[Join]
-
 
 class ListStore:
     """The lists of one server; see the module docstring.
@@ -87,28 +70,62 @@ class ListStore:
         durability: ``"normal"`` or ``"full"`` (see :mod:`actors.server.schema`);
             anything else is a ``ValueError``.
         cache_lists: how many decoded lists to keep in memory (at least 1).
+
+    A file found corrupt as it opens (``PRAGMA quick_check``, or SQLite's
+    ``SQLITE_CORRUPT``/``SQLITE_NOTADB`` on first use) is moved aside
+    (:func:`~actors.server.damage.quarantine_file`) and the store starts
+    empty, *rebuilding* (:attr:`rebuilding_since`) until its replicas have
+    filled it again. A write that hits a full disk raises
+    :class:`~actors.server.damage.StoreFull` (:attr:`disk_full` until a
+    write commits again); a row that does not decode is quarantined, and
+    its list is then absent here. Other errors opening the file (it cannot
+    be read, say) are raised.
     """
 
     def __init__(
         self, path: Path, durability: Durability = "normal", cache_lists: int = 65_536
     ) -> None:
-        self._db = connect(path, durability)
         self.path = path
-        self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._cache_lists = max(1, cache_lists)
-        self._log = DeltaLog(self._db)
+        self._disk = DiskWatch()
+        #: where the corrupt file was moved, if it was
+        self.quarantined = open_checked(path, durability, self._open)
+        #: when (``time.time()``) the store started again empty, its file
+        #: found corrupt; ``None`` when not rebuilding (see :meth:`rebuilt`)
+        self.rebuilding_since = time.time() if self.quarantined is not None else None
+
+    def _open(self, db: sqlite3.Connection) -> None:
+        """Take the connection to a sound file: join what a crash left in it."""
+        self._db = db
+        self._cache: OrderedDict[str, Entry] = OrderedDict()
+        self._log = DeltaLog(db)
         #: the seqs of the delta rows of each list that has any (the log's
         #: dict, read on every write); every such list is in the cache
         self._deltas = self._log.seqs
         #: joins of acknowledged deltas into cached lists, not done yet
         self._unjoined: list[Join] = []
-        self._hints = HintTable(self._db)
+        self._hints = HintTable(db)
         self._recover()
 
+    @property
+    def disk_full(self) -> bool:
+        """Whether the last write failed for want of space (until one commits again)."""
+        return self._disk.full
+
+    def rebuilt(self) -> None:
+        """Note that the replicas filled the store again (the caller decides when)."""
+        self.rebuilding_since = None
+
     def close(self) -> None:
-        """Flush what the deltas hold (a quicker next start), then close."""
+        """Flush what the deltas hold (a quicker next start), then close.
+
+        On a full disk the deltas stay in the log; the next open joins them.
+        """
         try:
             self.settle()
+        except sqlite3.Error as exc:
+            if not is_disk_full(exc):
+                raise
         finally:
             self._db.close()
 
@@ -172,9 +189,12 @@ class ListStore:
         blob = self._select(list_id)
         if blob is None:
             return None
-        # The database is ours, but a bad disk or an older version could still
-        # hand us garbage; decoding validates it like any untrusted bytes.
-        entry = self._cache[list_id] = Entry(ShoppingList.decode(blob), blob)
+        try:
+            state = decode_row(list_id, None, blob)
+        except BadRow as bad:
+            self._quarantine(bad)  # absent here now: a write starts it afresh
+            return None
+        entry = self._cache[list_id] = Entry(state, blob)
         return entry
 
     # ---------------------------------------------------------------- writes
@@ -191,7 +211,8 @@ class ListStore:
         from]) for lists this server keeps; ``hints`` are (owner, list id,
         state or delta) held for an owner that is down. When this returns,
         the transaction is committed; if it raises, nothing was written and
-        the cache is left as the database is.
+        the cache is left as the database is: :class:`StoreFull` if the
+        disk is full (see :attr:`disk_full`).
 
         ``committed`` is called once the transaction is committed (at once
         when the store held every write already): the caller acknowledges
@@ -206,10 +227,10 @@ class ListStore:
         # written for the case of one write, without a pass it does not need.)
         updates = updates if isinstance(updates, list) else list(updates)
         hints = hints if isinstance(hints, list) else list(hints)
-        _check_ids(updates, hints)
+        check_ids(updates, hints)
         touched: set[str] = set()
         try:
-            changed, deltas, flush, later = self._join_lists(updates, touched)
+            changed, deltas, flush, later = join_lists(updates, touched, self._cache, self._lookup)
             hinted = self._hints.join(hints) if hints else []
             if len(self._cache) > self._cache_lists:
                 flush.update(self._overflow())
@@ -227,9 +248,12 @@ class ListStore:
                 join_all([j for j in later if j[0] in flush])
                 later = [j for j in later if j[0] not in flush]
             self._log.write(deltas, self._rows(flush) if flush else [], flush, hinted)
-        except BaseException:
+        except BaseException as exc:
             self._forget(touched)
+            self._disk.check(exc, self.path)  # a full disk: StoreFull
             raise
+        if self._disk.full:
+            self._disk.ok(self.path)
         if hinted:
             self._hints.stored(hinted)
         self._unjoined += later
@@ -268,41 +292,6 @@ class ListStore:
         if flush:
             self._log.write({}, self._rows(flush), flush, [])
 
-    def _join_lists(self, updates: list[Update], touched: set[str]) -> _Joined:
-        """Merge into the cached copies, or leave the merge for later.
-
-        A delta bound for a delta row is stored as it came, so its join
-        with the cached copy can wait until the write is acknowledged.
-        """
-        changed: set[str] = set()
-        deltas: dict[str, list[bytes]] = {}
-        later: list[Join] = []
-        # A list new to this store is written whole, so that every list with
-        # delta rows has a row to join them to. So is a list this batch
-        # loaded: it was decoded anyway, and a cold list is likely to leave
-        # the cache before its next write, when a delta row would cost a flush.
-        whole: set[str] = set()
-        for list_id, incoming, *raw in updates:
-            if list_id not in touched:
-                touched.add(list_id)
-                if list_id not in self._cache:
-                    whole.add(list_id)
-            entry = self._lookup(list_id)
-            if entry is None:
-                self._cache[list_id] = Entry(incoming.copy(), None)
-            elif incoming.compare(entry.state):
-                # A retry, a duplicate or an older copy. (One that repeats a
-                # delta of this batch whose join waits is stored twice:
-                # harmless, since a join is idempotent.)
-                continue
-            elif list_id in whole:
-                join_all([(list_id, entry, incoming)])
-            else:
-                deltas.setdefault(list_id, []).append(raw[0] if raw else incoming.encode())
-                later.append((list_id, entry, incoming))
-            changed.add(list_id)
-        return _Joined(changed, deltas, whole & changed, later)
-
     def _overflow(self) -> set[str]:
         """The coldest cached lists beyond the cache's size that hold deltas."""
         extra = len(self._cache) - self._cache_lists
@@ -311,12 +300,21 @@ class ListStore:
         return {i for i in itertools.islice(self._cache, extra) if i in self._deltas}
 
     def _shrink(self) -> None:
-        """Evict the coldest lists beyond the cache's size, flushing any with deltas."""
+        """Evict the coldest lists beyond the cache's size, flushing any with deltas.
+
+        On a full disk the lists whose flush failed stay cached (every list
+        with delta rows must be) and the cache stays over its size a while.
+        """
         flush = self._overflow()
         if flush:
-            self._log.write({}, self._rows(flush), flush, [])
-        while len(self._cache) > self._cache_lists:
-            self._cache.popitem(last=False)
+            try:
+                self._log.write({}, self._rows(flush), flush, [])
+            except sqlite3.Error as exc:
+                self._disk.tolerate(exc, self.path)
+        extra = len(self._cache) - self._cache_lists
+        for list_id in list(itertools.islice(self._cache, max(0, extra))):
+            if list_id not in self._deltas:
+                del self._cache[list_id]
 
     def _rows(self, flush: set[str]) -> list[ListRow]:
         """The rows that write the lists of ``flush`` whole, from their joined states."""
@@ -341,16 +339,34 @@ class ListStore:
         for list_id in touched:
             self._cache.pop(list_id, None)
             if list_id in self._deltas:
-                self._cache[list_id] = Entry(self._log.load(list_id), None)
+                try:
+                    self._cache[list_id] = Entry(self._log.load(list_id), None)
+                except BadRow as bad:
+                    self._quarantine(bad)
+
+    def _quarantine(self, bad: BadRow) -> None:
+        """Move a list with a row that does not decode out of the live tables, and forget it."""
+        try:
+            quarantine_list(self._db, bad, self._deltas.get(bad.list_id, []))
+        except sqlite3.Error as exc:
+            self._disk.check(exc, self.path)
+            raise
+        self._deltas.pop(bad.list_id, None)
+        self._cache.pop(bad.list_id, None)
 
     def _recover(self) -> None:
-        """Flush the lists a crash left with delta rows."""
-        left = self._log.recover()
+        """Flush the lists a crash left with delta rows (on a full disk, they wait)."""
+        left, bad = self._log.recover()
+        for row in bad:
+            self._quarantine(row)
         if not left:
             return
         for list_id, state in left.items():
             self._cache[list_id] = Entry(state, None)
-        self.settle()
+        try:
+            self.settle()
+        except sqlite3.Error as exc:
+            self._disk.tolerate(exc, self.path)
         self._shrink()
 
     # ----------------------------------------------------------------- hints
@@ -360,7 +376,11 @@ class ListStore:
         own = self.get(list_id)
         if list_id not in self._hints.lists:
             return own  # most reads: no query (it was 5% of a server's time under load)
-        return self._hints.joined(list_id, own)
+        try:
+            return self._hints.joined(list_id, own)
+        except BadRow as bad:
+            self._quarantine(bad)
+            return self._hints.joined(list_id, None)
 
     def hints(self, limit: int) -> list[HintRow]:
         """Up to ``limit`` held writes: (owner, list id, state)."""
@@ -370,18 +390,31 @@ class ListStore:
         return self._hints.count()
 
     def drop_hint(self, owner: str, list_id: str, state: bytes) -> None:
-        """Forget a handed-over hint, unless more writes were merged into it since."""
-        self._hints.drop(owner, list_id, state)
+        """Forget a handed-over hint, unless more writes were merged into it since.
+
+        On a full disk it is kept, and handed over again (a join forgives that).
+        """
+        try:
+            self._hints.drop(owner, list_id, state)
+        except sqlite3.Error as exc:
+            self._disk.tolerate(exc, self.path)
 
     # ---------------------------------------------- handoff and anti-entropy
 
     def drop_list(self, list_id: str, state: bytes) -> bool:
-        """Forget a list handed over to its new owners, unless it changed since."""
-        self.settle([list_id])  # its row then holds every write it took
-        with transaction(self._db):
-            cur = self._db.execute(
-                "DELETE FROM lists WHERE list_id = ? AND state = ?", (list_id, state)
-            )
+        """Forget a list handed over to its new owners, unless it changed since.
+
+        On a full disk it is kept (``False``), and offered again.
+        """
+        try:
+            self.settle([list_id])  # its row then holds every write it took
+            with transaction(self._db):
+                cur = self._db.execute(
+                    "DELETE FROM lists WHERE list_id = ? AND state = ?", (list_id, state)
+                )
+        except sqlite3.Error as exc:
+            self._disk.tolerate(exc, self.path)
+            return False
         if cur.rowcount:
             self._cache.pop(list_id, None)
         return cur.rowcount > 0

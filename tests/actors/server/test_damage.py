@@ -1,0 +1,224 @@
+"""A store survives a full disk, a corrupt file and a corrupt row, on real SQLite files.
+
+A full disk is SQLite's own SQLITE_FULL: ``PRAGMA max_page_count`` on the
+store's connection (what SQLite raises there is what a full disk raises),
+and a real full filesystem, a small tmpfs, where mounting one is allowed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from actors.server import ListStore
+from actors.server.damage import StoreFull, is_disk_full
+from crdt import ShoppingList
+from tests.actors.server.stores import LIST_A, LIST_B, row_count
+
+
+def _big(list_id: str, items: int = 200) -> ShoppingList:
+    shopping = ShoppingList(list_id, "alice", "big")
+    for i in range(items):
+        shopping.add(f"item-{i}-{uuid.uuid4()}", 1)
+    return shopping
+
+
+def _cap(store: ListStore) -> None:
+    """No page beyond what the file holds now: the next page a write needs is SQLITE_FULL."""
+    db = store._db
+    (pages,) = db.execute("PRAGMA page_count").fetchone()
+    db.execute(f"PRAGMA max_page_count = {pages}")
+
+
+def _fill(store: ListStore, shopping: ShoppingList) -> None:
+    """Write deltas to a cached list until one does not fit."""
+    for i in range(10_000):
+        store.merge_many([(shopping.list_id, shopping.add(f"more-{i}-{uuid.uuid4()}" * 4))])
+
+
+def _uncap(store: ListStore) -> None:
+    store._db.execute("PRAGMA max_page_count = 1073741823")
+
+
+def test_max_page_count_is_what_sqlite_raises_for_a_full_disk(db_path: Path) -> None:
+    store = ListStore(db_path)
+    try:
+        _cap(store)
+        with pytest.raises(sqlite3.OperationalError) as raised:
+            store._db.execute("INSERT INTO hints VALUES ('s1', ?, ?)", (LIST_A, b"x" * 50_000))
+        assert is_disk_full(raised.value)
+    finally:
+        _uncap(store)
+        store.close()
+
+
+def test_a_full_disk_refuses_the_write_keeps_reads_and_takes_writes_once_freed(
+    db_path: Path,
+) -> None:
+    store = ListStore(db_path)
+    try:
+        kept = ShoppingList(LIST_A, "alice", "kept")
+        kept.add("milk", 2)
+        assert {LIST_A} == store.merge_many([(LIST_A, kept.copy())])
+        _cap(store)
+        acked: list[bool] = []
+        big = _big(LIST_B)
+        with pytest.raises(StoreFull):
+            store.merge_many([(LIST_B, big)], committed=lambda: acked.append(True))
+        assert not acked
+        assert store.disk_full
+        # Deltas to a cached list, one statement each, until one needs a page.
+        with pytest.raises(StoreFull):
+            _fill(store, kept)
+        assert store.disk_full
+        # Reads serve; the cache is what the disk holds (nothing half-applied).
+        assert store.get(LIST_B) is None
+        assert store.digest(LIST_B) is None
+        on_disk = store.get_list(LIST_A)
+        assert on_disk is not None
+        _uncap(store)
+        assert {LIST_B} == store.merge_many([(LIST_B, big.copy())])
+        assert not store.disk_full
+    finally:
+        store.close()
+    reopened = ListStore(db_path)
+    try:
+        assert big == reopened.get_list(LIST_B)
+        assert on_disk == reopened.get_list(LIST_A)
+    finally:
+        reopened.close()
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A 2 MiB tmpfs, unmounted after the test; skipped where mounting is not allowed."""
+    where = tmp_path / "tmpfs"
+    where.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(where)],
+        capture_output=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr!r}")
+    try:
+        yield where
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+def test_a_really_full_filesystem_refuses_writes_until_space_is_freed(tmpfs: Path) -> None:
+    store = ListStore(tmpfs / "s1" / "lists.db")
+    filler = tmpfs / "filler"
+    try:
+        with contextlib.suppress(OSError), filler.open("wb") as f:
+            while True:
+                f.write(b"\0" * 4096)
+                f.flush()
+        big = _big(LIST_B, items=2000)
+        with pytest.raises(StoreFull):
+            store.merge_many([(LIST_B, big)])
+        assert store.disk_full
+        assert store.get(LIST_B) is None
+        filler.unlink()
+        assert {LIST_B} == store.merge_many([(LIST_B, big.copy())])
+        assert not store.disk_full
+        assert big.encode() == store.get(LIST_B)
+    finally:
+        store.close()
+
+
+def _seed(path: Path) -> ShoppingList:
+    store = ListStore(path)
+    try:
+        shopping = _big(LIST_A, items=300)
+        store.merge_many([(LIST_A, shopping.copy())])
+        return shopping
+    finally:
+        store.close()
+
+
+def _corrupt_files(path: Path) -> list[Path]:
+    """The files set aside (their -wal and -shm files, moved with them, left out)."""
+    moved = path.parent.glob(f"{path.name}.corrupt-*")
+    return sorted(p for p in moved if not p.name.endswith(("-wal", "-shm")))
+
+
+@pytest.mark.parametrize("damage", ["zeroed header", "truncated"])
+def test_a_corrupt_file_is_set_aside_and_the_store_starts_empty(db_path: Path, damage: str) -> None:
+    _seed(db_path)
+    data = db_path.read_bytes()
+    bad = b"\0" * 100 + data[100:] if damage == "zeroed header" else data[: len(data) // 2]
+    db_path.write_bytes(bad)
+    store = ListStore(db_path)
+    try:
+        (moved,) = _corrupt_files(db_path)
+        assert bad == moved.read_bytes()  # kept for a person, as it was
+        assert store.quarantined == moved
+        assert store.rebuilding_since is not None
+        assert 0 == store.count()
+        # It serves and takes writes: anti-entropy fills it again.
+        refill = _big(LIST_A, items=3)
+        assert {LIST_A} == store.merge_many([(LIST_A, refill.copy())])
+        assert refill.encode() == store.get(LIST_A)
+    finally:
+        store.close()
+    again = ListStore(db_path)  # now sound: not quarantined again
+    try:
+        assert again.rebuilding_since is None
+        assert 1 == len(_corrupt_files(db_path))
+    finally:
+        again.close()
+
+
+def _overwrite(path: Path, table: str) -> None:
+    """24 bytes of one stored blob overwritten, as a bad disk would."""
+    with sqlite3.connect(path) as db:
+        (blob,) = db.execute(f"SELECT state FROM {table} LIMIT 1").fetchone()
+        damaged = blob[:8] + b"\xc1" * 24 + blob[32:]
+        db.execute(f"UPDATE {table} SET state = ? WHERE state = ?", (damaged, blob))
+    db.close()
+
+
+def test_a_corrupt_list_row_is_quarantined_and_a_write_then_succeeds(db_path: Path) -> None:
+    _seed(db_path)
+    _overwrite(db_path, "lists")
+    store = ListStore(db_path)
+    try:
+        bob = ShoppingList(LIST_A, "bob")
+        delta = bob.add("tea")
+        assert {LIST_A} == store.merge_many([(LIST_A, delta)])
+        assert delta == store.get_list(LIST_A)  # from the delta alone
+        assert {LIST_A} == store.merge_many([(LIST_A, bob.add("jam"))])
+    finally:
+        store.close()
+    assert 1 == row_count(db_path, "quarantine")
+
+
+def test_a_corrupt_delta_row_left_by_a_crash_is_quarantined_at_open(db_path: Path) -> None:
+    _seed(db_path)
+    # A crash leaves delta rows: write one behind the store's back, then damage it.
+    store = ListStore(db_path)
+    try:
+        store.merge_many([(LIST_A, ShoppingList(LIST_A, "bob").add("tea"))])
+        store.get_list(LIST_A)
+        store.merge_many([(LIST_A, ShoppingList(LIST_A, "carol").add("jam"))])
+        assert 1 == row_count(db_path, "deltas")
+        _overwrite(db_path, "deltas")
+    finally:
+        store._db.close()  # a crash: no flush
+    store = ListStore(db_path)
+    try:
+        assert store.get(LIST_A) is None  # absent here: repaired from its replicas
+        assert 0 == row_count(db_path, "deltas")
+        assert 2 == row_count(db_path, "quarantine")  # its row goes with it
+        delta = ShoppingList(LIST_A, "dave").add("rice")
+        assert {LIST_A} == store.merge_many([(LIST_A, delta)])
+    finally:
+        store.close()
