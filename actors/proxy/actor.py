@@ -55,6 +55,7 @@ from protocol import (
     Handoff,
     Keys,
     MemberStatus,
+    MemberUp,
     Message,
     Put,
     RingUpdate,
@@ -109,6 +110,8 @@ class ProxyActor(BridgedActor):
         c = self.cluster
         self.ids = MsgIds("proxy")
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
+        #: each server's last probe answer, for its store's health in status
+        self.health: dict[str, SOnline] = {}
         self.membership_file = MembershipFile(self.data_dir / "proxy" / "membership.json")
         known, epoch = self.membership_file.load()
         self.membership = Membership(
@@ -237,7 +240,9 @@ class ProxyActor(BridgedActor):
         elif channel == "hello" and isinstance(msg, SHello):
             self._hello(peer, msg, now)
         elif channel == "liveness" and isinstance(msg, SOnline):
-            self.membership.seen(_node(peer), now)
+            node = _node(peer)
+            self.membership.seen(node, now)
+            self.health[node] = msg
         else:
             self._refuse(channel, peer, msg)
 
@@ -345,13 +350,22 @@ class ProxyActor(BridgedActor):
                 probe = SReach(msg_id=self.ids(), sender="proxy", seq=self.probe_seq)
                 self.outbox.send("liveness", server_id.encode(), probe)
             self._remove_dead(now)
+        self._liveness_events()
         self.ae.tick(now)
-        self._log_liveness()
 
-    def _log_liveness(self) -> None:
+    def _liveness_events(self) -> None:
+        """Log what the failure detector saw; a server that is back gets what
+        it missed at once: its replica groups are compared first, and the
+        servers that hold hints for it are told to hand them over now."""
         # Rare events (a server going down or coming back), so INFO is fine.
         for event, node, _ in self.membership.events:
             log.info(f"proxy.{event}", server=node)
+            if event == "recovered":
+                self.ae.member_back(node)
+                up = MemberUp(msg_id=self.ids(), sender="proxy", server_id=node)
+                for member in self.membership.members:
+                    if member != node and self.membership.healthy(member):
+                        self.outbox.send("backend", member.encode(), up)
         self.membership.events.clear()
 
     def _remove_dead(self, now: float) -> None:
@@ -389,6 +403,7 @@ class ProxyActor(BridgedActor):
         ranges = ring.get_responsible_nodes()
         members = []
         for node_id, member in sorted(self.membership.members.items()):
+            online = self.health.get(node_id)
             members.append(
                 MemberStatus(
                     node_id=node_id,
@@ -398,6 +413,8 @@ class ProxyActor(BridgedActor):
                     alive=self.membership.alive(node_id),
                     suspect=member.suspect,
                     last_seen_s=-1.0 if member.last_seen is None else now - member.last_seen,
+                    health=online.health if online is not None else "ok",
+                    rebuilt_lists=online.rebuilt_lists if online is not None else 0,
                 )
             )
         c = self.cluster

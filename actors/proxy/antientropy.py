@@ -79,6 +79,9 @@ class AntiEntropy:
         self.concurrency = concurrency
         self.log = log
         self.groups: deque[Group] = deque()
+        #: groups to compare now, back to back, without waiting for the
+        #: interval: those of a server that has just come back
+        self.urgent: deque[Group] = deque()
         self.queue: deque[tuple[str, tuple[str, ...]]] = deque()
         self.queued: set[str] = set()
         self.session: _Session | None = None
@@ -95,14 +98,25 @@ class AntiEntropy:
         groups = self.membership.ring.replica_groups(self.n)
         fresh = [g for g in groups if g not in old]
         self.groups = deque(fresh + [g for g in groups if g in old])
+        self.urgent = deque(g for g in self.urgent if g in set(groups))
         self.session = None
+
+    def member_back(self, node: str) -> None:
+        """``node`` answers again after being suspect: compare each of its
+        groups now, one after another, so that what it missed reaches it
+        without waiting for the rotation of every group of the ring."""
+        for group in self.groups:
+            if node in group and group not in self.urgent:
+                self.urgent.append(group)
 
     def tick(self, now: float) -> None:
         self._start_repairs(now)
         if self.session is not None and now >= self.session.deadline:
             self.log.info("ae.timeout", group=list(self.session.group), stage=self.session.stage)
             self.session = None
-        if self.session is None and now >= self.next_round and self.groups:
+        if self.session is None and self.urgent:
+            self._begin(now, self.urgent.popleft())
+        elif self.session is None and now >= self.next_round and self.groups:
             self.next_round = now + self.interval_s
             self._begin(now)
 
@@ -115,17 +129,20 @@ class AntiEntropy:
                 self.repairs_started += 1
                 self.coordinator.repair(list_id, live, now)
 
-    def _begin(self, now: float) -> None:
-        # Take the next group whose members are all healthy; rotate the rest.
-        for _ in range(len(self.groups)):
-            group = self.groups[0]
-            self.groups.rotate(-1)
-            if all(m in self.membership.members for m in group) and all(
-                self.membership.healthy(m) for m in group
-            ):
-                break
+    def _begin(self, now: float, urgent: Group | None = None) -> None:
+        if urgent is not None:
+            group = urgent
+            if not self._ready(group):
+                return  # a member went down again: the rotation comes back to it
         else:
-            return
+            # Take the next group whose members are all healthy; rotate the rest.
+            for _ in range(len(self.groups)):
+                group = self.groups[0]
+                self.groups.rotate(-1)
+                if self._ready(group):
+                    break
+            else:
+                return
         self.rounds += 1
         session = _Session(group, "digest", now + SESSION_TIMEOUT_S)
         epoch = self.membership.epoch
@@ -136,6 +153,12 @@ class AntiEntropy:
                 node, DigestRequest(msg_id=msg_id, sender="proxy", epoch=epoch, group=list(group))
             )
         self.session = session
+
+    def _ready(self, group: Group) -> bool:
+        """Every member of ``group`` is in the ring and healthy."""
+        return all(m in self.membership.members for m in group) and all(
+            self.membership.healthy(m) for m in group
+        )
 
     # --------------------------------------------------------------- replies
 

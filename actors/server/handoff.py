@@ -7,10 +7,13 @@ A server holds two kinds of data that belong elsewhere:
 
 Every ``interval_s`` it offers a few of them to the proxy as ``Handoff``
 messages (at most ``max_inflight`` unanswered, so handoff never floods the
-proxy). The proxy, the receiving side, writes them to their owners and
-answers ``Stored`` once they are durable there; only then is the local copy
-dropped, and only if no write was merged into it meanwhile. A refusal (owner
-still down) or silence just leaves the item for a later round.
+proxy); while offers are accepted, it offers the next ones at once, and when
+the proxy says that an owner is back (:meth:`HandoffSender.owner_back`), it
+starts a round at once instead of at the next interval. The proxy, the
+receiving side, writes them to their owners and answers ``Stored`` once
+they are durable there; only then is the local copy dropped, and only if no
+write was merged into it meanwhile. A refusal (owner still down) or silence
+just leaves the item for a later round.
 
 Owned by the server actor (on its bridge's thread); no I/O of its own besides the store.
 """
@@ -115,6 +118,7 @@ class HandoffSender:
         if offer is None:
             return None
         self.handed_over += 1
+        self._next = 0.0  # the way is open: offer the next ones on the next tick
         if offer.owner:
             self.store.drop_hint(offer.owner, offer.list_id, offer.state)
             return None
@@ -135,6 +139,10 @@ class HandoffSender:
         # Hints stay in the store and are found again; strays live in a list.
         if not offer.owner and offer.list_id not in self.strays:
             self.strays.append(offer.list_id)
+
+    def owner_back(self) -> None:
+        """An owner answers again: offer what waits for it on the next tick."""
+        self._next = 0.0
 
     def pending(self, reply_to: str) -> bool:
         return reply_to in self._inflight

@@ -34,6 +34,8 @@ def status_to_json(status: StatusReply) -> dict[str, Any]:
                 "alive": m.alive,
                 "suspect": m.suspect,
                 "last_seen_s": m.last_seen_s,
+                "health": m.health,
+                "rebuilt_lists": m.rebuilt_lists,
                 "ranges": [list(r) for r in m.ranges],
             }
             for m in status.members
@@ -52,6 +54,7 @@ def print_status(status: StatusReply, console: Console, show_ranges: int = 2) ->
         "share",
         "last probe",
         "last seen",
+        "store",
         "key ranges (start, end]",
     ):
         table.add_column(column)
@@ -67,7 +70,14 @@ def print_status(status: StatusReply, console: Console, show_ranges: int = 2) ->
         more = len(m.ranges) - len(shown)
         if more > 0:
             shown.append(f"… {more} more")
-        table.add_row(m.node_id, str(m.vnodes), f"{m.share:.1%}", probe, seen, "\n".join(shown))
+        store = {
+            "ok": "ok",
+            "disk_full": "[red]disk full: refusing writes[/red]",
+            "rebuilding": f"[yellow]rebuilding: {m.rebuilt_lists} lists back[/yellow]",
+        }[m.health]
+        table.add_row(
+            m.node_id, str(m.vnodes), f"{m.share:.1%}", probe, seen, store, "\n".join(shown)
+        )
     console.print(table)
     queued = ", ".join(status.queued) if status.queued else "none"
     console.print(f"waiting to join: {queued}")

@@ -287,6 +287,25 @@ def test_rounds_visit_every_group_in_turn() -> None:
     assert len(visited) == proxy.ae.in_sync_rounds
 
 
+def test_a_server_back_has_its_groups_compared_at_once_and_back_to_back() -> None:
+    """What a returning server missed reaches it without waiting for the
+    rotation: each of its groups is compared next, without the interval."""
+    proxy = make_proxy()
+    servers = Servers(proxy)
+    start_round(proxy, 0.0)
+    servers.answer(DigestRequest, 0.1)
+    proxy.ae.member_back("s3")
+    theirs = [g for g in proxy.groups() if "s3" in g]
+    compared = []
+    for i in range(len(theirs)):
+        now = 0.2 + i * 0.01  # well inside the interval
+        proxy.ae.tick(now)
+        compared.append(servers.answer(DigestRequest, now))
+    assert sorted(theirs) == sorted(compared)
+    proxy.ae.tick(0.5)
+    assert [] == proxy.take(DigestRequest)  # then the rotation waits again
+
+
 def test_no_groups_no_rounds() -> None:
     proxy = make_proxy()
     proxy.ae.groups.clear()

@@ -159,18 +159,44 @@ def test_every_hint_is_handed_over_in_rounds_of_max_inflight(make_server: MakeSe
     assert 5 == server.sender.handed_over
 
 
-def test_no_offers_before_the_interval(make_server: MakeServer) -> None:
+def test_after_a_refusal_no_offers_before_the_interval(make_server: MakeServer) -> None:
+    """An owner still down is not asked again before the next round."""
+    server = make_server(max_inflight=1)
+    for lid in LISTS[:3]:
+        server.hint("s1", lid)
+    server.sender.tick(0.0)
+    [first] = server.offered()
+    server.sender.refused(first.msg_id)
+    server.sender.tick(INTERVAL - 0.01)
+    assert [] == server.offered()
+    server.sender.tick(INTERVAL)
+    assert 1 == len(server.offered())
+
+
+def test_after_an_acceptance_the_next_offer_goes_out_at_once(make_server: MakeServer) -> None:
+    """While the owner takes what it is offered, handoff does not wait for the
+    interval: a backlog of hints drains at the pace of the answers."""
     server = make_server(max_inflight=1)
     for lid in LISTS[:3]:
         server.hint("s1", lid)
     server.sender.tick(0.0)
     [first] = server.offered()
     server.sender.accepted(first.msg_id)
-    server.sender.tick(INTERVAL - 0.01)
-    assert [] == server.offered()
-    server.sender.tick(INTERVAL)
+    server.sender.tick(0.01)
     [second] = server.offered()
     assert first.list_id != second.list_id
+
+
+def test_an_owner_back_starts_a_round_at_once(make_server: MakeServer) -> None:
+    server = make_server(max_inflight=1)
+    server.hint("s1", LISTS[0])
+    server.sender.tick(0.0)
+    [first] = server.offered()
+    server.sender.refused(first.msg_id)  # s1 is down
+    server.sender.owner_back()  # the proxy says s1 answers again
+    server.sender.tick(0.01)
+    [again] = server.offered()
+    assert first.list_id == again.list_id
 
 
 def test_an_offer_in_flight_is_not_made_twice(make_server: MakeServer) -> None:
