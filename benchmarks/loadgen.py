@@ -6,6 +6,12 @@ requests outstanding, and records a latency for each answer. Its writes are
 real CRDT deltas made by its own replica of each list (90% deltas, 10% the
 replica's whole state), so the servers do real merges. It keeps a ledger of
 every write acknowledged with SAVED, for the final check that none was lost.
+
+Any window may be asked for, also one above the proxy's per-client bound
+(:mod:`actors.proxy.admission`): a request answered ``overloaded`` frees its
+slot at once and the next is sent, so the client stays open-loop. Each
+report counts its requests sent and, of its errors, those that were
+``overloaded`` (``errors`` still counts every error answer).
 """
 
 from __future__ import annotations
@@ -38,6 +44,8 @@ class ClientReport:
     latencies_ms: list[float]
     acked: dict[str, dict[str, int]]  # list id -> item -> acknowledged quantity
     elapsed_s: float
+    sent: int = 0  # requests sent (answered, timed out, or still in flight at the end)
+    overloaded: int = 0  # of ``errors``, the answers with code "overloaded"
 
 
 class Workload:
@@ -124,7 +132,7 @@ def run_client(
     inflight: dict[str, tuple[float, str, str, int]] = {}  # msg_id -> (t0, list, item, qty)
     acked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     latencies: list[float] = []
-    writes = reads = errors = timeouts = answered = sent = 0
+    writes = reads = errors = overloaded = timeouts = answered = sent = 0
     start = time.perf_counter()
     end = start + seconds if seconds is not None else float("inf")
     next_progress = start + 0.25
@@ -160,6 +168,8 @@ def run_client(
                         reads += 1
                     elif isinstance(reply, ErrorReply):
                         errors += 1
+                        if reply.code == "overloaded":
+                            overloaded += 1
             now = time.perf_counter()
             if done:
                 stale = [m for m, e in inflight.items() if now - e[0] > timeout_s]
@@ -180,6 +190,8 @@ def run_client(
         latencies_ms=latencies,
         acked={k: dict(v) for k, v in acked.items()},
         elapsed_s=time.perf_counter() - start,
+        sent=sent,
+        overloaded=overloaded,
     )
 
 
