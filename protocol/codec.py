@@ -61,7 +61,11 @@ def decode(frame: bytes | memoryview, *, max_bytes: int = MAX_FRAME_BYTES) -> Me
     try:
         msg: Message = _message_decoder.decode(frame)
     except _BAD_INPUT as exc:
-        raise _explain(frame, exc) from None
+        try:
+            error = _explain(frame, exc)
+        except _BAD_INPUT:  # hostile input can defeat the explanation too
+            error = ProtocolError(_short(f"not a message: {exc}"), fault="not_a_message")
+        raise error from None
     if msg.v != PROTOCOL_VERSION:
         raise _version_error(msg.v, str(type(msg).__struct_config__.tag))
     return msg
@@ -119,8 +123,14 @@ def _short(text: str, limit: int = _MAX_REASON) -> str:
 
 
 def _version_error(version: object, message_type: str | None) -> ProtocolError:
+    # Never repr() an untrusted value whole: a deeply nested one would raise
+    # RecursionError, a huge one would be copied before it is cut.
+    if isinstance(version, int | str) and not isinstance(version, bool):
+        shown = repr(version if isinstance(version, int) else _short(version, 20))
+    else:
+        shown = f"of type {type(version).__name__}"
     return ProtocolError(
-        _short(f"unsupported protocol version {version!r} (this node speaks {PROTOCOL_VERSION})"),
+        _short(f"unsupported protocol version {shown} (this node speaks {PROTOCOL_VERSION})"),
         fault="version",
         message_type=message_type,
     )

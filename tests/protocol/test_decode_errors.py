@@ -103,6 +103,18 @@ def test_version_of_the_wrong_type() -> None:
     assert ("version", "Get", None) == fault_of(frame_of(Get, v=True))
 
 
+def test_a_deeply_nested_version_is_refused_without_recursing() -> None:
+    """Every depth around the interpreter's recursion limit: only ProtocolError."""
+    for depth in [*range(700, 1100), 5_000]:
+        frame = b"\x92\xa3Get" + b"\x91" * depth + b"\x01"
+        assert fault_of(frame)[0] in ("version", "not_msgpack", "not_a_message"), depth
+
+
+def test_a_version_of_another_type_is_named_by_its_type() -> None:
+    frame = msgspec.msgpack.encode(["Get", [1, 2, 3], "id"])
+    assert "unsupported protocol version of type list (this node speaks 1)" == reason_of(frame)
+
+
 def test_unknown_tag() -> None:
     assert "invalid 'Delete' message: unknown message type" == reason_of(
         frame_of(Get, type="Delete")
