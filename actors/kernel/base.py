@@ -157,13 +157,17 @@ class BridgedActor(HostedActor):
             poison=type(poison).__name__ if poison is not None else None,
             redelivered=len(leftover),
         )
+        # The supervisor first, so that it knows of the crash (and has a new
+        # actor starting) while the cleanup runs, which may take a while (a
+        # server settles its cached lists). The new actor's on_start runs at
+        # the host's next round, after this hook has returned on this thread.
+        if self._on_crash is not None:
+            self._on_crash(leftover, exception_value)
         try:
             self.stopping()
         except Exception:
             log.exception("actor.cleanup_failed", actor=type(self).__name__)
         self.outbox.close()
-        if self._on_crash is not None:
-            self._on_crash(leftover, exception_value)
 
     def _drain_inbox(self) -> list[Any]:
         """Empty the inbox of a dying actor: the tells, in order, to be

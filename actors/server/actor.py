@@ -201,7 +201,9 @@ class ServerActor(BridgedActor):
         except Exception as exc:  # isolated, and logged, by _commit_apart
             if acked:  # committed and answered; what failed after is the cache's
                 log.exception("server.after_commit_failed", stores=len(accepted))
-                changed = set()
+                # Their digests must still be filed, or anti-entropy would
+                # see them differ (and repair them in vain) every round.
+                changed = {m.list_id for m in accepted}
             else:
                 changed = self._commit_apart(accepted, updates, hints, exc)
         self._filed(changed, accepted)
