@@ -40,6 +40,7 @@ __all__ = [
     "RebuildWatch",
     "StoreFull",
     "check_file",
+    "decode_hint",
     "decode_row",
     "is_corrupt",
     "is_disk_full",
@@ -210,6 +211,26 @@ def quarantine_file(path: Path, reason: BaseException) -> Path:
             side.replace(moved.with_name(moved.name + suffix))
     log.error("server.store_quarantined", db=str(path), moved_to=str(moved), reason=repr(reason))
     return moved
+
+
+def decode_hint(
+    db: sqlite3.Connection, owner: str, list_id: str, blob: bytes
+) -> ShoppingList | None:
+    """A held hint decoded; ``None`` if it does not decode, after moving its
+    row to quarantine (logged once): a write for ``owner`` that this server
+    can no longer offer, which the owner's other replicas still hold."""
+    try:
+        return decode_row(list_id, None, blob)
+    except BadRow as bad:
+        with transaction(db):
+            db.execute(
+                "INSERT INTO quarantine (at, list_id, source, seq, state, reason) "
+                "VALUES (?, ?, 'hints', NULL, ?, ?)",
+                (time.time(), list_id, blob, f"hint for {owner}: {bad.reason}"),
+            )
+            db.execute("DELETE FROM hints WHERE owner = ? AND list_id = ?", (owner, list_id))
+        log.error("server.row_quarantined", list_id=list_id, table="hints", owner=owner)
+        return None
 
 
 def quarantine_list(db: sqlite3.Connection, bad: BadRow, seqs: list[int]) -> None:

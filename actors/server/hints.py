@@ -17,7 +17,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Final
 
-from actors.server.damage import decode_row
+from actors.server.damage import decode_hint, decode_row
 from actors.server.schema import transaction
 from crdt import ShoppingList
 
@@ -65,7 +65,7 @@ class HintTable:
                 row = self._db.execute(
                     "SELECT state FROM hints WHERE owner = ? AND list_id = ?", key
                 ).fetchone()
-                held = ShoppingList.decode(row[0]) if row is not None else None
+                held = decode_hint(self._db, owner, list_id, row[0]) if row is not None else None
             if held is None:
                 hinted[key] = incoming.copy()
             elif not incoming.compare(held):
@@ -83,13 +83,17 @@ class HintTable:
         Raises:
             BadRow: ``own`` does not decode (the caller quarantines the list).
         """
-        rows = self._db.execute("SELECT state FROM hints WHERE list_id = ?", (list_id,)).fetchall()
+        rows = self._db.execute(
+            "SELECT owner, state FROM hints WHERE list_id = ?", (list_id,)
+        ).fetchall()
         if not rows:
             self.lists.discard(list_id)  # handed over since
             return own
         merged = decode_row(list_id, None, own) if own is not None else None
-        for (blob,) in rows:
-            hinted = ShoppingList.decode(blob)
+        for owner, blob in rows:
+            hinted = decode_hint(self._db, owner, list_id, blob)
+            if hinted is None:
+                continue
             if merged is None:
                 merged = hinted
             else:
@@ -101,7 +105,12 @@ class HintTable:
         rows = self._db.execute(
             "SELECT owner, list_id, state FROM hints ORDER BY owner, list_id LIMIT ?", (limit,)
         ).fetchall()
-        return [(o, i, bytes(b)) for o, i, b in rows]
+        # Offered only if they decode: a bad one would be refused for ever.
+        return [
+            (o, i, bytes(b))
+            for o, i, b in rows
+            if decode_hint(self._db, o, i, bytes(b)) is not None
+        ]
 
     def count(self) -> int:
         return int(self._db.execute("SELECT count(*) FROM hints").fetchone()[0])

@@ -222,3 +222,33 @@ def test_a_corrupt_delta_row_left_by_a_crash_is_quarantined_at_open(db_path: Pat
         assert {LIST_A} == store.merge_many([(LIST_A, delta)])
     finally:
         store.close()
+
+
+def test_a_corrupt_hint_row_is_quarantined_and_reads_and_handoff_go_on(db_path: Path) -> None:
+    """A hint that no longer decodes is set aside: reads of its list serve what
+    else is held, handoff stops offering it, and a new hint for it is taken."""
+    store = ListStore(db_path)
+    try:
+        store.merge_many([], [("s9", LIST_A, ShoppingList(LIST_A, "bob").add("tea"))])
+        store.merge_many([], [("s8", LIST_B, ShoppingList(LIST_B, "bob").add("jam"))])
+    finally:
+        store.close()
+    with sqlite3.connect(db_path) as db:
+        (blob,) = db.execute("SELECT state FROM hints WHERE list_id = ?", (LIST_A,)).fetchone()
+        db.execute(
+            "UPDATE hints SET state = ? WHERE list_id = ?",
+            (blob[:8] + b"\xc1" * 24 + blob[32:], LIST_A),
+        )
+    db.close()
+    store = ListStore(db_path)
+    try:
+        assert store.get_with_hints(LIST_A) is None
+        assert [LIST_B] == [list_id for _, list_id, _ in store.hints(limit=10)]
+        assert 1 == row_count(db_path, "quarantine")
+        again = ShoppingList(LIST_A, "carol").add("rice")
+        store.merge_many([], [("s9", LIST_A, again)])
+        held = store.get_with_hints(LIST_A)
+        assert held is not None
+        assert again == ShoppingList.decode(held)
+    finally:
+        store.close()
