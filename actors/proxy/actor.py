@@ -42,6 +42,7 @@ from actors.proxy.coordinator import Coordinator
 from actors.proxy.membership import Membership
 from actors.proxy.membership_store import MembershipFile
 from actors.proxy.quorum import QuorumConfig
+from actors.proxy.status import status_reply
 from logs import Tracer
 from protocol import (
     Ack,
@@ -54,7 +55,6 @@ from protocol import (
     Get,
     Handoff,
     Keys,
-    MemberStatus,
     MemberUp,
     Message,
     Put,
@@ -72,7 +72,6 @@ from protocol import (
     reply_envelope,
 )
 from protocol.limits import MAX_ID_CHARS
-from ring import position_hex
 
 __all__ = ["ProxyActor"]
 
@@ -398,38 +397,8 @@ class ProxyActor(BridgedActor):
     # --------------------------------------------------------------- status
 
     def _status(self, msg: StatusRequest, now: float) -> StatusReply:
-        ring = self.membership.ring
-        shares = ring.shares()
-        ranges = ring.get_responsible_nodes()
-        members = []
-        for node_id, member in sorted(self.membership.members.items()):
-            online = self.health.get(node_id)
-            members.append(
-                MemberStatus(
-                    node_id=node_id,
-                    vnodes=ring.vnodes,
-                    share=shares.get(node_id, 0.0),
-                    ranges=[(position_hex(a), position_hex(b)) for a, b in ranges.get(node_id, [])],
-                    alive=self.membership.alive(node_id),
-                    suspect=member.suspect,
-                    last_seen_s=-1.0 if member.last_seen is None else now - member.last_seen,
-                    health=online.health if online is not None else "ok",
-                    rebuilt_lists=online.rebuilt_lists if online is not None else 0,
-                )
-            )
-        c = self.cluster
-        return StatusReply(
-            msg_id=self.ids(),
-            trace_id=msg.trace_id,
-            sender="proxy",
-            reply_to=msg.msg_id,
-            members=members,
-            queued=list(self.membership.queue),
-            n=c.n,
-            r=c.r,
-            w=c.w,
-            ring_epoch=self.membership.epoch,
-            pub_endpoint=self.pub_endpoint,
+        return status_reply(
+            msg, self.membership, self.health, self.cluster, self.pub_endpoint, self.ids(), now
         )
 
 
