@@ -370,22 +370,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cache-lists", type=int, default=65_536, help="the servers' cache_lists setting"
     )
+    p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
+    add_cluster_arguments(p)
+    return p
+
+
+def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
+    """The flags of every benchmark that runs a cluster of its own."""
     p.add_argument(
         "--cpu-affinity",
         choices=["none", "spread"],
         default="spread",
         help="the cluster's cpu_affinity setting (see docs/performance.md)",
     )
-    p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
     p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")
     p.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")
     p.add_argument("--json", action="store_true", help="print the figures as JSON, last line")
-    return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    result = run(args)
+def finish(args: argparse.Namespace, result: dict[str, Any]) -> int:
+    """Print ``result`` as JSON if asked; exit status 1 if acknowledged
+    writes were lost or lists could not be read back."""
     if args.json:
         print(json.dumps(result), flush=True)
     if result["lost_writes"] or result["lists_unreadable"]:
@@ -396,6 +401,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return finish(args, run(args))
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cluster_bench import ROOT, Cluster
+from benchmarks.cluster_bench import ROOT, Cluster, add_cluster_arguments
 from benchmarks.loadgen import client_main
 from ui.cli import read_trace
 
@@ -477,17 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--client-timeout", type=float, default=30.0, help="seconds before a client is killed"
     )
     p.add_argument(
-        "--cpu-affinity",
-        choices=["none", "spread"],
-        default="spread",
-        help="the cluster's cpu_affinity setting (see docs/performance.md)",
-    )
-    p.add_argument(
         "--explain", type=int, default=10, help="slow or failed clients whose trace is printed"
     )
-    p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")
-    p.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON, last line")
+    add_cluster_arguments(p)
     return p
 
 

@@ -57,7 +57,14 @@ from typing import Any, TextIO
 
 import psutil  # type: ignore[import-untyped]  # no stubs; a test dependency
 
-from benchmarks.cluster_bench import SERVERS, Cluster, _preload, _verify
+from benchmarks.cluster_bench import (
+    SERVERS,
+    Cluster,
+    _preload,
+    _verify,
+    add_cluster_arguments,
+    finish,
+)
 from benchmarks.loadgen import client_main
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved
@@ -497,31 +504,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=120.0,
         help="seconds after the burst to keep trying a fresh Put and Get",
     )
-    p.add_argument(
-        "--cpu-affinity",
-        choices=["none", "spread"],
-        default="spread",
-        help="the cluster's cpu_affinity setting (see docs/performance.md)",
-    )
-    p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")
-    p.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON, last line")
+    add_cluster_arguments(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    result = run(args)
-    if args.json:
-        print(json.dumps(result), flush=True)
-    if result["lost_writes"] or result["lists_unreadable"]:
-        print(
-            f"FAILED: {result['lost_writes']} acknowledged writes lost, "
-            f"{result['lists_unreadable']} lists unreadable",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    return finish(args, run(args))
 
 
 if __name__ == "__main__":
