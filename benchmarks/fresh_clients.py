@@ -56,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cluster_bench import ROOT, Cluster, add_cluster_arguments
-from benchmarks.loadgen import client_main
+from benchmarks.loadgen import client_main, stop_clients
 from ui.cli import read_trace
 
 RUN = str(ROOT / "run.py")
@@ -260,16 +260,7 @@ class BackgroundLoad:
         self._stop.set()
         if self._drain is not None:
             self._drain.join(5)
-        for proc in self.procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in self.procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
-        for conn in self.conns:
-            conn.close()
+        stop_clients(self.procs, self.conns)
         elapsed = max(1e-9, self._stopped - self._started) if self._started else 0.0
         total = sum(self.answered)
         return {

@@ -20,8 +20,10 @@ import json
 import random
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 from typing import Any
 
 import zmq
@@ -29,7 +31,7 @@ import zmq
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
 
-__all__ = ["ClientReport", "client_main", "run_client"]
+__all__ = ["ClientReport", "client_main", "run_client", "stop_clients"]
 
 #: zmq.NOBLOCK as a plain int: pyzmq converts enum flags in Python per call.
 _NOBLOCK = int(zmq.NOBLOCK)
@@ -215,3 +217,18 @@ def client_main(conn: Connection, kwargs_json: bytes) -> None:
     report = run_client(progress=conn, workload=workload, **kwargs)
     conn.send_bytes(json.dumps({"report": report.__dict__}).encode())
     conn.close()
+
+
+def stop_clients(procs: Sequence[BaseProcess], conns: Sequence[Connection]) -> None:
+    """End load processes that run until told otherwise: terminate, then
+    kill what is still alive after 5 s, and close their pipes."""
+    for proc in procs:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in procs:
+        proc.join(5)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+    for conn in conns:
+        conn.close()

@@ -65,7 +65,7 @@ from benchmarks.cluster_bench import (
     add_cluster_arguments,
     finish,
 )
-from benchmarks.loadgen import client_main
+from benchmarks.loadgen import client_main, stop_clients
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved
 from supervisor.probe import ProxyUnreachable, ask_proxy, fetch_status
@@ -251,16 +251,7 @@ class Load:
         )
 
     def stop(self) -> None:
-        for proc in self.procs:
-            if proc.is_alive():
-                proc.terminate()
-        for proc in self.procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
-                proc.join(5)
-        for conn in self.conns:
-            conn.close()
+        stop_clients(self.procs, self.conns)
 
 
 def _serves_normally(endpoint: str, timeout_s: float) -> tuple[bool, str]:
