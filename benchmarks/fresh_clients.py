@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing as mp
 import shutil
 import statistics
 import subprocess
@@ -56,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.cluster_bench import ROOT, Cluster, add_cluster_arguments
-from benchmarks.loadgen import client_main, stop_clients
+from benchmarks.loadgen import spawn_client, stop_clients
 from ui.cli import read_trace
 
 RUN = str(ROOT / "run.py")
@@ -196,7 +195,6 @@ class BackgroundLoad:
     def __init__(self, endpoint: str, clients: int, window: int, ready_timeout_s: float) -> None:
         self.ready_timeout_s = ready_timeout_s
         self.lists = [str(uuid.uuid4()) for _ in range(200)]
-        spawn = mp.get_context("spawn")
         self.conns: list[Connection] = []
         self.procs: list[BaseProcess] = []
         self.answered = [0] * clients
@@ -217,13 +215,8 @@ class BackgroundLoad:
                 "seed": c + 1,
                 "prebuild": 2000,
             }
-            parent, child = spawn.Pipe()
-            proc = spawn.Process(
-                target=client_main, args=(child, json.dumps(kwargs).encode()), daemon=True
-            )
-            proc.start()
-            child.close()
-            self.conns.append(parent)
+            conn, proc = spawn_client(kwargs)
+            self.conns.append(conn)
             self.procs.append(proc)
 
     def start(self) -> None:

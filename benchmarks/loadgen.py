@@ -17,6 +17,7 @@ report counts its requests sent and, of its errors, those that were
 from __future__ import annotations
 
 import json
+import multiprocessing as mp
 import random
 import time
 from collections import defaultdict
@@ -31,7 +32,7 @@ import zmq
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
 
-__all__ = ["ClientReport", "client_main", "run_client", "stop_clients"]
+__all__ = ["ClientReport", "client_main", "run_client", "spawn_client", "stop_clients"]
 
 #: zmq.NOBLOCK as a plain int: pyzmq converts enum flags in Python per call.
 _NOBLOCK = int(zmq.NOBLOCK)
@@ -217,6 +218,17 @@ def client_main(conn: Connection, kwargs_json: bytes) -> None:
     report = run_client(progress=conn, workload=workload, **kwargs)
     conn.send_bytes(json.dumps({"report": report.__dict__}).encode())
     conn.close()
+
+
+def spawn_client(kwargs: dict[str, Any]) -> tuple[Connection, BaseProcess]:
+    """Start one load process (spawned, so it makes its own zmq context) with
+    :func:`client_main`'s arguments; returns its pipe and the process."""
+    spawn = mp.get_context("spawn")
+    parent, child = spawn.Pipe()
+    proc = spawn.Process(target=client_main, args=(child, json.dumps(kwargs).encode()), daemon=True)
+    proc.start()
+    child.close()
+    return parent, proc
 
 
 def stop_clients(procs: Sequence[BaseProcess], conns: Sequence[Connection]) -> None:

@@ -42,7 +42,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import multiprocessing as mp
 import shutil
 import sys
 import threading
@@ -65,7 +64,7 @@ from benchmarks.cluster_bench import (
     add_cluster_arguments,
     finish,
 )
-from benchmarks.loadgen import client_main, stop_clients
+from benchmarks.loadgen import spawn_client, stop_clients
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved
 from supervisor.probe import ProxyUnreachable, ask_proxy, fetch_status
@@ -186,7 +185,6 @@ class Load:
     def __init__(
         self, endpoint: str, args: argparse.Namespace, lists: list[str], items: list[str]
     ) -> None:
-        spawn = mp.get_context("spawn")
         self.conns: list[Connection] = []
         self.procs: list[BaseProcess] = []
         self.reports: list[dict[str, Any] | None] = [None] * args.clients
@@ -205,13 +203,8 @@ class Load:
                 "prebuild": args.prebuild,
                 "timeout_s": args.answer_timeout,
             }
-            parent, child = spawn.Pipe()
-            proc = spawn.Process(
-                target=client_main, args=(child, json.dumps(kwargs).encode()), daemon=True
-            )
-            proc.start()
-            child.close()
-            self.conns.append(parent)
+            conn, proc = spawn_client(kwargs)
+            self.conns.append(conn)
             self.procs.append(proc)
 
     def go(self, ready_timeout_s: float) -> float:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.benchmarks.runs import run_json
 from tests.harness import RUN
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
@@ -28,9 +26,8 @@ KEYS = {
 
 
 def test_bench_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Path) -> None:
-    done = subprocess.run(
+    result = run_json(
         [
-            sys.executable,
             RUN,
             "bench",
             "--seconds",
@@ -51,13 +48,8 @@ def test_bench_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Path) 
             str(tmp_path / "bench"),
             "--json",
         ],
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
+        timeout_s=200,
     )
-    assert 0 == done.returncode, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert KEYS <= set(result)
     assert 0 == result["lost_writes"]
     assert 40 == result["lists_verified"]

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT
+from tests.benchmarks.runs import run_json
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(240)]
 
@@ -28,9 +25,8 @@ PHASE_KEYS = {
 
 
 def test_fresh_clients_run_in_both_phases_and_none_fails(tmp_path: Path) -> None:
-    done = subprocess.run(
+    result = run_json(
         [
-            sys.executable,
             "-m",
             "benchmarks.fresh_clients",
             "--clients",
@@ -43,14 +39,8 @@ def test_fresh_clients_run_in_both_phases_and_none_fails(tmp_path: Path) -> None
             str(tmp_path / "bench"),
             "--json",
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=200,
-        check=False,
+        timeout_s=200,
     )
-    assert 0 == done.returncode, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     for phase in ("idle", "busy"):
         assert PHASE_KEYS <= set(result[phase])
         assert 3 == result[phase]["count"]

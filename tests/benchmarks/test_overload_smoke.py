@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.harness import ROOT
+from tests.benchmarks.runs import run_json
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(300)]
 
@@ -29,9 +26,8 @@ PROCESSES = {"proxy", "s1", "s2", "s3", "s4", "s5"}
 
 
 def test_overload_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Path) -> None:
-    done = subprocess.run(
+    result = run_json(
         [
-            sys.executable,
             "-m",
             "benchmarks.overload",
             "--clients",
@@ -48,14 +44,8 @@ def test_overload_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Pat
             str(tmp_path / "bench"),
             "--json",
         ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=280,
-        check=False,
+        timeout_s=280,
     )
-    assert 0 == done.returncode, done.stderr[-3000:]
-    result = json.loads(done.stdout.strip().splitlines()[-1])
     assert KEYS <= set(result)
     assert all(isinstance(result[k], int) and result[k] >= 0 for k in COUNTS - {"unaccounted"})
     assert 0 == result["unaccounted"]  # every request sent is counted once
