@@ -34,6 +34,7 @@ import zmq
 
 import logs
 from actors.kernel import (
+    MAX_BATCH,
     ActorSupervisor,
     Bridge,
     CrashHandler,
@@ -54,6 +55,8 @@ SLOW_COLLECTION_S: Final = 0.25
 #: Consecutive rounds of the main thread's clock that find no actor before
 #: the process exits: one could fall between a crash and its restart.
 NO_ACTOR_ROUNDS: Final = 2
+#: Most client requests the proxy reads in one poll (see proxy_main).
+FRONTEND_MAX_BATCH: Final = 128
 
 log = logs.get_logger(__name__)
 
@@ -80,6 +83,10 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
                 bind=f"tcp://{host}:{topology.proxy.port(channel)}",
                 max_frame_bytes=MAX_CONTROL_FRAME_BYTES if control else MAX_FRAME_BYTES,
                 hwm=1000 if control else 50_000,
+                # Clients are many and may pipeline without end: a poll reads
+                # few of their requests, so the servers' answers to admitted
+                # ones are not kept waiting behind new ones (overload).
+                max_batch=FRONTEND_MAX_BATCH if channel == "frontend" else MAX_BATCH,
             )
         )
 

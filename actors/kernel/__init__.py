@@ -12,6 +12,7 @@
 from actors.kernel import collector
 from actors.kernel.base import BridgedActor, CrashHandler
 from actors.kernel.bridge import Bridge, SocketSpec
+from actors.kernel.channels import MAX_BATCH
 from actors.kernel.config import ClusterConfig, Durability, NodeId, PositiveFloat
 from actors.kernel.faults import FaultInjector, rules_from_env
 from actors.kernel.ids import MsgIds
@@ -21,6 +22,7 @@ from actors.kernel.runtime import ActorHost, HostedActor, HostThreadAskError
 from actors.kernel.supervision import ActorSupervisor
 
 __all__ = [
+    "MAX_BATCH",
     "ActorHost",
     "ActorSupervisor",
     "Bridge",

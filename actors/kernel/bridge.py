@@ -49,7 +49,7 @@ import zmq
 from typing_extensions import override
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.kernel.channels import Link, SocketLink
+from actors.kernel.channels import MAX_BATCH, Link, SocketLink
 from actors.kernel.faults import FaultPolicy, FaultyLink
 from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick
 from actors.kernel.outbox import SUBSCRIBE, Outbound, Outbox, Waker
@@ -97,6 +97,9 @@ class SocketSpec:
     monitor: bool = False
     #: queue messages only to completed connections (fail fast when offline)
     immediate: bool = False
+    #: most frames read from this socket in one poll (a socket of many
+    #: untrusted peers reads fewer, so that answers from the others come first)
+    max_batch: int = MAX_BATCH
 
 
 @dataclass(order=True)
@@ -216,7 +219,13 @@ class Bridge(threading.Thread):
             raise
         self._socks[spec.channel] = sock
         link: Link = SocketLink(
-            spec.channel, sock, spec.kind, spec.max_frame_bytes, self._deliver, self._bad_frame
+            spec.channel,
+            sock,
+            spec.kind,
+            spec.max_frame_bytes,
+            self._deliver,
+            self._bad_frame,
+            spec.max_batch,
         )
         if self.faults is not None:
             # Decided here, once: without faults a message never asks.

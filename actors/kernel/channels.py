@@ -42,7 +42,8 @@ class Link(Protocol):
     def channel(self) -> Channel: ...
 
     def read(self, batch: list[Delivery]) -> None:
-        """Append to ``batch`` what the socket holds, up to :data:`MAX_BATCH` frames."""
+        """Append to ``batch`` what the socket holds, up to :data:`MAX_BATCH` frames
+        (fewer if the socket's spec says so)."""
         ...
 
     def send(self, peer: bytes, payload: bytes) -> None:
@@ -61,9 +62,19 @@ class SocketLink:
         max_frame_bytes: the largest payload :func:`protocol.decode` accepts.
         deliver: tells the actor an ``Undeliverable``.
         bad_frame: handles a frame that does not decode: ``(link, peer, reason)``.
+        max_batch: most frames one :meth:`read` takes (at most :data:`MAX_BATCH`).
     """
 
-    __slots__ = ("_bad_frame", "_deliver", "_max_bytes", "_routed", "channel", "kind", "sock")
+    __slots__ = (
+        "_bad_frame",
+        "_deliver",
+        "_max_batch",
+        "_max_bytes",
+        "_routed",
+        "channel",
+        "kind",
+        "sock",
+    )
 
     def __init__(
         self,
@@ -73,6 +84,7 @@ class SocketLink:
         max_frame_bytes: int,
         deliver: Callable[[Any], None],
         bad_frame: Callable[[SocketLink, bytes, str], None],
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self.channel: Channel = channel
         self.sock = sock
@@ -82,6 +94,7 @@ class SocketLink:
         self._routed = kind in (zmq.ROUTER, zmq.PUB, zmq.XPUB)
         self._deliver = deliver
         self._bad_frame = bad_frame
+        self._max_batch = min(max_batch, MAX_BATCH)
 
     def read(self, batch: list[Delivery]) -> None:
         """Decode what arrived into ``batch``; see :meth:`Link.read`.
@@ -90,7 +103,7 @@ class SocketLink:
         the batch.
         """
         sock, channel, kind, max_bytes = self.sock, self.channel, self.kind, self._max_bytes
-        for n in range(MAX_BATCH):
+        for n in range(self._max_batch):
             # Asking whether more is queued is cheaper than the zmq.Again a
             # read of an empty socket raises, which most polls would end on.
             if n and not cast(int, sock.getsockopt(EVENTS)) & POLLIN:

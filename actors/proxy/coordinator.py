@@ -67,6 +67,10 @@ from ring import key_position
 
 __all__ = ["Coordinator"]
 
+#: An answer slower than this fraction of the request time-out tells admission
+#: control that the replicas have more than they finish in time.
+CONGESTED_LATENCY = 0.25
+
 
 Send = Callable[[str, Message], None]
 #: (channel, peer, message): frontend for clients, backend for servers
@@ -109,7 +113,7 @@ class Coordinator:
         self.inflight = 0
         self.repairs_inflight = 0
         #: clients' requests not yet answered, bounded (``overloaded`` beyond)
-        self.admission = Admission(log)
+        self.admission = Admission(log, target_s=config.request_timeout_s * CONGESTED_LATENCY)
         self.repairs_sent = 0
 
     # -------------------------------------------------------------- requests
@@ -172,6 +176,7 @@ class Coordinator:
             owners, spares = walk[:n], walk[n:]
             need = self.config.r if kind == "get" else self.config.w
         req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
+        req.started_s = now
         self.inflight += 1
         if msg.traced:
             self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
@@ -181,7 +186,7 @@ class Coordinator:
             healthy = self.membership.healthy(slot.owner)
             target = slot.owner if healthy or targets is not None else self._spare(req)
             self._attempt(req, slot, target or slot.owner, now)
-        self._settle(req)
+        self._settle(req, now)
 
     def _spare(self, req: Request) -> str | None:
         """The next unused server clockwise, healthy ones first."""
@@ -229,7 +234,7 @@ class Coordinator:
                 req.refusals += 1
                 req.refused = msg.reason
                 req.finish(slot, "failed")
-                self._settle(req)
+                self._settle(req, now)
                 return
             self._failed(req, slot, f"{msg.code}: {msg.reason}", now)
             return
@@ -237,20 +242,20 @@ class Coordinator:
             slot.blob = msg.state
             if msg.state is not None:
                 req.found += 1
-        self._ok(node, req, slot)
+        self._ok(node, req, slot, now)
 
     def on_stored(self, node: str, reply_to: str, now: float) -> None:
         """One Store of a StoredBatch was committed."""
         entry = self.pending.pop(reply_to, None)
         if entry is not None:
             self.membership.seen(node, now)
-            self._ok(node, *entry)
+            self._ok(node, *entry, now)
 
-    def _ok(self, node: str, req: Request, slot: Slot) -> None:
+    def _ok(self, node: str, req: Request, slot: Slot, now: float) -> None:
         req.finish(slot, "ok")
         if req.msg.traced:
             self.tracer.hop(self.log, "proxy.replica_ok", req.msg, replica=node, owner=slot.owner)
-        self._settle(req)
+        self._settle(req, now)
 
     def on_undeliverable(self, msg_id: str, now: float) -> None:
         entry = self.pending.pop(msg_id, None)
@@ -289,11 +294,11 @@ class Coordinator:
             slot.retry.prepare_for_next_attempt()
             slot.attempt = slot.retry.attempt_number
             self._attempt(req, slot, node, now)
-        self._settle(req)
+        self._settle(req, now)
 
     # ------------------------------------------------------------- settling
 
-    def _settle(self, req: Request) -> None:
+    def _settle(self, req: Request, now: float) -> None:
         ok, active = req.ok, req.active
         need = req.need
         if not req.replied and req.kind != "repair":
@@ -307,10 +312,10 @@ class Coordinator:
             else:
                 done = ok >= need
             if done:
-                self._replied(req)
+                self._replied(req, now, congested=False)
                 self._succeed(req, ok)
             elif ok + active < need:
-                self._replied(req)
+                self._replied(req, now, congested=req.refusals == 0)
                 # When refusals alone leave too few slots, the request is
                 # malformed: the client's to fix, not to retry.
                 malformed = len(req.slots) - req.refusals < need
@@ -335,12 +340,13 @@ class Coordinator:
             elif req.kind == "get" and req.replied:
                 self._repair(req)
 
-    def _replied(self, req: Request) -> None:
+    def _replied(self, req: Request, now: float, congested: bool) -> None:
         """The client has its answer: the request no longer counts against it
-        (its last replicas may still answer: those count in ``inflight``)."""
+        (its last replicas may still answer: those count in ``inflight``).
+        ``congested``: it failed for want of answers from replicas."""
         req.replied = True
         if req.kind in ("put", "get"):
-            self.admission.answered(req.peer)
+            self.admission.answered(req.peer, now, now - req.started_s, congested)
 
     def _succeed(self, req: Request, ok: int) -> None:
         m = req.msg

@@ -92,6 +92,8 @@ class Request:
     #: slots a replica refused as malformed, and the last reason given
     refusals: int = 0
     refused: str = ""
+    #: when the proxy took it on (monotonic seconds)
+    started_s: float = 0.0
 
     def finish(self, slot: Slot, status: Literal["ok", "failed"]) -> None:
         """Move an active slot to "ok" or "failed", keeping the counts."""
