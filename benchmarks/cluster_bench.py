@@ -145,7 +145,7 @@ def _pipelined(endpoint: str, requests: list[Any], window: int = 256) -> list[An
     return [answers.get(m.msg_id) for m in requests]
 
 
-def _preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str, int]]:
+def preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str, int]]:
     ledger: dict[str, dict[str, int]] = {}
     puts = []
     for k in range(lists):
@@ -164,7 +164,7 @@ def _preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str,
     raise RuntimeError(f"{len(puts)} preload writes were not saved")
 
 
-def _verify(
+def verify(
     endpoint: str, ledger: dict[str, dict[str, int]], settle_s: float = 30.0
 ) -> tuple[int, int, int, int]:
     """(acknowledged quantity missing, lists checked, lists short at first, lists unreadable).
@@ -288,7 +288,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         endpoint = cluster.wait()
         console.print(f"cluster up; storing {args.lists:,} lists of {args.items} items...")
-        ledger = _preload(endpoint, args.lists, items)
+        ledger = preload(endpoint, args.lists, items)
         lists = list(ledger)
         console.print("latency: one client, one write at a time...")
         single = run_client(
@@ -304,7 +304,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             for list_id, per_item in source.items():
                 for item, qty in per_item.items():
                     merged[list_id][item] = merged[list_id].get(item, 0) + qty
-        lost, checked, stale, unreadable = _verify(endpoint, merged)
+        lost, checked, stale, unreadable = verify(endpoint, merged)
     finally:
         cluster.stop()
         if not args.keep:

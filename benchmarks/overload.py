@@ -59,10 +59,10 @@ import psutil  # type: ignore[import-untyped]  # no stubs; a test dependency
 from benchmarks.cluster_bench import (
     SERVERS,
     Cluster,
-    _preload,
-    _verify,
     add_cluster_arguments,
     finish,
+    preload,
+    verify,
 )
 from benchmarks.loadgen import spawn_client, stop_clients
 from crdt import ShoppingList
@@ -183,25 +183,33 @@ class Load:
     """``clients`` load processes (:func:`benchmarks.loadgen.client_main`) and their reports."""
 
     def __init__(
-        self, endpoint: str, args: argparse.Namespace, lists: list[str], items: list[str]
+        self,
+        endpoint: str,
+        clients: int,
+        seconds: float,
+        window: int,
+        lists: list[str],
+        items: list[str],
+        prebuild: int,
+        answer_timeout_s: float,
     ) -> None:
         self.conns: list[Connection] = []
         self.procs: list[BaseProcess] = []
-        self.reports: list[dict[str, Any] | None] = [None] * args.clients
-        self.answered = [0] * args.clients
-        for c in range(args.clients):
+        self.reports: list[dict[str, Any] | None] = [None] * clients
+        self.answered = [0] * clients
+        for c in range(clients):
             kwargs = {
                 "endpoint": endpoint,
                 "name": f"burst{c}",
                 "lists": lists,
                 "items": items,
-                "seconds": args.seconds,
+                "seconds": seconds,
                 "max_requests": None,
-                "window": args.window,
+                "window": window,
                 "read_ratio": 0.0,
                 "seed": c + 1,
-                "prebuild": args.prebuild,
-                "timeout_s": args.answer_timeout,
+                "prebuild": prebuild,
+                "timeout_s": answer_timeout_s,
             }
             conn, proc = spawn_client(kwargs)
             self.conns.append(conn)
@@ -247,7 +255,7 @@ class Load:
         stop_clients(self.procs, self.conns)
 
 
-def _serves_normally(endpoint: str, timeout_s: float) -> tuple[bool, str]:
+def serves_normally(endpoint: str, timeout_s: float) -> tuple[bool, str]:
     """One fresh Put of a new list, then a Get that returns it; (ok, what failed)."""
     state = ShoppingList(str(uuid.uuid4()), "overload-probe", "probe")
     state.add("probe", 1)
@@ -270,12 +278,12 @@ def _serves_normally(endpoint: str, timeout_s: float) -> tuple[bool, str]:
     return True, ""
 
 
-def _recovery(endpoint: str, since: float, deadline_s: float) -> tuple[float | None, int]:
+def recovery(endpoint: str, since: float, deadline_s: float) -> tuple[float | None, int]:
     """Seconds from ``since`` until a fresh Put and Get succeed (None: not by the
     deadline), and how many tries failed."""
     failed = 0
     while time.monotonic() - since < deadline_s:
-        ok, _ = _serves_normally(endpoint, timeout_s=1.0)
+        ok, _ = serves_normally(endpoint, timeout_s=1.0)
         if ok:
             return time.monotonic() - since, failed
         failed += 1
@@ -283,7 +291,7 @@ def _recovery(endpoint: str, since: float, deadline_s: float) -> tuple[float | N
     return None, failed
 
 
-def _merge(sources: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
+def merge(sources: list[dict[str, dict[str, int]]]) -> dict[str, dict[str, int]]:
     merged: dict[str, dict[str, int]] = defaultdict(dict)
     for source in sources:
         for list_id, per_item in source.items():
@@ -311,9 +319,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         endpoint = cluster.wait()
         _print(out, f"cluster up; storing {args.lists:,} lists of {args.items} items...")
-        ledger = _preload(endpoint, args.lists, items)
+        ledger = preload(endpoint, args.lists, items)
         _print(out, f"{args.clients} load processes, window {args.window}, {args.seconds}s...")
-        load = Load(endpoint, args, list(ledger), items)
+        load = Load(
+            endpoint,
+            args.clients,
+            args.seconds,
+            args.window,
+            list(ledger),
+            items,
+            args.prebuild,
+            args.answer_timeout,
+        )
         sampler = Sampler(endpoint, pids, args.status_timeout)
         idle_rss = sampler.rss_now()
         started = load.go(ready_timeout_s=300.0)
@@ -339,7 +356,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # blocks its process until it is read).
         reader = threading.Thread(target=load.collect, args=(deadline, deadline), daemon=True)
         reader.start()
-        recovery_s, recovery_failed = _recovery(endpoint, burst_end, args.recovery_timeout)
+        recovery_s, recovery_failed = recovery(endpoint, burst_end, args.recovery_timeout)
         reader.join(max(0.0, deadline - time.monotonic()))
         while not load.done() and time.monotonic() < deadline:
             load.collect(deadline, deadline)
@@ -349,8 +366,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise RuntimeError(f"load processes (index, exit code) {dead} gave no report")
         reports = [r for r in load.reports if r is not None]
         _print(out, "reading back every list...")
-        lost, checked, stale, unreadable = _verify(
-            endpoint, _merge([ledger, *[r["acked"] for r in reports]])
+        lost, checked, stale, unreadable = verify(
+            endpoint, merge([ledger, *[r["acked"] for r in reports]])
         )
         end_rss = sampler.rss_now()
     finally:
