@@ -115,11 +115,15 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
 
 
 def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> None:
-    """Entry point of a server process; ``endpoints_json`` are the proxy's endpoints."""
+    """Entry point of a server process; ``endpoints_json`` are the proxy's
+    advertised endpoints, dialled at the server's ``proxy_host`` if it has one."""
     from actors.server import ServerActor  # noqa: PLC0415 - keep the spawn import light
 
     topology = msgspec.json.decode(topology_json, type=Topology)
-    endpoints = msgspec.json.decode(endpoints_json, type=dict[str, str])
+    advertised = msgspec.json.decode(endpoints_json, type=dict[str, str])
+    # Where the proxy is reached from this server's host (NAT, tunnel, relay):
+    # the supervisor only knows where the proxy says it is.
+    endpoints = next(s for s in topology.servers if s.id == server_id).dial(advertised)
     identity = server_id.encode()
     specs = [
         SocketSpec(

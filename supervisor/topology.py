@@ -24,6 +24,7 @@ Example (``topologies/local.toml``)::
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +44,12 @@ __all__ = [
 ]
 
 Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+#: A host as it goes into ``tcp://HOST:PORT``: a name, an IPv4 address, or an
+#: IPv6 address in brackets; nothing that would change the endpoint's shape.
+DialHost = Annotated[
+    str,
+    msgspec.Meta(min_length=1, max_length=255, pattern=r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)\Z"),
+]
 
 #: The proxy's sockets in port order, as offsets from ``base_port``.
 PROXY_CHANNELS: tuple[Channel, ...] = ("frontend", "publish", "backend", "hello", "liveness")
@@ -85,8 +92,23 @@ class ProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class ServerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One server process, and the host that runs it."""
+
     id: NodeId
     host: str = "127.0.0.1"
+    #: the address this server dials the proxy at, where that differs from the
+    #: proxy's ``host`` (NAT, a tunnel, a relay); the ports stay the proxy's
+    proxy_host: DialHost | None = None
+
+    def dial(self, endpoints: Mapping[str, str]) -> dict[str, str]:
+        """The proxy's ``endpoints`` (``tcp://host:port`` by channel) as this
+        server dials them: the host replaced by :attr:`proxy_host` if set,
+        the port and the channel kept. Pure; the input is not changed."""
+        if self.proxy_host is None:
+            return dict(endpoints)
+        return {
+            ch: f"tcp://{self.proxy_host}:{url.rsplit(':', 1)[1]}" for ch, url in endpoints.items()
+        }
 
 
 class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

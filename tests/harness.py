@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,7 +65,11 @@ def wait_until(
         time.sleep(interval_s)  # polling a condition, not synchronising on time
 
 
-def topology_toml(base: Path, servers: list[str], **cluster: Any) -> str:
+def topology_toml(
+    base: Path, servers: list[str], *, proxy_hosts: Mapping[str, str] | None = None, **cluster: Any
+) -> str:
+    """A topology of ``servers`` on loopback with ``cluster`` settings;
+    ``proxy_hosts`` gives a server the address it dials the proxy at."""
     settings = {"name": "test", "data_dir": str(base / "data"), "log_dir": str(base / "log")}
     settings.update(FAST)
     settings.update(cluster)
@@ -74,7 +78,10 @@ def topology_toml(base: Path, servers: list[str], **cluster: Any) -> str:
         lines.append(f"{key} = {json.dumps(value)}")
     lines += ["", "[proxy]", 'host = "127.0.0.1"', "base_port = 0", ""]
     for server in servers:
-        lines += ["[[servers]]", f'id = "{server}"', 'host = "127.0.0.1"', ""]
+        lines += ["[[servers]]", f'id = "{server}"', 'host = "127.0.0.1"']
+        if proxy_hosts and server in proxy_hosts:
+            lines.append(f"proxy_host = {json.dumps(proxy_hosts[server])}")
+        lines.append("")
     return "\n".join(lines)
 
 
@@ -92,6 +99,8 @@ class ClusterHarness:
     servers: list[str]
     settings: dict[str, Any] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    #: server id -> the address it dials the proxy at (see ``ServerConfig.proxy_host``)
+    proxy_hosts: dict[str, str] = field(default_factory=dict)
 
     @property
     def topology(self) -> Path:
@@ -109,7 +118,9 @@ class ClusterHarness:
 
     def start(self, wait_ring: bool = True) -> ClusterHarness:
         self.base.mkdir(parents=True, exist_ok=True)
-        self.topology.write_text(topology_toml(self.base, self.servers, **self.settings))
+        self.topology.write_text(
+            topology_toml(self.base, self.servers, proxy_hosts=self.proxy_hosts, **self.settings)
+        )
         out = (self.base / "cluster.out").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, RUN, "cluster", str(self.topology)],

@@ -62,8 +62,13 @@ def run_scenario(
     fault: Callable[[Report], None],
     heal: Callable[[Report], None] | None = None,
     detect_event: tuple[str, str | None] | None = None,
+    hot_replica: str | None = None,
 ) -> Report:
-    """Write, break, write, heal, write, stop, converge, check, report."""
+    """Write, break, write, heal, write, stop, converge, check, report.
+
+    ``hot_replica``: a server the hot list must be placed on, for a fault
+    whose victim is fixed before the run (default: the hot list shares the
+    first ephemeral list's replicas)."""
     report = Report(name)
     ledger = Ledger()
     ephemeral = ephemeral_writers(cluster, ledger, count=2, ops=15)
@@ -72,9 +77,14 @@ def run_scenario(
     # ephemeral list, so a fault on those replicas hits both: the lists only
     # the cluster holds, and the writes made while the fault lasts.
     hot_group = set(owners(cluster, ephemeral[0]))
+
+    def is_hot(list_id: str) -> bool:
+        placed = owners(cluster, list_id)
+        return hot_replica in placed if hot_replica else set(placed) == hot_group
+
     with cluster.session("setup") as setup:
         candidates = (setup.create(f"shared {k}")[0].list_id for k in range(300))
-        hot = next(c for c in candidates if set(owners(cluster, c)) == hot_group)
+        hot = next(c for c in candidates if is_hot(c))
         shared = [hot] + [setup.create(f"shared {k}")[0].list_id for k in range(2)]
         # Setup, not the test: the writers need these lists in the cluster
         # even if a push timed out on a loaded machine.

@@ -205,3 +205,41 @@ def test_a_base_port_that_runs_off_the_end_names_base_port() -> None:
 
 def test_invalid_toml_is_a_topology_error() -> None:
     assert "not valid TOML" in error_of("[cluster\n")
+
+
+# --------------------------------------------------------------- proxy_host
+
+
+def test_a_server_dials_the_proxy_at_its_host_by_default() -> None:
+    topo = parse_topology(toml())
+    assert [None, None] == [s.proxy_host for s in topo.servers]
+    endpoints = topo.proxy.endpoints()
+    assert endpoints == topo.servers[0].dial(endpoints)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.2", "relay.example.org", "tunnel-1", "[::1]"])
+def test_a_server_may_dial_the_proxy_elsewhere(host: str) -> None:
+    servers = f'[[servers]]\nid = "s1"\nproxy_host = "{host}"\n\n[[servers]]\nid = "s2"\n'
+    topo = parse_topology(toml(servers=servers))
+    assert [host, None] == [s.proxy_host for s in topo.servers]
+
+
+def test_dial_replaces_the_host_and_keeps_channels_and_ports() -> None:
+    topo = parse_topology(toml(servers='[[servers]]\nid = "s1"\nproxy_host = "127.0.0.2"\n'))
+    advertised = topo.proxy.endpoints()
+    dialled = topo.servers[0].dial(advertised)
+    assert {ch: f"tcp://127.0.0.2:{6000 + k}" for k, ch in enumerate(PROXY_CHANNELS)} == dialled
+    assert "tcp://127.0.0.1:6000" == advertised["frontend"]  # the input is left alone
+
+
+def test_dial_keeps_the_port_of_an_ipv6_endpoint() -> None:
+    topo = parse_topology(toml(servers='[[servers]]\nid = "s1"\nproxy_host = "[::1]"\n'))
+    assert {"backend": "tcp://[::1]:7002"} == topo.servers[0].dial(
+        {"backend": "tcp://[fe80::1]:7002"}
+    )
+
+
+@pytest.mark.parametrize("value", ['""', '"a b"', '"h:6000"', '"tcp://h"', '"h/x"', '"[::1"', "1"])
+def test_a_bad_proxy_host_names_the_field(value: str) -> None:
+    servers = f'[[servers]]\nid = "s1"\nproxy_host = {value}\n'
+    assert error_of(toml(servers=servers)).endswith("- at `$.servers[0].proxy_host`")
