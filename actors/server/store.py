@@ -37,10 +37,12 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
+import logs
 from actors.kernel import Durability
 from actors.server.damage import (
     BadRow,
     DiskWatch,
+    StoreFull,
     decode_row,
     is_disk_full,
     open_checked,
@@ -53,6 +55,8 @@ from actors.server.schema import position_bytes, transaction
 from crdt import ShoppingList
 
 __all__ = ["MAX_DELTAS", "MAX_UNJOINED", "ListStore", "Update"]
+
+log = logs.get_logger("server")
 
 #: Delta rows a list may hold before its row is rewritten. Bounds what a
 #: load after a crash must merge, and the size of the deltas table.
@@ -321,7 +325,9 @@ class ListStore:
         self.join_pending()
         rows: list[ListRow] = []
         for list_id in flush:
-            entry = self._cache[list_id]
+            entry = self._cache.get(list_id)
+            if entry is None:
+                continue  # a bad row not yet set aside (see _forget): nothing to write
             blob = entry.blob
             if blob is None:
                 blob = entry.blob = entry.state.encode()
@@ -336,13 +342,20 @@ class ListStore:
         their row and deltas, so that every list with deltas stays cached.
         ``_deltas`` itself changes only after a commit, so it still holds.
         """
+        # Every list is seen to, even when one fails: a list left as merged
+        # in place would serve writes that were never committed.
         for list_id in touched:
             self._cache.pop(list_id, None)
             if list_id in self._deltas:
                 try:
                     self._cache[list_id] = Entry(self._log.load(list_id), None)
                 except BadRow as bad:
-                    self._quarantine(bad)
+                    try:
+                        self._quarantine(bad)
+                    except (StoreFull, sqlite3.Error):
+                        # Not moved aside (the disk is full): left uncached,
+                        # so its next read meets the bad row and tries again.
+                        log.warning("server.quarantine_deferred", list_id=list_id)
 
     def _quarantine(self, bad: BadRow) -> None:
         """Move a list with a row that does not decode out of the live tables, and forget it."""

@@ -252,3 +252,41 @@ def test_a_corrupt_hint_row_is_quarantined_and_reads_and_handoff_go_on(db_path: 
         assert again == ShoppingList.decode(held)
     finally:
         store.close()
+
+
+def _fill_both(
+    store: ListStore, a: ShoppingList, b: ShoppingList, before: list[ShoppingList | None]
+) -> None:
+    """Write a delta to both lists in one batch until one batch does not fit."""
+    for i in range(10_000):
+        before.append(store.get_list(b.list_id))
+        name = f"more-{i}-{uuid.uuid4()}" * 4
+        store.merge_many([(a.list_id, a.add(name)), (b.list_id, b.add(name))])
+
+
+def test_a_failed_batch_restores_every_list_even_one_that_cannot_be_set_aside(
+    db_path: Path,
+) -> None:
+    """A batch that hits a full disk leaves the cache as the database is for
+    every list it touched, even when reloading one of them meets a bad row
+    that the full disk does not let it quarantine (that one is dropped)."""
+    store = ListStore(db_path)
+    try:
+        # A's row is large, so that moving it aside needs pages the disk lacks.
+        alice, bob = _big(LIST_A, items=400), ShoppingList(LIST_B, "bob")
+        store.merge_many([(LIST_A, alice.copy()), (LIST_B, bob.add("jam"))])
+        store.get_list(LIST_A), store.get_list(LIST_B)  # cached: writes add delta rows
+        store.merge_many([(LIST_A, alice.add("milk")), (LIST_B, bob.add("rice"))])
+        assert 2 == row_count(db_path, "deltas")
+        with sqlite3.connect(db_path) as db:  # A's delta row damaged behind the store's back
+            db.execute("UPDATE deltas SET state = ? WHERE list_id = ?", (b"\xc1" * 24, LIST_A))
+        db.close()
+        _cap(store)
+        before: list[ShoppingList | None] = []  # B as committed before each batch
+        with pytest.raises(StoreFull):
+            _fill_both(store, alice, bob, before)
+        assert before[-1] == store.get_list(LIST_B)
+        assert store.disk_full
+    finally:
+        _uncap(store)
+        store.close()
