@@ -176,13 +176,28 @@ def open_checked(
 
 
 def _open(path: Path, durability: Durability, ready: Callable[[sqlite3.Connection], None]) -> None:
+    if path.exists():
+        _check_read_only(path)
     db = connect(path, durability)
     try:
-        check_file(db)
         ready(db)
     except BaseException:
         db.close()  # (a connection left open would hold the file the caller moves)
         raise
+
+
+def _check_read_only(path: Path) -> None:
+    """:func:`check_file` on a read-only connection of its own.
+
+    Before the store's connection touches the file: that one writes its
+    schema into it, and its close checkpoints the WAL into it, which would
+    change a damaged file before it is moved aside for a person to inspect.
+    """
+    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        check_file(db)
+    finally:
+        db.close()
 
 
 def check_file(db: sqlite3.Connection) -> None:

@@ -290,3 +290,37 @@ def test_a_failed_batch_restores_every_list_even_one_that_cannot_be_set_aside(
     finally:
         _uncap(store)
         store.close()
+
+
+def test_a_corrupt_file_and_its_wal_are_set_aside_untouched(tmp_path: Path, db_path: Path) -> None:
+    """What a crash leaves (a file and a WAL of committed frames), with a page
+    of the file damaged: both are moved aside byte for byte as they were; the
+    WAL is not checkpointed into the damaged file first."""
+    _seed(db_path)
+    writer = sqlite3.connect(db_path)  # holds the WAL open: its frames stay un-checkpointed
+    try:
+        writer.execute("PRAGMA wal_autocheckpoint = 0")
+        with writer:  # a small write elsewhere: the list's own pages stay in the file
+            writer.execute("INSERT INTO hints VALUES ('s9', ?, ?)", (LIST_B, b"hint"))
+        crashed = tmp_path / "crashed" / "lists.db"
+        crashed.parent.mkdir()
+        for suffix in ("", "-wal"):  # the files as a crash leaves them
+            crashed.with_name(crashed.name + suffix).write_bytes(
+                db_path.with_name(db_path.name + suffix).read_bytes()
+            )
+    finally:
+        writer.close()
+    data = crashed.read_bytes()
+    middle = len(data) // 2
+    bad = data[:middle] + b"\xa5" * 4096 + data[middle + 4096 :]  # the list's pages damaged
+    crashed.write_bytes(bad)
+    wal = crashed.with_name(crashed.name + "-wal").read_bytes()
+    assert wal  # frames a checkpoint would have written into the file
+    store = ListStore(crashed)
+    try:
+        (moved,) = _corrupt_files(crashed)
+        assert bad == moved.read_bytes()
+        assert wal == moved.with_name(moved.name + "-wal").read_bytes()
+        assert 0 == store.count()
+    finally:
+        store.close()
