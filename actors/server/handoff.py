@@ -70,6 +70,11 @@ class HandoffSender:
         self.strays: list[str] = []
         self._inflight: dict[str, _Offer] = {}
         self._next = 0.0
+        #: when the next round on the interval is due (rounds may come sooner)
+        self._round_at = 0.0
+        #: owners that refused an offer since the last round on the interval:
+        #: still down, so an early round (after an accepted offer) skips them
+        self._down: set[str] = set()
         self.handed_over = 0
 
     def set_strays(self, list_ids: list[str]) -> None:
@@ -81,14 +86,17 @@ class HandoffSender:
             if now - offer.sent_at > self.timeout_s:
                 del self._inflight[msg_id]
                 self._again(offer)
-        if now < self._next:
+        if now < self._next and now < self._round_at:
             return
         self._next = now + self.interval_s
+        if now >= self._round_at:
+            self._round_at = self._next
+            self._down.clear()  # asked again once per interval
         room = self.max_inflight - len(self._inflight)
         if room <= 0:
             return
         busy = {(o.owner, o.list_id) for o in self._inflight.values()}
-        for owner, list_id, state in self.store.hints(limit=room + len(busy)):
+        for owner, list_id, state in self.store.hints(room + len(busy), self._down):
             if room and (owner, list_id) not in busy:
                 self._offer(owner, list_id, state, now)
                 room -= 1
@@ -132,6 +140,8 @@ class HandoffSender:
         offer = self._inflight.pop(reply_to, None)
         if offer is None:
             return False
+        if offer.owner:
+            self._down.add(offer.owner)
         self._again(offer)
         return True
 
@@ -143,6 +153,7 @@ class HandoffSender:
     def owner_back(self) -> None:
         """An owner answers again: offer what waits for it on the next tick."""
         self._next = 0.0
+        self._down.clear()
 
     def pending(self, reply_to: str) -> bool:
         return reply_to in self._inflight

@@ -15,6 +15,7 @@ the rows is the store's job, in the transaction of the batch they came in
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from typing import Final
 
 from actors.server.damage import decode_hint, decode_row
@@ -100,10 +101,13 @@ class HintTable:
                 merged.merge(hinted)
         return merged.encode() if merged is not None else None
 
-    def held(self, limit: int) -> list[HintRow]:
-        """Up to ``limit`` held writes, by owner and list."""
+    def held(self, limit: int, skip: Collection[str] = ()) -> list[HintRow]:
+        """Up to ``limit`` held writes, by owner and list; none for the owners of ``skip``."""
+        marks = ", ".join("?" * len(skip))
         rows = self._db.execute(
-            "SELECT owner, list_id, state FROM hints ORDER BY owner, list_id LIMIT ?", (limit,)
+            f"SELECT owner, list_id, state FROM hints WHERE owner NOT IN ({marks}) "  # noqa: S608 - only marks
+            "ORDER BY owner, list_id LIMIT ?",
+            (*skip, limit),
         ).fetchall()
         # Offered only if they decode: a bad one would be refused for ever.
         return [

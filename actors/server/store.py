@@ -33,7 +33,7 @@ import itertools
 import sqlite3
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
@@ -395,9 +395,9 @@ class ListStore:
             self._quarantine(bad)
             return self._hints.joined(list_id, None)
 
-    def hints(self, limit: int) -> list[HintRow]:
-        """Up to ``limit`` held writes: (owner, list id, state)."""
-        return self._hints.held(limit)
+    def hints(self, limit: int, skip: Collection[str] = ()) -> list[HintRow]:
+        """Up to ``limit`` held writes: (owner, list id, state); none for the owners of ``skip``."""
+        return self._hints.held(limit, skip)
 
     def hint_count(self) -> int:
         return self._hints.count()

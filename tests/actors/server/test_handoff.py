@@ -187,6 +187,33 @@ def test_after_an_acceptance_the_next_offer_goes_out_at_once(make_server: MakeSe
     assert first.list_id != second.list_id
 
 
+def test_an_early_round_skips_an_owner_that_refused_until_the_interval(
+    make_server: MakeServer,
+) -> None:
+    """Hints for an owner that is back drain at the pace of the answers; the
+    hints of one still down are not offered again in those early rounds, only
+    on the interval (or once the proxy says it is back)."""
+    server = make_server(max_inflight=2)
+    server.hint("s1", LISTS[0])  # s1 is down
+    for lid in LISTS[1:4]:
+        server.hint("s3", lid)
+    server.sender.tick(0.0)
+    offers = server.offered()
+    assert ["s1", "s3"] == [o.owner for o in offers]
+    down, up = offers
+    server.sender.refused(down.msg_id)
+    server.sender.accepted(up.msg_id)
+    server.sender.tick(0.01)  # an early round: the rest of s3's hints, not s1's
+    early = server.offered()
+    assert ["s3", "s3"] == [o.owner for o in early]
+    for offer in early:
+        server.sender.accepted(offer.msg_id)
+    server.sender.tick(0.02)
+    assert [] == server.offered()
+    server.sender.tick(INTERVAL)
+    assert ["s1"] == [o.owner for o in server.offered()]
+
+
 def test_an_owner_back_starts_a_round_at_once(make_server: MakeServer) -> None:
     server = make_server(max_inflight=1)
     server.hint("s1", LISTS[0])
