@@ -2,10 +2,11 @@
 
 :class:`ClientSession` is the API the command line, the shell and the tests
 use. Every read and edit works on the local store with no cluster at all;
-network operations go through a :class:`ClientActor` behind a bridge, so
-that the session's thread never touches a socket. The session's thread waits
-for a reply on a future (it is the user's thread, not a request path inside
-the cluster); the actor only ``tell``-s and never blocks.
+network operations go through its :class:`~actors.client.link.ClusterLink`:
+a :class:`ClientActor` behind a bridge, so that the session's thread never
+touches a socket. The session's thread waits for a reply on a future (it is
+the user's thread, not a request path inside the cluster); the actor only
+``tell``-s and never blocks.
 
 Requests are retried by tenacity: three attempts, each first waiting for the
 connection (``connect_timeout_s``) and then for the reply
@@ -15,24 +16,16 @@ a lost reply is harmless.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pykka
-import tenacity
-import zmq
-
-import logs
-from actors.client.actor import ClientActor, Forget, NotSent, Request, Subscribe, UpdateCallback
+from actors.client.actor import UpdateCallback
+from actors.client.link import ClusterLink, ClusterUnavailable, ClusterUnreachable
 from actors.client.store import ClientStore
-from actors.kernel import Bridge, MsgIds, SocketSpec
 from crdt import ShoppingList
 from logs import Tracer, new_trace_id
 from protocol import (
-    ErrorReply,
     Get,
     ListReply,
     Message,
@@ -51,23 +44,9 @@ __all__ = [
     "UnknownList",
 ]
 
-log = logs.get_logger("client")
-
-
-class ClusterUnreachable(Exception):
-    """No answer from the proxy: not connected, or every attempt timed out."""
-
-
-class ClusterUnavailable(Exception):
-    """The proxy answered, but could not reach enough replicas (or refused)."""
-
 
 class UnknownList(LookupError):
     """Neither this client nor the cluster knows the list."""
-
-
-class _AttemptFailed(Exception):
-    pass
 
 
 @dataclass
@@ -116,11 +95,16 @@ class ClientSession:
         self.on_update = on_update
         self.last_trace_id = ""
         self.store = ClientStore(store_dir, client_id)
-        self._ids = MsgIds(client_id)
-        self._link_up = threading.Event()
-        self._zmq: zmq.Context[Any] | None = None
-        self._bridge: Bridge | None = None
-        self._actor: pykka.ActorRef[Any] | None = None
+        self._link = ClusterLink(
+            client_id,
+            store_dir,
+            endpoints,
+            client_timeout_s=client_timeout_s,
+            connect_timeout_s=connect_timeout_s,
+            tracer=self.tracer,
+            subscribe=subscribe,
+            on_update=on_update,
+        )
 
     # ------------------------------------------------------------- lifecycle
 
@@ -133,63 +117,20 @@ class ClientSession:
 
     def open(self) -> None:
         """Connect (a no-op when offline by configuration, or already open)."""
-        if self.endpoints is None or self._actor is not None:
-            return
-        self._zmq = zmq.Context()
-        specs = [
-            SocketSpec(
-                "frontend",
-                zmq.DEALER,
-                connect=self.endpoints["frontend"],
-                monitor=True,
-                immediate=True,
-                hwm=10_000,
-            )
-        ]
-        if self.subscribe and "publish" in self.endpoints:
-            specs.append(SocketSpec("updates", zmq.SUB, connect=self.endpoints["publish"]))
-        holder: dict[str, pykka.ActorRef[Any]] = {}
-        self._bridge = Bridge(self._zmq, specs, lambda: holder.get("actor"), self.client_id)
-        self._bridge.start()
-        self._bridge.wait_ready()
-        self._actor = ClientActor.start(
-            self._bridge,
-            self.client_id,
-            self.store_dir,
-            self._link_up,
-            self.on_update,
-        )
-        holder["actor"] = self._actor
-        if self.subscribe:
+        if self._link.open() and self.subscribe:
             self.watch(self.store.ids())
 
     def close(self) -> None:
-        if self._actor is not None:
-            self._actor.stop(block=True, timeout=5.0)
-            self._actor = None
-        stuck = False
-        if self._bridge is not None:
-            self._bridge.stop()
-            # A handler stuck on the bridge thread keeps its sockets open, and
-            # term() would wait for them: leave the context to the process's end.
-            stuck = self._bridge.is_alive()
-            self._bridge = None
-        if self._zmq is not None:
-            if stuck:
-                log.error("client.stuck_at_close", client=self.client_id)
-            else:
-                self._zmq.term()
-            self._zmq = None
+        self._link.close()
         self.store.close()
 
     @property
     def online(self) -> bool:
-        return self._actor is not None
+        return self._link.online
 
     def watch(self, list_ids: list[str]) -> None:
         """Subscribe to published updates of these lists."""
-        if self._actor is not None and self.subscribe and list_ids:
-            self._actor.tell(Subscribe(tuple(list_ids)))
+        self._link.watch(list_ids)
 
     # ------------------------------------------------------------- local ops
 
@@ -314,7 +255,7 @@ class ClientSession:
         Raises:
             ClusterUnreachable: no cluster configured or reachable.
         """
-        if not self.online or not self._link_up.wait(self.connect_timeout_s):
+        if not self.online or not self._link.connected():
             raise ClusterUnreachable("the proxy is not reachable")
         report = SyncReport([], [], [])
         pending_before = {pid for pid, _ in self.store.pending()}
@@ -372,57 +313,18 @@ class ClientSession:
         attempts: int | None = None,
         retry_unconnected: bool = True,
     ) -> Message:
-        """Send a request and wait for its answer, retrying with tenacity.
-
-        With ``retry_unconnected`` false, an attempt that finds no connection
-        to the proxy (after ``connect_timeout_s``) is the last.
+        """Send a request and wait for its answer (see :meth:`ClusterLink.request
+        <actors.client.link.ClusterLink.request>`), under a new trace id.
 
         Raises:
             ClusterUnreachable: no answer after every attempt.
             ClusterUnavailable: the proxy answered with an error.
         """
-        actor = self._actor
-        if actor is None:
+        if not self.online:
             raise ClusterUnreachable("no cluster configured")
         trace_id = new_trace_id()
         traced = self.tracer.sample(forced=self.trace)
         self.last_trace_id = trace_id
-        retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(attempts or self.attempts),
-            # Jittered, so that clients refused together do not come back together.
-            wait=tenacity.wait_exponential(multiplier=0.05, max=0.5)
-            + tenacity.wait_random(0, 0.05),
-            retry=tenacity.retry_if_exception_type(_AttemptFailed),
-            reraise=True,
+        return self._link.request(
+            build, trace_id, traced, attempts or self.attempts, retry_unconnected
         )
-        last_error: ErrorReply | None = None
-        try:
-            for attempt in retrying:
-                with attempt:
-                    if not self._link_up.wait(self.connect_timeout_s):
-                        if not retry_unconnected:
-                            raise ClusterUnreachable("not connected to the proxy")
-                        raise _AttemptFailed("not connected to the proxy")
-                    msg = build(self._ids(), trace_id, traced)
-                    self.tracer.hop(log, "client.request", msg, type=type(msg).__name__)
-                    future: pykka.Future[Message] = pykka.ThreadingFuture()
-                    actor.tell(Request(msg, future))
-                    try:
-                        reply = future.get(timeout=self.client_timeout_s)
-                    except pykka.Timeout:
-                        actor.tell(Forget(msg.msg_id))
-                        raise _AttemptFailed("no answer in time") from None
-                    except NotSent as exc:
-                        raise _AttemptFailed(f"not sent: {exc}") from None
-                    self.tracer.hop(log, "client.reply", reply, type=type(reply).__name__)
-                    if isinstance(reply, ErrorReply):
-                        last_error = reply
-                        if reply.code in ("unavailable", "overloaded", "internal"):
-                            raise _AttemptFailed(reply.reason)
-                        raise ClusterUnavailable(f"{reply.code}: {reply.reason}")
-                    return reply
-        except _AttemptFailed as exc:
-            if last_error is not None:
-                raise ClusterUnavailable(f"{last_error.code}: {last_error.reason}") from None
-            raise ClusterUnreachable(str(exc)) from None
-        raise ClusterUnreachable("no attempt was made")  # pragma: no cover - tenacity always tries

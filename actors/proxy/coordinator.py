@@ -21,14 +21,15 @@ naming the owner (sloppy quorum with hinted handoff).
   throttled by the caller.
 
 No I/O here: the proxy actor passes callables to send, and calls in with
-replies, failures and the time.
+replies, failures and the time. What a decided request answers (replies,
+the join of the copies, read repair) is sent by its
+:class:`~actors.proxy.responder.Responder`.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections.abc import Callable
-from typing import Any
 
 import tenacity
 
@@ -43,7 +44,7 @@ from actors.proxy.quorum import (
     Slot,
     attempt_policy,
 )
-from crdt import ShoppingList
+from actors.proxy.responder import Publish, Reply, Responder, Send
 from logs import Logger, Tracer
 from protocol import (
     ErrorCode,
@@ -52,16 +53,11 @@ from protocol import (
     Fetched,
     Get,
     Handoff,
-    ListReply,
     Message,
-    ProtocolError,
     Put,
-    Saved,
     Store,
     Stored,
-    Update,
     next_envelope,
-    reply_envelope,
 )
 from ring import key_position
 
@@ -71,11 +67,6 @@ __all__ = ["Coordinator"]
 #: control that the replicas have more than they finish in time.
 CONGESTED_LATENCY = 0.25
 
-
-Send = Callable[[str, Message], None]
-#: (channel, peer, message): frontend for clients, backend for servers
-Reply = Callable[[Channel, bytes, Message], None]
-Publish = Callable[[str, Message], None]
 #: Called when a request finished (every slot done); e.g. to start the next repair.
 Finished = Callable[[str], None]
 
@@ -99,11 +90,11 @@ class Coordinator:
         self.membership = membership
         self._send = send
         self._reply = reply
-        self._publish = publish
         self._new_id = new_id
         self.node_id = node_id
         self.tracer = tracer
         self.log = log
+        self.responder = Responder(send, reply, publish, new_id, node_id, tracer, log)
         self.policy = attempt_policy(config.attempts)
         # tenacity keeps its statistics per thread and expects begin() first;
         # the coordinator lives in one thread (the proxy actor's).
@@ -114,7 +105,11 @@ class Coordinator:
         self.repairs_inflight = 0
         #: clients' requests not yet answered, bounded (``overloaded`` beyond)
         self.admission = Admission(log, target_s=config.request_timeout_s * CONGESTED_LATENCY)
-        self.repairs_sent = 0
+
+    @property
+    def repairs_sent(self) -> int:
+        """Read repairs sent so far."""
+        return self.responder.repairs_sent
 
     # -------------------------------------------------------------- requests
 
@@ -128,7 +123,7 @@ class Coordinator:
         """A server hands over a hint or a stray list; answered on the backend."""
         if msg.owner and msg.owner in self.membership.members:
             if not self.membership.healthy(msg.owner):
-                self._answer_error(
+                self.responder.error(
                     peer, msg, "unavailable", f"{msg.owner} is still down", "backend"
                 )
                 return
@@ -157,14 +152,16 @@ class Coordinator:
         ring = self.membership.ring
         channel: Channel = "backend" if kind == "handoff" else "frontend"
         if not len(ring):
-            self._answer_error(
+            self.responder.error(
                 peer, msg, "unavailable", "no server has joined the ring yet", channel
             )
             return
         if kind in ("put", "get"):
             refusal = self.admission.admit(peer, now)
             if refusal is not None:
-                answer = ErrorReply(**self._answer(msg), code="overloaded", reason=refusal)
+                answer = ErrorReply(
+                    **self.responder.envelope(msg), code="overloaded", reason=refusal
+                )
                 self._reply("frontend", peer, answer)
                 return
         n = self.config.n
@@ -313,7 +310,7 @@ class Coordinator:
                 done = ok >= need
             if done:
                 self._replied(req, now, congested=False)
-                self._succeed(req, ok)
+                self.responder.succeed(req, ok)
             elif ok + active < need:
                 self._replied(req, now, congested=req.refusals == 0)
                 # When refusals alone leave too few slots, the request is
@@ -325,7 +322,7 @@ class Coordinator:
                     if malformed
                     else f"only {ok} of the {need} replicas needed answered"
                 )
-                self._answer_error(
+                self.responder.error(
                     req.peer,
                     req.msg,
                     code,
@@ -336,9 +333,9 @@ class Coordinator:
             self.inflight -= 1
             if req.kind == "repair":
                 self.repairs_inflight -= 1
-                self._repair(req)
+                self.responder.repair(req)
             elif req.kind == "get" and req.replied:
-                self._repair(req)
+                self.responder.repair(req)
 
     def _replied(self, req: Request, now: float, congested: bool) -> None:
         """The client has its answer: the request no longer counts against it
@@ -347,94 +344,3 @@ class Coordinator:
         req.replied = True
         if req.kind in ("put", "get"):
             self.admission.answered(req.peer, now, now - req.started_s, congested)
-
-    def _succeed(self, req: Request, ok: int) -> None:
-        m = req.msg
-        if isinstance(m, Handoff):
-            done = Stored(**self._answer(m), list_id=m.list_id)
-            self._reply("backend", req.peer, done)
-            return
-        if isinstance(m, Put):
-            answer: Message = Saved(**self._answer(m), list_id=m.list_id, acks=ok)
-            self._reply("frontend", req.peer, answer)
-            self._publish(
-                m.list_id,
-                Update(
-                    **next_envelope(m, self._new_id(), self.node_id),
-                    list_id=m.list_id,
-                    state=m.state,
-                ),
-            )
-        else:
-            try:
-                state = self._join([s.blob for s in req.slots if s.status == "ok"])
-            except ProtocolError as exc:
-                self._answer_error(req.peer, m, "internal", f"a replica sent a bad state: {exc}")
-                return
-            answer = ListReply(**self._answer(m), list_id=m.list_id, state=state)
-            self._reply("frontend", req.peer, answer)
-        if m.traced:
-            self.tracer.hop(self.log, "proxy.answered", m, kind=req.kind, replicas=ok)
-
-    def _join(self, blobs: list[bytes | None]) -> bytes | None:
-        """The join of the replicas' copies; skips the work when they agree."""
-        present = [b for b in blobs if b is not None]
-        if not present:
-            return None
-        if all(b == present[0] for b in present):
-            return present[0]
-        merged = ShoppingList.decode(present[0])
-        for blob in present[1:]:
-            merged.merge(ShoppingList.decode(blob))
-        return merged.encode()
-
-    def _repair(self, req: Request) -> None:
-        """Send the join to every owner that answered with an older copy."""
-        answered = [s for s in req.slots if s.status == "ok"]
-        try:
-            best = self._join([s.blob for s in answered])
-        except ProtocolError:
-            return
-        if best is None:
-            return
-        merged: ShoppingList | None = None
-        for slot in answered:
-            if slot.node != slot.owner or slot.blob == best:
-                continue  # stand-ins hold hints, not copies; equal copies need nothing
-            if slot.blob is not None:
-                if merged is None:
-                    merged = ShoppingList.decode(best)
-                if merged.compare(ShoppingList.decode(slot.blob)):
-                    continue  # it has seen everything: an equal state, encoded alike
-            m = req.msg
-            repair = Store(
-                **next_envelope(m, self._new_id(), self.node_id), list_id=m.list_id, state=best
-            )
-            self.tracer.hop(self.log, "proxy.read_repair", repair, to=slot.node)
-            self.repairs_sent += 1
-            self._send(slot.node, repair)
-
-    def _answer(self, msg: Put | Get | Handoff) -> dict[str, Any]:
-        return reply_envelope(msg, self._new_id(), self.node_id)
-
-    def _answer_error(
-        self,
-        peer: bytes,
-        msg: Put | Get | Handoff,
-        code: ErrorCode,
-        reason: str,
-        channel: Channel = "frontend",
-    ) -> None:
-        if channel == "frontend":
-            self.log.info(
-                "proxy.request_failed",
-                trace_id=msg.trace_id,
-                msg_id=msg.msg_id,
-                list_id=msg.list_id,
-                reason=reason,
-            )
-        self._reply(
-            channel,
-            peer,
-            ErrorReply(**self._answer(msg), code=code, reason=reason),
-        )

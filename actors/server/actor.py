@@ -1,10 +1,11 @@
 """The server actor: stores lists, answers the proxy, joins and stays joined.
 
 Writes of one bridge poll are merged and committed in a single transaction
-(group commit) and only then acknowledged, one ``Stored`` each. A write with
-a hint (the proxy's stand-in for an owner that is down) goes to the hints
-table instead, in the same transaction. Reads are answered after the writes
-of the same batch, so they see them, and include hinted writes.
+(group commit) and only then acknowledged, one ``Stored`` each (by the
+:class:`~actors.server.commit.Committer`). A write with a hint (the proxy's
+stand-in for an owner that is down) goes to the hints table instead, in the
+same transaction. Reads are answered after the writes of the same batch, so
+they see them, and include hinted writes.
 
 Joining: until the proxy acks it, the server sends ``S_HELLO`` every
 ``probe_interval_s``. Once a member, it expects the proxy's probes; if none
@@ -20,8 +21,6 @@ owns (:mod:`actors.server.handoff`).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -37,7 +36,8 @@ from actors.kernel import (
     Delivery,
     MsgIds,
 )
-from actors.server.damage import RebuildWatch, StoreFull
+from actors.server.commit import Committer, stored_batches
+from actors.server.damage import RebuildWatch
 from actors.server.digests import DigestIndex
 from actors.server.handoff import HandoffSender
 from actors.server.hints import Hint
@@ -66,13 +66,12 @@ from protocol import (
     Store,
     StoreBatch,
     Stored,
-    StoredBatch,
     reply_envelope,
 )
-from protocol.limits import MAX_BATCH_ITEMS
 from protocol.messages import ServerHealth
 from ring import HashRing
 
+# stored_batches lives in actors.server.commit; still importable from here.
 __all__ = ["ServerActor", "stored_batches"]
 
 log = logs.get_logger("server")
@@ -110,6 +109,9 @@ class ServerActor(BridgedActor):
         self.ids = MsgIds(self.node_id)
         self.tracer = Tracer(c.trace_level, c.trace_sample_rate, debug_hops=c.log_level == "DEBUG")
         self.store = ListStore(self.db_path, durability=c.durability, cache_lists=c.cache_lists)
+        self.committer = Committer(
+            self.store, self._send_backend, self.send_now, self.ids, self.node_id
+        )
         #: when a store that started again empty is full again (see RebuildWatch)
         self.rebuild = RebuildWatch()
         self.index = DigestIndex(None, c.n)
@@ -160,9 +162,11 @@ class ServerActor(BridgedActor):
     def _commit(self, stores: list[tuple[Delivery, Store]]) -> None:
         """Merge a poll's Stores in one transaction, then acknowledge them.
 
-        A full disk refuses them all (``unavailable``: the proxy goes to the
-        next replica at once); any other failure is isolated by
-        :meth:`_commit_apart`, so that a poison write is never re-delivered.
+        A Store whose state does not decode, or belongs to another list, is
+        refused here (``bad_request``); the others are committed by the
+        :class:`~actors.server.commit.Committer`, which refuses them all on
+        a full disk and isolates any other failure, so that a poison write
+        is never re-delivered.
         """
         updates: list[Update] = []
         hints: list[Hint] = []
@@ -185,28 +189,9 @@ class ServerActor(BridgedActor):
         self._current = None
         if not accepted:
             return
-
-        acked: list[bool] = []
-
-        def acknowledge() -> None:
-            acked.append(True)
-            self._acknowledge(accepted)
-
-        try:
-            changed = self.store.merge_many(updates, hints, committed=acknowledge)
-        except StoreFull:
-            # Logged by the store, once: not per write.
-            self._refuse(accepted, "unavailable", "disk full")
-            return
-        except Exception as exc:  # isolated, and logged, by _commit_apart
-            if acked:  # committed and answered; what failed after is the cache's
-                log.exception("server.after_commit_failed", stores=len(accepted))
-                # Their digests must still be filed, or anti-entropy would
-                # see them differ (and repair them in vain) every round.
-                changed = {m.list_id for m in accepted}
-            else:
-                changed = self._commit_apart(accepted, updates, hints, exc)
-        self._filed(changed, accepted)
+        changed = self.committer.commit(accepted, updates, hints)
+        if changed is not None:
+            self._filed(changed, accepted)
 
     def _filed(self, changed: set[str], accepted: list[Store]) -> None:
         """After a commit: note the lists written since their digests were filed."""
@@ -218,54 +203,6 @@ class ServerActor(BridgedActor):
         for msg in accepted:
             if msg.traced:
                 self.tracer.hop(log, "server.stored", msg, list_id=msg.list_id, hint=msg.hint)
-
-    def _commit_apart(
-        self, accepted: list[Store], updates: list[Update], hints: list[Hint], error: Exception
-    ) -> set[str]:
-        """After a batch failed (not for want of space): commit it one list at a time.
-
-        A list whose writes still fail is skipped, logged once and refused
-        (``internal``: the proxy tries another replica); the others are
-        committed and acknowledged. ``accepted`` are the Stores of
-        ``updates`` and ``hints``, in their order. Returns the lists changed.
-        """
-        log.error("server.batch_failed", stores=len(accepted), error=repr(error))
-        by_list: dict[str, tuple[list[Store], list[Update], list[Hint]]] = {}
-        own, hinted = iter(updates), iter(hints)
-        for msg in accepted:
-            msgs, ups, hs = by_list.setdefault(msg.list_id, ([], [], []))
-            msgs.append(msg)
-            if msg.hint and msg.hint != self.node_id:
-                hs.append(next(hinted))
-            else:
-                ups.append(next(own))
-        changed: set[str] = set()
-        for list_id, (msgs, ups, hs) in by_list.items():
-            try:
-                changed |= self.store.merge_many(ups, hs, partial(self._acknowledge, msgs))
-            except StoreFull:
-                self._refuse(msgs, "unavailable", "disk full")
-            except Exception as exc:  # noqa: BLE001 - the poison: skipped, logged, refused
-                log.error("server.write_skipped", list_id=list_id, error=repr(exc))
-                reason = f"this replica cannot store the list ({type(exc).__name__})"
-                self._refuse(msgs, "internal", reason)
-        return changed
-
-    def _acknowledge(self, accepted: list[Store]) -> None:
-        """Committed: answer at once (the cached copies are joined on the tick)."""
-        if len(accepted) == 1:
-            msg = accepted[0]
-            self._send_backend(Stored(**self._answer(msg), list_id=msg.list_id))
-        else:
-            for ack in stored_batches([m.msg_id for m in accepted], self.ids, self.node_id):
-                self._send_backend(ack)
-        self.send_now()
-
-    def _refuse(self, stores: list[Store], code: ErrorCode, reason: str) -> None:
-        """Answer Stores that were not committed with an error, at once (logged by the caller)."""
-        for msg in stores:
-            self._send_backend(ErrorReply(**self._answer(msg), code=code, reason=reason))
-        self.send_now()
 
     @property
     def health(self) -> ServerHealth:
@@ -417,13 +354,3 @@ class ServerActor(BridgedActor):
             b"",
             ErrorReply(**self._answer(msg), code=code, reason=reason),
         )
-
-
-def stored_batches(
-    msg_ids: list[str], new_id: Callable[[], str], sender: str
-) -> Iterator[StoredBatch]:
-    """The acknowledgements of the committed Stores ``msg_ids``: a poll under
-    load can commit more than one StoredBatch may name, so they are split."""
-    for start in range(0, len(msg_ids), MAX_BATCH_ITEMS):
-        ids = msg_ids[start : start + MAX_BATCH_ITEMS]
-        yield StoredBatch(msg_id=new_id(), sender=sender, reply_to=ids)

@@ -8,9 +8,10 @@ its durability modes and its migration are :mod:`actors.server.schema`'s;
 hinted writes are kept by :mod:`actors.server.hints`, in the same
 transaction as the batch they came in.
 
-A bounded LRU cache keeps hot lists decoded, so a delta costs a merge, not
-a read and a decode. That merge waits until the server is between requests
-(:meth:`ListStore.join_pending`, on its tick), where a run of them is cheap.
+A bounded LRU cache (:mod:`actors.server.cache`) keeps hot lists decoded,
+so a delta costs a merge, not a read and a decode. That merge waits until
+the server is between requests (:meth:`ListStore.join_pending`, on its
+tick), where a run of them is cheap.
 A write to a list already stored appends the delta to the delta log
 (:mod:`actors.server.deltas`) instead of rewriting the list: encoding a
 whole list was a quarter of a server's work per write. A list's row is
@@ -23,35 +24,27 @@ the digest as of its last flush. Every list with delta rows is in the
 cache, so a read of a cold list is one row.
 Deltas left by a crash are flushed when the store opens.
 
-The store belongs to one thread: the server's bridge thread, which hosts the
-ServerActor (a SQLite connection must not be shared across threads).
+The store (its cache too) belongs to one thread: the server's bridge
+thread, which hosts the ServerActor (a SQLite connection must not be shared
+across threads).
 """
 
 from __future__ import annotations
 
-import itertools
 import sqlite3
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Final
 
 import logs
 from actors.kernel import Durability
-from actors.server.damage import (
-    BadRow,
-    DiskWatch,
-    StoreFull,
-    decode_row,
-    is_disk_full,
-    open_checked,
-    quarantine_list,
-)
-from actors.server.deltas import DeltaLog, ListRow
-from actors.server.entries import Entry, Join, Update, check_ids, join_all, join_lists
+from actors.server.cache import ListCache
+from actors.server.damage import BadRow, DiskWatch, is_disk_full, open_checked
+from actors.server.deltas import DeltaLog
+from actors.server.entries import Update, check_ids, join_all, join_lists
 from actors.server.hints import Hint, HintRow, HintTable
-from actors.server.schema import position_bytes, transaction
+from actors.server.schema import transaction
 from crdt import ShoppingList
 
 __all__ = ["MAX_DELTAS", "MAX_UNJOINED", "ListStore", "Update"]
@@ -101,15 +94,15 @@ class ListStore:
     def _open(self, db: sqlite3.Connection) -> None:
         """Take the connection to a sound file: join what a crash left in it."""
         self._db = db
-        self._cache: OrderedDict[str, Entry] = OrderedDict()
         self._log = DeltaLog(db)
         #: the seqs of the delta rows of each list that has any (the log's
         #: dict, read on every write); every such list is in the cache
         self._deltas = self._log.seqs
-        #: joins of acknowledged deltas into cached lists, not done yet
-        self._unjoined: list[Join] = []
+        self._lists = ListCache(db, self._log, self._disk, self.path, self._cache_lists)
+        #: the decoded lists (the cache's dict, read on every write)
+        self._cache = self._lists.entries
         self._hints = HintTable(db)
-        self._recover()
+        self._lists.recover()
 
     @property
     def disk_full(self) -> bool:
@@ -142,21 +135,21 @@ class ListStore:
         cached: a read passes the bytes on (whoever decodes them validates
         them), and reads of cold lists must not evict the hot ones.
         """
-        entry = self._hit(list_id)
+        entry = self._lists.hit(list_id)
         if entry is None:
-            return self._select(list_id)
-        if self._unjoined:
+            return self._lists.row(list_id)
+        if self._lists.unjoined:
             self.join_pending()
         if entry.blob is None:
             entry.blob = entry.state.encode()
         return entry.blob
 
     def get_list(self, list_id: str) -> ShoppingList | None:
-        entry = self._lookup(list_id)
+        entry = self._lists.lookup(list_id)
         if entry is None:
             return None
         self.join_pending()
-        self._shrink()
+        self._lists.shrink()
         return entry.state
 
     def cached(self) -> set[str]:
@@ -175,32 +168,6 @@ class ListStore:
         for (list_id,) in self._db.execute("SELECT list_id FROM lists ORDER BY position"):
             yield list_id
 
-    def _hit(self, list_id: str) -> Entry | None:
-        entry = self._cache.get(list_id)
-        if entry is not None:
-            self._cache.move_to_end(list_id)
-        return entry
-
-    def _select(self, list_id: str) -> bytes | None:
-        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
-        return bytes(row[0]) if row is not None else None
-
-    def _lookup(self, list_id: str) -> Entry | None:
-        """The cached list, loaded if need be; the caller then calls :meth:`_shrink`."""
-        entry = self._hit(list_id)
-        if entry is not None:
-            return entry
-        blob = self._select(list_id)
-        if blob is None:
-            return None
-        try:
-            state = decode_row(list_id, None, blob)
-        except BadRow as bad:
-            self._quarantine(bad)  # absent here now: a write starts it afresh
-            return None
-        entry = self._cache[list_id] = Entry(state, blob)
-        return entry
-
     # ---------------------------------------------------------------- writes
 
     def merge_many(
@@ -215,8 +182,9 @@ class ListStore:
         from]) for lists this server keeps; ``hints`` are (owner, list id,
         state or delta) held for an owner that is down. When this returns,
         the transaction is committed; if it raises, nothing was written and
-        the cache is left as the database is: :class:`StoreFull` if the
-        disk is full (see :attr:`disk_full`).
+        the cache is left as the database is:
+        :class:`~actors.server.damage.StoreFull` if the disk is full (see
+        :attr:`disk_full`).
 
         ``committed`` is called once the transaction is committed (at once
         when the store held every write already): the caller acknowledges
@@ -234,10 +202,12 @@ class ListStore:
         check_ids(updates, hints)
         touched: set[str] = set()
         try:
-            changed, deltas, flush, later = join_lists(updates, touched, self._cache, self._lookup)
+            changed, deltas, flush, later = join_lists(
+                updates, touched, self._cache, self._lists.lookup
+            )
             hinted = self._hints.join(hints) if hints else []
             if len(self._cache) > self._cache_lists:
-                flush.update(self._overflow())
+                flush.update(self._lists.overflow())
             held = self._deltas
             for list_id, blobs in deltas.items():
                 if len(held.get(list_id, ())) + len(blobs) >= MAX_DELTAS:
@@ -251,22 +221,22 @@ class ListStore:
                 # A list written whole is encoded from its joined state: join it now.
                 join_all([j for j in later if j[0] in flush])
                 later = [j for j in later if j[0] not in flush]
-            self._log.write(deltas, self._rows(flush) if flush else [], flush, hinted)
+            self._log.write(deltas, self._lists.rows(flush) if flush else [], flush, hinted)
         except BaseException as exc:
-            self._forget(touched)
+            self._lists.forget(touched)
             self._disk.check(exc, self.path)  # a full disk: StoreFull
             raise
         if self._disk.full:
             self._disk.ok(self.path)
         if hinted:
             self._hints.stored(hinted)
-        self._unjoined += later
+        self._lists.unjoined += later
         if committed is not None:
             committed()
-        if len(self._unjoined) > MAX_UNJOINED:
+        if len(self._lists.unjoined) > MAX_UNJOINED:
             self.join_pending()
         if len(self._cache) > self._cache_lists:
-            self._shrink()
+            self._lists.shrink()
         return changed
 
     def join_pending(self) -> None:
@@ -279,108 +249,11 @@ class ListStore:
         arrives again before its join is stored twice, which a join
         forgives.
         """
-        if not self._unjoined:
-            return
-        joins, self._unjoined = self._unjoined, []
-        try:
-            join_all(joins)
-        except BaseException:
-            # Committed, but the cache missed a join: load those lists again.
-            self._forget({list_id for list_id, _, _ in joins})
-            raise
+        self._lists.join_pending()
 
     def settle(self, list_ids: Iterable[str] | None = None) -> None:
         """Rewrite the rows of lists that hold deltas: all, or those of ``list_ids``."""
-        held = self._deltas if list_ids is None else [i for i in list_ids if i in self._deltas]
-        flush = set(held)
-        if flush:
-            self._log.write({}, self._rows(flush), flush, [])
-
-    def _overflow(self) -> set[str]:
-        """The coldest cached lists beyond the cache's size that hold deltas."""
-        extra = len(self._cache) - self._cache_lists
-        if extra <= 0:
-            return set()
-        return {i for i in itertools.islice(self._cache, extra) if i in self._deltas}
-
-    def _shrink(self) -> None:
-        """Evict the coldest lists beyond the cache's size, flushing any with deltas.
-
-        On a full disk the lists whose flush failed stay cached (every list
-        with delta rows must be) and the cache stays over its size a while.
-        """
-        flush = self._overflow()
-        if flush:
-            try:
-                self._log.write({}, self._rows(flush), flush, [])
-            except sqlite3.Error as exc:
-                self._disk.tolerate(exc, self.path)
-        extra = len(self._cache) - self._cache_lists
-        for list_id in list(itertools.islice(self._cache, max(0, extra))):
-            if list_id not in self._deltas:
-                del self._cache[list_id]
-
-    def _rows(self, flush: set[str]) -> list[ListRow]:
-        """The rows that write the lists of ``flush`` whole, from their joined states."""
-        self.join_pending()
-        rows: list[ListRow] = []
-        for list_id in flush:
-            entry = self._cache.get(list_id)
-            if entry is None:
-                continue  # a bad row not yet set aside (see _forget): nothing to write
-            blob = entry.blob
-            if blob is None:
-                blob = entry.blob = entry.state.encode()
-            rows.append((list_id, position_bytes(list_id), blob, entry.state.digest()))
-        return rows
-
-    def _forget(self, touched: set[str]) -> None:
-        """After a failed batch: make the cache what the database holds again.
-
-        States were merged in place. Lists without delta rows are evicted
-        (the next read loads the row); the others are loaded again from
-        their row and deltas, so that every list with deltas stays cached.
-        ``_deltas`` itself changes only after a commit, so it still holds.
-        """
-        # Every list is seen to, even when one fails: a list left as merged
-        # in place would serve writes that were never committed.
-        for list_id in touched:
-            self._cache.pop(list_id, None)
-            if list_id in self._deltas:
-                try:
-                    self._cache[list_id] = Entry(self._log.load(list_id), None)
-                except BadRow as bad:
-                    try:
-                        self._quarantine(bad)
-                    except (StoreFull, sqlite3.Error):
-                        # Not moved aside (the disk is full): left uncached,
-                        # so its next read meets the bad row and tries again.
-                        log.warning("server.quarantine_deferred", list_id=list_id)
-
-    def _quarantine(self, bad: BadRow) -> None:
-        """Move a list with a row that does not decode out of the live tables, and forget it."""
-        try:
-            quarantine_list(self._db, bad, self._deltas.get(bad.list_id, []))
-        except sqlite3.Error as exc:
-            self._disk.check(exc, self.path)
-            raise
-        self._deltas.pop(bad.list_id, None)
-        self._cache.pop(bad.list_id, None)
-
-    def _recover(self) -> None:
-        """Flush the lists a crash left with delta rows (on a full disk, they wait)."""
-        left, bad = self._log.recover()
-        for row in bad:
-            self._quarantine(row)
-        if not left:
-            return
-        for list_id, state in left.items():
-            self._cache[list_id] = Entry(state, None)
-        try:
-            self.settle()
-        except sqlite3.Error as exc:
-            self._disk.tolerate(exc, self.path)
-        self._shrink()
+        self._lists.settle(list_ids)
 
     # ----------------------------------------------------------------- hints
 
@@ -392,7 +265,7 @@ class ListStore:
         try:
             return self._hints.joined(list_id, own)
         except BadRow as bad:
-            self._quarantine(bad)
+            self._lists.quarantine(bad)
             return self._hints.joined(list_id, None)
 
     def hints(self, limit: int, skip: Collection[str] = ()) -> list[HintRow]:

@@ -1,0 +1,200 @@
+"""A store's decoded lists: a bounded LRU cache kept true to the rows and the delta log.
+
+A cached list (an :class:`~actors.server.entries.Entry`) is its row joined
+with its delta rows. Every list with delta rows is cached, and stays so
+until its row is rewritten whole (*flushed*, which drops its delta rows):
+only the cache holds its joined state. Beyond its size the cache evicts its
+coldest lists, flushing those with deltas first (:meth:`ListCache.shrink`).
+The joins of acknowledged deltas wait in :attr:`ListCache.unjoined` until
+:meth:`ListCache.join_pending`. After a failed batch,
+:meth:`ListCache.forget` makes the cache what the database holds again; a
+row that does not decode is quarantined (:meth:`ListCache.quarantine`), and
+its list is then absent.
+
+When to cache, join and flush is :class:`~actors.server.store.ListStore`'s
+to say: the cache takes the store's connection, delta log and disk watch,
+and runs on the thread that owns them: the server's bridge thread, which
+hosts the ServerActor.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sqlite3
+from collections import OrderedDict
+from collections.abc import Iterable
+from pathlib import Path
+
+import logs
+from actors.server.damage import BadRow, DiskWatch, StoreFull, decode_row, quarantine_list
+from actors.server.deltas import DeltaLog, ListRow
+from actors.server.entries import Entry, Join, join_all
+from actors.server.schema import position_bytes
+
+__all__ = ["ListCache"]
+
+log = logs.get_logger("server")
+
+
+class ListCache:
+    """The decoded lists of one store; see the module docstring.
+
+    Args:
+        db: the store's connection, with its schema made.
+        delta_log: the store's delta log (its lists with delta rows stay cached).
+        disk: the store's disk watch, told of the writes that fail for want of space.
+        path: the database file (named in what the disk watch logs).
+        size: how many lists to keep decoded (at least 1).
+    """
+
+    __slots__ = ("_db", "_deltas", "_disk", "_log", "_path", "entries", "size", "unjoined")
+
+    def __init__(
+        self, db: sqlite3.Connection, delta_log: DeltaLog, disk: DiskWatch, path: Path, size: int
+    ) -> None:
+        self._db = db
+        self._log = delta_log
+        self._disk = disk
+        self._path = path
+        #: the seqs of the delta rows of each list that has any (the log's dict)
+        self._deltas = delta_log.seqs
+        #: the decoded lists, the least recently used first
+        self.entries: OrderedDict[str, Entry] = OrderedDict()
+        #: how many lists to keep (lists with delta rows may exceed it a while)
+        self.size = size
+        #: joins of acknowledged deltas into cached lists, not done yet
+        self.unjoined: list[Join] = []
+
+    def hit(self, list_id: str) -> Entry | None:
+        """The cached list, now the most recently used; ``None`` if not cached."""
+        entry = self.entries.get(list_id)
+        if entry is not None:
+            self.entries.move_to_end(list_id)
+        return entry
+
+    def row(self, list_id: str) -> bytes | None:
+        """The state in a list's row (as of its last flush), or ``None``."""
+        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
+        return bytes(row[0]) if row is not None else None
+
+    def lookup(self, list_id: str) -> Entry | None:
+        """The cached list, loaded if need be; the caller then calls :meth:`shrink`."""
+        entry = self.hit(list_id)
+        if entry is not None:
+            return entry
+        blob = self.row(list_id)
+        if blob is None:
+            return None
+        try:
+            state = decode_row(list_id, None, blob)
+        except BadRow as bad:
+            self.quarantine(bad)  # absent here now: a write starts it afresh
+            return None
+        entry = self.entries[list_id] = Entry(state, blob)
+        return entry
+
+    def join_pending(self) -> None:
+        """Do the joins waiting (see :meth:`ListStore.join_pending
+        <actors.server.store.ListStore.join_pending>`)."""
+        if not self.unjoined:
+            return
+        joins, self.unjoined = self.unjoined, []
+        try:
+            join_all(joins)
+        except BaseException:
+            # Committed, but the cache missed a join: load those lists again.
+            self.forget({list_id for list_id, _, _ in joins})
+            raise
+
+    def settle(self, list_ids: Iterable[str] | None = None) -> None:
+        """Rewrite the rows of lists that hold deltas: all, or those of ``list_ids``."""
+        held = self._deltas if list_ids is None else [i for i in list_ids if i in self._deltas]
+        flush = set(held)
+        if flush:
+            self._log.write({}, self.rows(flush), flush, [])
+
+    def overflow(self) -> set[str]:
+        """The coldest cached lists beyond the cache's size that hold deltas."""
+        extra = len(self.entries) - self.size
+        if extra <= 0:
+            return set()
+        return {i for i in itertools.islice(self.entries, extra) if i in self._deltas}
+
+    def shrink(self) -> None:
+        """Evict the coldest lists beyond the cache's size, flushing any with deltas.
+
+        On a full disk the lists whose flush failed stay cached (every list
+        with delta rows must be) and the cache stays over its size a while.
+        """
+        flush = self.overflow()
+        if flush:
+            try:
+                self._log.write({}, self.rows(flush), flush, [])
+            except sqlite3.Error as exc:
+                self._disk.tolerate(exc, self._path)
+        extra = len(self.entries) - self.size
+        for list_id in list(itertools.islice(self.entries, max(0, extra))):
+            if list_id not in self._deltas:
+                del self.entries[list_id]
+
+    def rows(self, flush: set[str]) -> list[ListRow]:
+        """The rows that write the lists of ``flush`` whole, from their joined states."""
+        self.join_pending()
+        rows: list[ListRow] = []
+        for list_id in flush:
+            entry = self.entries.get(list_id)
+            if entry is None:
+                continue  # a bad row not yet set aside (see forget): nothing to write
+            blob = entry.blob
+            if blob is None:
+                blob = entry.blob = entry.state.encode()
+            rows.append((list_id, position_bytes(list_id), blob, entry.state.digest()))
+        return rows
+
+    def forget(self, touched: set[str]) -> None:
+        """After a failed batch: make the cache what the database holds again.
+
+        States were merged in place. Lists without delta rows are evicted
+        (the next read loads the row); the others are loaded again from
+        their row and deltas, so that every list with deltas stays cached.
+        The log's seqs change only after a commit, so they still hold.
+        """
+        # Every list is seen to, even when one fails: a list left as merged
+        # in place would serve writes that were never committed.
+        for list_id in touched:
+            self.entries.pop(list_id, None)
+            if list_id in self._deltas:
+                try:
+                    self.entries[list_id] = Entry(self._log.load(list_id), None)
+                except BadRow as bad:
+                    try:
+                        self.quarantine(bad)
+                    except (StoreFull, sqlite3.Error):
+                        # Not moved aside (the disk is full): left uncached,
+                        # so its next read meets the bad row and tries again.
+                        log.warning("server.quarantine_deferred", list_id=list_id)
+
+    def quarantine(self, bad: BadRow) -> None:
+        """Move a list with a row that does not decode out of the live tables, and forget it."""
+        try:
+            quarantine_list(self._db, bad, self._deltas.get(bad.list_id, []))
+        except sqlite3.Error as exc:
+            self._disk.check(exc, self._path)
+            raise
+        self._deltas.pop(bad.list_id, None)
+        self.entries.pop(bad.list_id, None)
+
+    def recover(self) -> None:
+        """Flush the lists a crash left with delta rows (on a full disk, they wait)."""
+        left, bad = self._log.recover()
+        for row in bad:
+            self.quarantine(row)
+        if not left:
+            return
+        for list_id, state in left.items():
+            self.entries[list_id] = Entry(state, None)
+        try:
+            self.settle()
+        except sqlite3.Error as exc:
+            self._disk.tolerate(exc, self._path)
+        self.shrink()
