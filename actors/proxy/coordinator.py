@@ -220,7 +220,7 @@ class Coordinator:
     # ------------------------------------------------------------- outcomes
 
     def on_reply(self, node: str, msg: Stored | Fetched | ErrorReply, now: float) -> None:
-        entry = self.pending.pop(msg.reply_to, None)
+        entry = self._answered(node, msg.reply_to)
         if entry is None:
             return  # late answer to an attempt that already timed out, or a repair
         req, slot = entry
@@ -243,10 +243,21 @@ class Coordinator:
 
     def on_stored(self, node: str, reply_to: str, now: float) -> None:
         """One Store of a StoredBatch was committed."""
-        entry = self.pending.pop(reply_to, None)
+        entry = self._answered(node, reply_to)
         if entry is not None:
             self.membership.seen(node, now)
             self._ok(node, *entry, now)
+
+    def _answered(self, node: str, reply_to: str) -> tuple[Request, Slot] | None:
+        """The attempt ``reply_to`` answers, if ``node`` is the server it was
+        sent to: an answer counts only from there (``node`` is who the
+        connection is, not a field of the message), so no other peer can
+        acknowledge a write it never stored."""
+        entry = self.pending.get(reply_to)
+        if entry is None or entry[1].node != node:
+            return None
+        del self.pending[reply_to]
+        return entry
 
     def _ok(self, node: str, req: Request, slot: Slot, now: float) -> None:
         req.finish(slot, "ok")

@@ -210,6 +210,22 @@ def test_saved_is_replied_once_after_exactly_w_stored(w: int) -> None:
     assert ["frontend"] == proxy.channels
 
 
+def test_an_acknowledgement_counts_only_from_the_server_the_store_went_to() -> None:
+    """A peer that learned a Store's id and answers it, or acks it in a
+    StoredBatch, in another server's place acknowledges nothing; the real
+    server's answer still counts."""
+    proxy = make_proxy(FIVE, w=2)
+    proxy.coordinator.put(PEER, put(), 0.0)
+    (first, store), (second, _), *_ = proxy.stores()
+    outsider = next(n for n in FIVE if n not in proxy.owners())
+    proxy.coordinator.on_reply(outsider, stored_reply(outsider, store), 0.1)
+    proxy.coordinator.on_stored(second, store.msg_id, 0.1)  # another owner, the same id
+    proxy.stored(second)
+    assert [] == proxy.replies  # one real acknowledgement of the two needed
+    proxy.stored(first)
+    assert [Saved] == [type(m) for _, m in proxy.replies]
+
+
 def test_a_saved_write_is_published_once_with_its_state() -> None:
     proxy = make_proxy(FIVE)
     msg = put()
