@@ -5,6 +5,7 @@
 ``python run.py cluster TOPOLOGY [--host H]`` run a topology's processes (on host H)
 ``python run.py client --id NAME ... CMD``  one client command (see ``--help``)
 ``python run.py status``                    ring members, joiners, probe results
+``python run.py keys TOPOLOGY [--host H]``   make the CurveZMQ key files a topology lacks
 ``python run.py trace TRACE_ID``            the hops of one request, from every log
 ``python run.py bench [--json] ...``        benchmark a fresh cluster against the raw baseline
 ``python run.py demo``                      two offline replicas converging, no cluster
@@ -97,16 +98,20 @@ def cmd_client(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
+    from supervisor.keys import KeysMissing  # noqa: PLC0415
     from supervisor.probe import ProxyUnreachable, fetch_status  # noqa: PLC0415
     from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
+    from supervisor.transport import client_curve  # noqa: PLC0415
     from ui.cli import print_status, status_to_json  # noqa: PLC0415
 
     try:
-        endpoint = (
-            args.proxy
-            or resolve_endpoints(load_topology(args.topology or DEFAULT_TOPOLOGY))["frontend"]
-        )
-        status = fetch_status(endpoint)
+        topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
+        endpoint = args.proxy or resolve_endpoints(topology)["frontend"]
+        try:
+            curve = client_curve(topology)
+        except KeysMissing:
+            curve = None  # no key for a secured proxy here: it will not answer
+        status = fetch_status(endpoint, curve=curve)
     except TopologyError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 4
@@ -117,6 +122,23 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(json.dumps(status_to_json(status)))
     else:
         print_status(status, Console(highlight=False), show_ranges=args.ranges)
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """Make the CurveZMQ key files a topology lacks (with ``--host``: of its processes)."""
+    from supervisor.keys import ensure_keys, key_names  # noqa: PLC0415
+    from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
+
+    try:
+        topology = load_topology(args.topology)
+    except TopologyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 4
+    names = key_names(topology, args.host)
+    made = ensure_keys(topology.keys_dir, names)
+    for name in names:
+        print(f"{'made' if name in made else 'kept'} {topology.keys_dir / name}.key(_secret)")
     return 0
 
 
@@ -141,6 +163,7 @@ def cmd_default(_args: argparse.Namespace) -> int:
     from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
     from supervisor.probe import ProxyUnreachable, wait_for_ring  # noqa: PLC0415
     from supervisor.topology import load_topology  # noqa: PLC0415
+    from supervisor.transport import client_curve  # noqa: PLC0415
     from ui.client import ClientOptions  # noqa: PLC0415
     from ui.menu import Shell  # noqa: PLC0415
 
@@ -162,6 +185,8 @@ def cmd_default(_args: argparse.Namespace) -> int:
                 len(topology.servers),
                 30.0,
                 running=lambda: cluster.poll() is None,
+                # The supervisor makes the keys on a first run: read once there.
+                curve=lambda: client_curve(topology),
             )
         except ProxyUnreachable as exc:
             console.print(f"[red]the cluster did not come up: {exc}[/red]")
@@ -212,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--ranges", type=int, default=2, help="key ranges shown per server")
     p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("keys", help="make the CurveZMQ key files a topology lacks")
+    p.add_argument("topology", help="topology TOML file")
+    p.add_argument("--host", help="only the keys of the processes placed on this host")
+    p.set_defaults(func=cmd_keys)
 
     p = sub.add_parser("trace", help="the hops of one request, from every process's log")
     p.add_argument("trace_id")

@@ -2,16 +2,23 @@
 
 1. Measures the raw baseline on this machine, now (:mod:`benchmarks.baseline`).
 2. Starts its own cluster (five servers, N=3, R=2, W=2, the chosen
-   durability, logging and tracing at their defaults) on ephemeral ports,
-   with its files under ``var/bench/``.
+   durability, logging and tracing at their defaults, CurveZMQ on every
+   socket) on ephemeral ports, with its files under ``var/bench/``.
 3. Stores ``--lists`` lists of ``--items`` items each.
 4. Measures latency: one client, one request at a time (deltas).
 5. Measures throughput: ``--clients`` processes, each with ``--window``
    requests outstanding, 90% of writes as deltas, reads at ``--read-ratio``.
 6. Reads back every list and checks that every acknowledged write is in it:
    a run that loses writes reports failure, not a number.
+7. With ``--security both`` (the default), does 2-6 again on a plaintext
+   cluster (``security = "off"``) with the same settings, and reports how
+   the secured figures compare: ``secured_over_insecure_writes`` (writes/s)
+   and ``secured_over_insecure_p50`` (one client's p50). ``--security
+   curve`` or ``off`` runs one cluster only.
 
-With ``--json`` the last line printed is one JSON object with the figures.
+With ``--json`` the last line printed is one JSON object with the figures:
+those of the first cluster run (the secured one, unless ``--security off``)
+at its top level, the plaintext run's under ``insecure`` (with ``both``).
 """
 
 from __future__ import annotations
@@ -30,26 +37,34 @@ import uuid
 from collections import defaultdict
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import zmq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from actors.kernel import CurveClient, apply_curve
 from benchmarks.baseline import measure_baseline
-from benchmarks.loadgen import client_main, run_client
+from benchmarks.loadgen import client_main, curve_to_json, own_pair, run_client
 from crdt import ShoppingList
 from protocol import Get, ListReply, Put, Saved, decode, encode
 from supervisor.endpoints import read_endpoints
 from supervisor.probe import wait_for_ring
-from supervisor.topology import TopologyError
+from supervisor.topology import TopologyError, load_topology
+from supervisor.transport import client_curve
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("s1", "s2", "s3", "s4", "s5")
+#: A cluster's ``security`` setting: CurveZMQ, or plaintext (to compare figures).
+Security = Literal["curve", "off"]
+#: What ``--security`` may ask for: one cluster of either kind, or both in turn.
+SECURITY_CHOICES: Final = ("curve", "off", "both")
 
 
-def _topology(base: Path, durability: str, cache_lists: int, cpu_affinity: str) -> str:
+def _topology(
+    base: Path, durability: str, cache_lists: int, cpu_affinity: str, security: Security
+) -> str:
     lines = [
         "[cluster]",
         'name = "bench"',
@@ -58,6 +73,7 @@ def _topology(base: Path, durability: str, cache_lists: int, cpu_affinity: str) 
         f'durability = "{durability}"',
         f"cache_lists = {cache_lists}",
         f'cpu_affinity = "{cpu_affinity}"',
+        f'security = "{security}"',
         "join_batch_timeout_s = 0.5",
         "",
         "[proxy]",
@@ -71,15 +87,28 @@ def _topology(base: Path, durability: str, cache_lists: int, cpu_affinity: str) 
 
 
 class Cluster:
-    """``run.py cluster`` in the background, stopped however the run ends."""
+    """``run.py cluster`` in the background, stopped however the run ends.
+
+    Its topology's ``security`` is ``security``: with ``"curve"`` (the
+    default) every socket to its proxy must speak CurveZMQ, with the keys
+    :meth:`curve` gives; its supervisor makes the key files (under
+    ``base/keys``) as it starts.
+    """
 
     def __init__(
-        self, base: Path, durability: str, cache_lists: int, cpu_affinity: str = "spread"
+        self,
+        base: Path,
+        durability: str,
+        cache_lists: int,
+        cpu_affinity: str = "spread",
+        security: Security = "curve",
     ) -> None:
         self.base = base
+        self.security: Security = security
+        self._curve: CurveClient | None = None
         base.mkdir(parents=True, exist_ok=True)
         self.topology = base / "topology.toml"
-        self.topology.write_text(_topology(base, durability, cache_lists, cpu_affinity))
+        self.topology.write_text(_topology(base, durability, cache_lists, cpu_affinity, security))
         out = (base / "cluster.out").open("ab")
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "cluster", str(self.topology)],
@@ -95,8 +124,35 @@ class Cluster:
         except TopologyError:
             return "tcp://127.0.0.1:1"  # not up yet
 
+    def curve(self) -> CurveClient | None:
+        """The keys of a socket of the benchmark's own to the proxy: one
+        ephemeral pair (made on the first call, then the same) and the
+        proxy's public key; ``None`` if the cluster is plaintext.
+
+        Raises:
+            KeysMissing: the supervisor has not made the key files yet
+                (:meth:`wait` waits for them).
+        """
+        if self.security == "off":
+            return None
+        if self._curve is None:  # a failed read is not cached: the files may come
+            self._curve = client_curve(load_topology(self.topology))
+        return self._curve
+
     def wait(self) -> str:
-        wait_for_ring(self.endpoint, len(SERVERS), 60.0, running=lambda: self.proc.poll() is None)
+        """Wait (up to 60 s) until every server answers a status probe, sent
+        with :meth:`curve`'s keys; the proxy's frontend endpoint.
+
+        Raises:
+            ProxyUnreachable: the ring was not up in time, or the cluster died.
+        """
+        wait_for_ring(
+            self.endpoint,
+            len(SERVERS),
+            60.0,
+            running=lambda: self.proc.poll() is None,
+            curve=self.curve,
+        )
         return self.endpoint()
 
     def stop(self) -> None:
@@ -109,11 +165,20 @@ class Cluster:
                 self.proc.wait()
 
 
-def _pipelined(endpoint: str, requests: list[Any], window: int = 256) -> list[Any]:
-    """Send requests with a window outstanding; returns the answers in request order."""
+def _pipelined(
+    endpoint: str, requests: list[Any], window: int = 256, *, curve: CurveClient | None
+) -> list[Any]:
+    """Send requests with a window outstanding, over CurveZMQ with ``curve``
+    (``None``: plaintext); returns the answers in request order (``None``
+    where a request got none).
+
+    Raises:
+        RuntimeError: no answer at all for 30 s.
+    """
     ctx: zmq.Context[Any] = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+    apply_curve(sock, curve)
     sock.connect(endpoint)
     answers: dict[str, Any] = {}
     pending = 0
@@ -145,7 +210,16 @@ def _pipelined(endpoint: str, requests: list[Any], window: int = 256) -> list[An
     return [answers.get(m.msg_id) for m in requests]
 
 
-def preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str, int]]:
+def preload(
+    endpoint: str, lists: int, items: list[str], *, curve: CurveClient | None
+) -> dict[str, dict[str, int]]:
+    """Store ``lists`` new lists, each with every one of ``items`` once, over
+    CurveZMQ with ``curve`` (``None``: plaintext); their ledger (list id ->
+    item -> quantity saved).
+
+    Raises:
+        RuntimeError: some were still not saved after five tries.
+    """
     ledger: dict[str, dict[str, int]] = {}
     puts = []
     for k in range(lists):
@@ -157,7 +231,7 @@ def preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str, 
         )
         ledger[state.list_id] = dict.fromkeys(items, 1)
     for _ in range(5):  # an overloaded proxy answers "unavailable": send those again
-        answers = _pipelined(endpoint, puts)
+        answers = _pipelined(endpoint, puts, curve=curve)
         puts = [p for p, a in zip(puts, answers, strict=True) if not isinstance(a, Saved)]
         if not puts:
             return ledger
@@ -165,9 +239,15 @@ def preload(endpoint: str, lists: int, items: list[str]) -> dict[str, dict[str, 
 
 
 def verify(
-    endpoint: str, ledger: dict[str, dict[str, int]], settle_s: float = 30.0
+    endpoint: str,
+    ledger: dict[str, dict[str, int]],
+    settle_s: float = 30.0,
+    *,
+    curve: CurveClient | None,
 ) -> tuple[int, int, int, int]:
     """(acknowledged quantity missing, lists checked, lists short at first, lists unreadable).
+
+    Reads over CurveZMQ with ``curve`` (``None``: plaintext).
 
     A read merges R replicas; right after a burst, the R that answer first may
     both lack a write that W others hold (sloppy quorum: one may be a
@@ -186,7 +266,9 @@ def verify(
         short: list[str] = []
         unreadable: list[str] = []
         lost = 0
-        for get, answer in zip(gets, _pipelined(endpoint, gets, window=64), strict=True):
+        for get, answer in zip(
+            gets, _pipelined(endpoint, gets, window=64, curve=curve), strict=True
+        ):
             if not isinstance(answer, ListReply):
                 unreadable.append(get.list_id)
                 continue
@@ -211,8 +293,20 @@ def _percentile(sorted_ms: list[float], q: float) -> float:
 
 
 def _throughput(
-    endpoint: str, args: argparse.Namespace, lists: list[str], items: list[str], console: Console
+    endpoint: str,
+    curve: CurveClient | None,
+    args: argparse.Namespace,
+    lists: list[str],
+    items: list[str],
+    console: Console,
 ) -> list[dict[str, Any]]:
+    """``args.clients`` load processes for ``args.seconds``, their sockets
+    over CurveZMQ (each with a key pair of its own, trusting ``curve``'s
+    server; ``None``: plaintext); their reports.
+
+    Raises:
+        RuntimeError: a process did not get ready or died without a report.
+    """
     spawn = mp.get_context("spawn")
     conns, procs = [], []
     for c in range(args.clients):
@@ -228,6 +322,7 @@ def _throughput(
             "read_ratio": args.read_ratio,
             "seed": c + 1,
             "prebuild": args.prebuild,
+            "curve": curve_to_json(own_pair(curve)),
         }
         proc = spawn.Process(target=client_main, args=(child, json.dumps(kwargs).encode()))
         proc.start()
@@ -278,33 +373,105 @@ def _throughput(
     return [r for r in reports if r is not None]
 
 
+#: The issue's bounds for the secured cluster against the plaintext one:
+#: printed as met or missed, never asserted (figures are the bench's business).
+WRITES_RATIO_TARGET: Final = 0.7  # secured writes/s at least this share of plaintext's
+P50_RATIO_TARGET: Final = 1.3  # one client's secured p50 at most this multiple
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    """The baseline, then one cluster per kind ``args.security`` asks for
+    (``both``: a secured one, then a plaintext one with the same settings);
+    the figures (see the module docstring)."""
     console = Console(stderr=args.json, highlight=False)
     console.print("measuring the baseline (client -> Python forwarder -> echo)...")
     baseline = measure_baseline()
-    base = Path(args.var) / f"run-{os.getpid()}"
+    kinds: list[Security] = ["curve", "off"] if args.security == "both" else [args.security]
+    runs = [_run_cluster(args, kind, baseline, console) for kind in kinds]
+    result = runs[0]
+    if len(runs) == 2:
+        insecure = runs[1]
+        result["insecure"] = insecure
+        result["secured_over_insecure_writes"] = _ratio(
+            result["writes_per_s"], insecure["writes_per_s"], 3
+        )
+        result["secured_over_insecure_p50"] = _ratio(result["p50_ms"], insecure["p50_ms"], 3)
+        _compare(console, result, insecure)
+    return result
+
+
+def _ratio(num: float, den: float, digits: int) -> float | None:
+    return round(num / den, digits) if den else None
+
+
+def _compare(console: Console, secured: dict[str, Any], insecure: dict[str, Any]) -> None:
+    """Print the two runs side by side, the ratios, and whether the targets were met."""
+    table = Table(title="secured (curve) against plaintext (off)")
+    table.add_column("figure")
+    table.add_column("curve", justify="right")
+    table.add_column("off", justify="right")
+    table.add_column("curve / off", justify="right")
+    for key in ("writes_per_s", "reads_per_s", "p50_ms", "p99_ms", "load_p50_ms", "load_p99_ms"):
+        ratio = _ratio(secured[key], insecure[key], 3)
+        table.add_row(
+            key, f"{secured[key]:,}", f"{insecure[key]:,}", "-" if ratio is None else f"{ratio}"
+        )
+    console.print(table)
+    writes, p50 = secured["secured_over_insecure_writes"], secured["secured_over_insecure_p50"]
+    met = writes is not None and writes >= WRITES_RATIO_TARGET
+    console.print(
+        f"secured_over_insecure_writes {writes} (target >= {WRITES_RATIO_TARGET}): "
+        + ("met" if met else "TARGET MISSED")
+    )
+    met = p50 is not None and p50 <= P50_RATIO_TARGET
+    console.print(
+        f"secured_over_insecure_p50 {p50} (target <= {P50_RATIO_TARGET}): "
+        + ("met" if met else "TARGET MISSED")
+    )
+
+
+def _run_cluster(
+    args: argparse.Namespace, security: Security, baseline: dict[str, float], console: Console
+) -> dict[str, Any]:
+    """Steps 2-6 on a cluster of its own with ``security``; its figures.
+
+    The cluster is stopped, and its files removed unless ``args.keep``,
+    however the run ends.
+    """
+    base = Path(args.var) / f"run-{os.getpid()}-{security}"
     items = [f"item-{i:02d}" for i in range(args.items)]
-    cluster = Cluster(base, args.durability, args.cache_lists, args.cpu_affinity)
+    console.print(f"[bold]cluster with security = {security!r}[/bold]")
+    cluster = Cluster(base, args.durability, args.cache_lists, args.cpu_affinity, security)
     try:
         endpoint = cluster.wait()
+        curve = cluster.curve()
         console.print(f"cluster up; storing {args.lists:,} lists of {args.items} items...")
-        ledger = preload(endpoint, args.lists, items)
+        ledger = preload(endpoint, args.lists, items, curve=curve)
         lists = list(ledger)
         console.print("latency: one client, one write at a time...")
         single = run_client(
-            endpoint, "latency", lists, items, None, args.latency_requests, 1, 0.0, seed=99
+            endpoint,
+            "latency",
+            lists,
+            items,
+            None,
+            args.latency_requests,
+            1,
+            0.0,
+            seed=99,
+            curve=curve,
         )
         lat = sorted(single.latencies_ms)
         console.print(
             f"throughput: {args.clients} clients, window {args.window}, {args.seconds}s..."
         )
-        reports = _throughput(endpoint, args, lists, items, console)
+        reports = _throughput(endpoint, curve, args, lists, items, console)
         merged: dict[str, dict[str, int]] = defaultdict(dict)
         for source in [ledger, single.acked, *[r["acked"] for r in reports]]:
             for list_id, per_item in source.items():
                 for item, qty in per_item.items():
                     merged[list_id][item] = merged[list_id].get(item, 0) + qty
-        lost, checked, stale, unreadable = verify(endpoint, merged)
+        lost, checked, stale, unreadable = verify(endpoint, merged, curve=curve)
     finally:
         cluster.stop()
         if not args.keep:
@@ -325,6 +492,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "ratio_p50": round(statistics.median(lat) / baseline["baseline_p50_ms"], 3),
         "lost_writes": lost,
         "errors": sum(r["errors"] for r in reports),
+        "overloaded": sum(r["overloaded"] for r in reports),  # of errors: refused at admission
         "timeouts": sum(r["timeouts"] for r in reports),
         "load_p50_ms": round(_percentile(load_lat, 0.5), 3),
         "load_p99_ms": round(_percentile(load_lat, 0.99), 3),
@@ -337,12 +505,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "durability": args.durability,
         "cache_lists": args.cache_lists,
         "cpu_affinity": args.cpu_affinity,
+        "security": security,
         "lists_verified": checked,
         "lists_read_stale_at_first": stale,
         "lists_unreadable": unreadable,
         "latency_samples": len(lat),
     }
-    table = Table(title="shoplist benchmark")
+    table = Table(title=f"shoplist benchmark, security = {security!r}")
     table.add_column("figure")
     table.add_column("value", justify="right")
     for key, value in result.items():
@@ -371,12 +540,32 @@ def build_parser() -> argparse.ArgumentParser:
         "--cache-lists", type=int, default=65_536, help="the servers' cache_lists setting"
     )
     p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
-    add_cluster_arguments(p)
+    add_cluster_arguments(p, security_both=True)
     return p
 
 
-def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of every benchmark that runs a cluster of its own."""
+def add_cluster_arguments(p: argparse.ArgumentParser, security_both: bool = False) -> None:
+    """The flags of every benchmark that runs a cluster of its own.
+
+    ``--security`` is ``curve`` (the default) or ``off``; with
+    ``security_both`` it may also be ``both`` (the default then): a
+    secured cluster, then a plaintext one.
+    """
+    if security_both:
+        p.add_argument(
+            "--security",
+            choices=SECURITY_CHOICES,
+            default="both",
+            help="the cluster's security: curve, off (plaintext), or both in turn (the "
+            "default: secured, then plaintext with the same settings, and their ratios)",
+        )
+    else:
+        p.add_argument(
+            "--security",
+            choices=SECURITY_CHOICES[:2],
+            default="curve",
+            help="the cluster's security: curve (CurveZMQ, the default) or off (plaintext)",
+        )
     p.add_argument(
         "--cpu-affinity",
         choices=["none", "spread"],
@@ -390,17 +579,21 @@ def add_cluster_arguments(p: argparse.ArgumentParser) -> None:
 
 def finish(args: argparse.Namespace, result: dict[str, Any]) -> int:
     """Print ``result`` as JSON if asked; exit status 1 if acknowledged
-    writes were lost or lists could not be read back."""
+    writes were lost or lists could not be read back, in ``result`` or in
+    the plaintext run it may hold (``result["insecure"]``)."""
     if args.json:
         print(json.dumps(result), flush=True)
-    if result["lost_writes"] or result["lists_unreadable"]:
-        print(
-            f"FAILED: {result['lost_writes']} acknowledged writes lost, "
-            f"{result['lists_unreadable']} lists unreadable",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
+    status = 0
+    for figures in (result, result.get("insecure")):
+        if figures and (figures["lost_writes"] or figures["lists_unreadable"]):
+            where = f" (security {figures['security']!r})" if "security" in figures else ""
+            print(
+                f"FAILED{where}: {figures['lost_writes']} acknowledged writes lost, "
+                f"{figures['lists_unreadable']} lists unreadable",
+                file=sys.stderr,
+            )
+            status = 1
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:

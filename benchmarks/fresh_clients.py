@@ -7,8 +7,11 @@ A first request sent before the DEALER's handshake was done used to wait
 for the whole client time-out (2 s); this measures that it no longer does.
 
 1. Starts its own cluster (:class:`benchmarks.cluster_bench.Cluster`: five
-   servers, N=3, default client settings) on ephemeral ports, with its files
-   under ``--var``, and creates one list with one item on it.
+   servers, N=3, default client settings, CurveZMQ unless ``--security
+   off``) on ephemeral ports, with its files under ``--var``, and creates
+   one list with one item on it. A client finds the proxy's key from the
+   topology (``--topology``) and makes its own pair, as a person's does; the
+   load generators use :meth:`~benchmarks.cluster_bench.Cluster.curve`.
 2. Phase "idle": runs ``--clients`` fresh client processes one after another,
    each ``python run.py client --id fresh-idle-<i> --topology T --store S
    --json --trace pull LIST`` with its own empty store, and times each from
@@ -54,8 +57,9 @@ from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any
 
+from actors.kernel import CurveClient
 from benchmarks.cluster_bench import ROOT, Cluster, add_cluster_arguments
-from benchmarks.loadgen import spawn_client, stop_clients
+from benchmarks.loadgen import curve_to_json, own_pair, spawn_client, stop_clients
 from ui.cli import read_trace
 
 RUN = str(ROOT / "run.py")
@@ -189,10 +193,19 @@ class BackgroundLoad:
     The load generators run for a fixed time and have no stop message, so
     each is given more time than any phase takes and is terminated at
     :meth:`stop`; the answers counted by their progress reports say how
-    busy the cluster was.
+    busy the cluster was. Their sockets speak CurveZMQ, each with a key
+    pair of its own, trusting ``curve``'s server (``None``: plaintext).
     """
 
-    def __init__(self, endpoint: str, clients: int, window: int, ready_timeout_s: float) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        clients: int,
+        window: int,
+        ready_timeout_s: float,
+        *,
+        curve: CurveClient | None,
+    ) -> None:
         self.ready_timeout_s = ready_timeout_s
         self.lists = [str(uuid.uuid4()) for _ in range(200)]
         self.conns: list[Connection] = []
@@ -214,6 +227,7 @@ class BackgroundLoad:
                 "read_ratio": 0.1,
                 "seed": c + 1,
                 "prebuild": 2000,
+                "curve": curve_to_json(own_pair(curve)),
             }
             conn, proc = spawn_client(kwargs)
             self.conns.append(conn)
@@ -359,7 +373,7 @@ def _explain(run: FreshClient, log_dir: Path) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     out = sys.stderr if args.json else sys.stdout
     base = Path(args.var).resolve() / f"fresh-{uuid.uuid4().hex[:8]}"
-    cluster = Cluster(base, "normal", 65_536, args.cpu_affinity)
+    cluster = Cluster(base, "normal", 65_536, args.cpu_affinity, args.security)
     phases: dict[str, dict[str, Any]] = {}
     bad: list[FreshClient] = []
     load_figures: dict[str, float] = {}
@@ -371,7 +385,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             phases["idle"], runs = _phase("idle", args, base, cluster.topology, list_id)
             bad += [r for r in runs if not r.ok or r.wall_ms > SLOW_MS]
             print(f"{args.busy_clients} load generators; {args.clients} clients busy...", file=out)
-            load = BackgroundLoad(endpoint, args.busy_clients, args.window, 120.0)
+            load = BackgroundLoad(
+                endpoint, args.busy_clients, args.window, 120.0, curve=cluster.curve()
+            )
             try:
                 load.start()
                 phases["busy"], runs = _phase("busy", args, base, cluster.topology, list_id)
@@ -428,6 +444,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "clients": args.clients,
         "busy_clients": args.busy_clients,
         "cpu_affinity": args.cpu_affinity,
+        "security": args.security,
         **phases,
         "slow_or_failed": [
             {

@@ -12,6 +12,11 @@ Any window may be asked for, also one above the proxy's per-client bound
 slot at once and the next is sent, so the client stays open-loop. Each
 report counts its requests sent and, of its errors, those that were
 ``overloaded`` (``errors`` still counts every error answer).
+
+Against a secured cluster the DEALER speaks CurveZMQ with the keys it is
+given (:class:`~actors.kernel.CurveClient`); a process gets them in its
+JSON arguments as ``"curve"``: :func:`curve_to_json`'s form, ``null`` for
+plaintext. Each process is given a pair of its own (:func:`own_pair`).
 """
 
 from __future__ import annotations
@@ -29,13 +34,56 @@ from typing import Any
 
 import zmq
 
+from actors.kernel import CurveClient, CurveKeys, apply_curve
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
+from supervisor.transport import ephemeral_keys
 
-__all__ = ["ClientReport", "client_main", "run_client", "spawn_client", "stop_clients"]
+__all__ = [
+    "ClientReport",
+    "client_main",
+    "curve_from_json",
+    "curve_to_json",
+    "own_pair",
+    "run_client",
+    "spawn_client",
+    "stop_clients",
+]
 
 #: zmq.NOBLOCK as a plain int: pyzmq converts enum flags in Python per call.
 _NOBLOCK = int(zmq.NOBLOCK)
+
+
+def curve_to_json(curve: CurveClient | None) -> list[str] | None:
+    """``curve`` as JSON can carry it: [public, secret, server's public], each
+    Z85 text; ``None`` (plaintext) stays ``None``. The secret goes to a
+    child process's pipe only, never to a log."""
+    if curve is None:
+        return None
+    return [curve.keys.public.decode(), curve.keys.secret.decode(), curve.server_public.decode()]
+
+
+def own_pair(curve: CurveClient | None) -> CurveClient | None:
+    """``curve`` with a new key pair of its own, trusting the same server
+    (``None`` stays ``None``): each load process a client apart, as the
+    proxy knows a client by its key."""
+    if curve is None:
+        return None
+    return CurveClient(ephemeral_keys(), curve.server_public)
+
+
+def curve_from_json(value: list[str] | None) -> CurveClient | None:
+    """The inverse of :func:`curve_to_json`.
+
+    Raises:
+        ValueError: ``value`` is not ``None`` nor three strings.
+    """
+    if value is None:
+        return None
+    if len(value) != 3 or not all(isinstance(v, str) for v in value):
+        raise ValueError("curve keys must be [public, secret, server public] as Z85 text")
+    public, secret, server_public = (v.encode() for v in value)
+    return CurveClient(CurveKeys(public, secret), server_public)
 
 
 @dataclass
@@ -123,14 +171,19 @@ def run_client(
     progress: Connection | None = None,
     timeout_s: float = 5.0,
     workload: Workload | None = None,
+    *,
+    curve: CurveClient | None,
 ) -> ClientReport:
-    """Drive the cluster until ``seconds`` pass or ``max_requests`` are answered."""
+    """Drive the cluster until ``seconds`` pass or ``max_requests`` are answered,
+    over CurveZMQ with ``curve`` (``None``: plaintext; a secured cluster
+    answers nothing then)."""
     work = workload or Workload(name, lists, items, read_ratio, full_ratio, seed)
     ctx: zmq.Context[Any] = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVHWM, 100_000)
     sock.setsockopt(zmq.SNDHWM, 100_000)
+    apply_curve(sock, curve)
     sock.connect(endpoint)
     inflight: dict[str, tuple[float, str, str, int]] = {}  # msg_id -> (t0, list, item, qty)
     acked: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -201,9 +254,15 @@ def run_client(
 def client_main(conn: Connection, kwargs_json: bytes) -> None:
     """Process entry point: make the requests, say ready, wait for go, run,
     then send the report as JSON. Making requests ahead keeps the load
-    generator's own CPU out of the measured seconds (as a load tool should)."""
+    generator's own CPU out of the measured seconds (as a load tool should).
+
+    ``kwargs_json`` holds :func:`run_client`'s keyword arguments, plus
+    ``prebuild`` (requests made ahead) and ``curve`` (required:
+    :func:`curve_to_json`'s form, ``null`` for plaintext).
+    """
     kwargs = json.loads(kwargs_json)
     prebuild = kwargs.pop("prebuild", 0)
+    curve = curve_from_json(kwargs.pop("curve"))
     workload = Workload(
         kwargs["name"],
         kwargs["lists"],
@@ -215,14 +274,15 @@ def client_main(conn: Connection, kwargs_json: bytes) -> None:
     workload.prepare(prebuild)
     conn.send_bytes(json.dumps({"ready": True}).encode())
     conn.recv_bytes()  # go
-    report = run_client(progress=conn, workload=workload, **kwargs)
+    report = run_client(progress=conn, workload=workload, curve=curve, **kwargs)
     conn.send_bytes(json.dumps({"report": report.__dict__}).encode())
     conn.close()
 
 
 def spawn_client(kwargs: dict[str, Any]) -> tuple[Connection, BaseProcess]:
     """Start one load process (spawned, so it makes its own zmq context) with
-    :func:`client_main`'s arguments; returns its pipe and the process."""
+    :func:`client_main`'s arguments (``kwargs["curve"]`` included: JSON-safe,
+    see :func:`curve_to_json`); returns its pipe and the process."""
     spawn = mp.get_context("spawn")
     parent, child = spawn.Pipe()
     proc = spawn.Process(target=client_main, args=(child, json.dumps(kwargs).encode()), daemon=True)

@@ -7,8 +7,11 @@ cluster stays up and answers through it, and how soon it serves normally
 after it.
 
 1. Starts its own cluster (:class:`benchmarks.cluster_bench.Cluster`: five
-   servers, N=3, R=2, W=2) on ephemeral ports, with its files under
-   ``--var``, and stores ``--lists`` lists of ``--items`` items each.
+   servers, N=3, R=2, W=2, CurveZMQ unless ``--security off``) on ephemeral
+   ports, with its files under ``--var``, and stores ``--lists`` lists of
+   ``--items`` items each. Every socket of its own to the proxy (load,
+   status probes, the fresh Put and Get, the read-back) uses the cluster's
+   security: :meth:`~benchmarks.cluster_bench.Cluster.curve`.
 2. Starts ``--clients`` load processes (:mod:`benchmarks.loadgen`), each
    keeping ``--window`` writes outstanding for ``--seconds`` (open-loop: a
    request answered ``overloaded`` is replaced at once by the next one);
@@ -56,6 +59,7 @@ from typing import Any, TextIO
 
 import psutil  # type: ignore[import-untyped]  # no stubs; a test dependency
 
+from actors.kernel import CurveClient
 from benchmarks.cluster_bench import (
     SERVERS,
     Cluster,
@@ -64,7 +68,7 @@ from benchmarks.cluster_bench import (
     preload,
     verify,
 )
-from benchmarks.loadgen import spawn_client, stop_clients
+from benchmarks.loadgen import curve_to_json, own_pair, spawn_client, stop_clients
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved
 from supervisor.probe import ProxyUnreachable, ask_proxy, fetch_status
@@ -124,10 +128,19 @@ class Samples:
 
 
 class Sampler:
-    """Two threads, each every 0.5 s: the proxy's status time, every process's RSS."""
+    """Two threads, each every 0.5 s: the proxy's status time (asked over
+    CurveZMQ with ``curve``; ``None``: plaintext), every process's RSS."""
 
-    def __init__(self, endpoint: str, pids: ClusterPids, status_timeout_s: float) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        pids: ClusterPids,
+        status_timeout_s: float,
+        *,
+        curve: CurveClient | None,
+    ) -> None:
         self.endpoint = endpoint
+        self.curve = curve
         self.pids = pids
         self.status_timeout_s = status_timeout_s
         self.samples = Samples()
@@ -153,7 +166,7 @@ class Sampler:
         while not self._stop.is_set():
             t0 = time.monotonic()
             try:
-                fetch_status(self.endpoint, timeout_s=self.status_timeout_s)
+                fetch_status(self.endpoint, timeout_s=self.status_timeout_s, curve=self.curve)
                 self.samples.status_s.append((t0 - self.started, time.monotonic() - t0))
             except ProxyUnreachable as exc:
                 self.samples.status_failures.append((t0 - self.started, str(exc)))
@@ -180,7 +193,11 @@ class Sampler:
 
 
 class Load:
-    """``clients`` load processes (:func:`benchmarks.loadgen.client_main`) and their reports."""
+    """``clients`` load processes (:func:`benchmarks.loadgen.client_main`) and their reports.
+
+    Each process's socket speaks CurveZMQ, with a key pair of its own,
+    trusting ``curve``'s server (``None``: plaintext).
+    """
 
     def __init__(
         self,
@@ -192,6 +209,8 @@ class Load:
         items: list[str],
         prebuild: int,
         answer_timeout_s: float,
+        *,
+        curve: CurveClient | None,
     ) -> None:
         self.conns: list[Connection] = []
         self.procs: list[BaseProcess] = []
@@ -210,6 +229,7 @@ class Load:
                 "seed": c + 1,
                 "prebuild": prebuild,
                 "timeout_s": answer_timeout_s,
+                "curve": curve_to_json(own_pair(curve)),
             }
             conn, proc = spawn_client(kwargs)
             self.conns.append(conn)
@@ -255,19 +275,22 @@ class Load:
         stop_clients(self.procs, self.conns)
 
 
-def serves_normally(endpoint: str, timeout_s: float) -> tuple[bool, str]:
-    """One fresh Put of a new list, then a Get that returns it; (ok, what failed)."""
+def serves_normally(
+    endpoint: str, timeout_s: float, *, curve: CurveClient | None
+) -> tuple[bool, str]:
+    """One fresh Put of a new list, then a Get that returns it, over CurveZMQ
+    with ``curve`` (``None``: plaintext); (ok, what failed)."""
     state = ShoppingList(str(uuid.uuid4()), "overload-probe", "probe")
     state.add("probe", 1)
     tag = f"{time.monotonic_ns()}"
     put = Put(msg_id=f"op{tag}", sender="overload", list_id=state.list_id, state=state.encode())
     try:
-        saved = ask_proxy(endpoint, put, timeout_s)
+        saved = ask_proxy(endpoint, put, timeout_s, curve)
         if not isinstance(saved, Saved):
             code = saved.code if isinstance(saved, ErrorReply) else type(saved).__name__
             return False, f"put: {code}"
         get = Get(msg_id=f"og{tag}", sender="overload", list_id=state.list_id)
-        got = ask_proxy(endpoint, get, timeout_s)
+        got = ask_proxy(endpoint, get, timeout_s, curve)
     except ProxyUnreachable:
         return False, "no answer"
     if not isinstance(got, ListReply) or got.state is None:
@@ -278,12 +301,14 @@ def serves_normally(endpoint: str, timeout_s: float) -> tuple[bool, str]:
     return True, ""
 
 
-def recovery(endpoint: str, since: float, deadline_s: float) -> tuple[float | None, int]:
-    """Seconds from ``since`` until a fresh Put and Get succeed (None: not by the
-    deadline), and how many tries failed."""
+def recovery(
+    endpoint: str, since: float, deadline_s: float, *, curve: CurveClient | None
+) -> tuple[float | None, int]:
+    """Seconds from ``since`` until a fresh Put and Get (:func:`serves_normally`,
+    with ``curve``) succeed (None: not by the deadline), and how many tries failed."""
     failed = 0
     while time.monotonic() - since < deadline_s:
-        ok, _ = serves_normally(endpoint, timeout_s=1.0)
+        ok, _ = serves_normally(endpoint, timeout_s=1.0, curve=curve)
         if ok:
             return time.monotonic() - since, failed
         failed += 1
@@ -308,7 +333,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out = sys.stderr if args.json else sys.stdout
     base = Path(args.var).resolve() / f"overload-{uuid.uuid4().hex[:8]}"
     items = [f"item-{i:02d}" for i in range(args.items)]
-    cluster = Cluster(base, "normal", 65_536, args.cpu_affinity)
+    cluster = Cluster(base, "normal", 65_536, args.cpu_affinity, args.security)
     load: Load | None = None
     sampler: Sampler | None = None
     recovery_s: float | None = None
@@ -318,8 +343,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     pids = ClusterPids(base / "log")
     try:
         endpoint = cluster.wait()
+        curve = cluster.curve()
         _print(out, f"cluster up; storing {args.lists:,} lists of {args.items} items...")
-        ledger = preload(endpoint, args.lists, items)
+        ledger = preload(endpoint, args.lists, items, curve=curve)
         _print(out, f"{args.clients} load processes, window {args.window}, {args.seconds}s...")
         load = Load(
             endpoint,
@@ -330,8 +356,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             items,
             args.prebuild,
             args.answer_timeout,
+            curve=curve,
         )
-        sampler = Sampler(endpoint, pids, args.status_timeout)
+        sampler = Sampler(endpoint, pids, args.status_timeout, curve=curve)
         idle_rss = sampler.rss_now()
         started = load.go(ready_timeout_s=300.0)
         sampler.start()
@@ -356,7 +383,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # blocks its process until it is read).
         reader = threading.Thread(target=load.collect, args=(deadline, deadline), daemon=True)
         reader.start()
-        recovery_s, recovery_failed = recovery(endpoint, burst_end, args.recovery_timeout)
+        recovery_s, recovery_failed = recovery(
+            endpoint, burst_end, args.recovery_timeout, curve=curve
+        )
         reader.join(max(0.0, deadline - time.monotonic()))
         while not load.done() and time.monotonic() < deadline:
             load.collect(deadline, deadline)
@@ -367,7 +396,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         reports = [r for r in load.reports if r is not None]
         _print(out, "reading back every list...")
         lost, checked, stale, unreadable = verify(
-            endpoint, merge([ledger, *[r["acked"] for r in reports]])
+            endpoint, merge([ledger, *[r["acked"] for r in reports]]), curve=curve
         )
         end_rss = sampler.rss_now()
     finally:
@@ -395,6 +424,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "lists": args.lists,
         "items_per_list": args.items,
         "cpu_affinity": args.cpu_affinity,
+        "security": args.security,
         "sent": sent,
         "saved": saved,
         "overloaded": overloaded,
@@ -430,7 +460,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _report(out: TextIO, r: dict[str, Any], kept: Path | None) -> None:
-    _print(out, f"\nopen-loop burst: {r['clients']} clients, window {r['window']}, {r['seconds']}s")
+    _print(
+        out,
+        f"\nopen-loop burst: {r['clients']} clients, window {r['window']}, {r['seconds']}s, "
+        f"security {r['security']!r}",
+    )
     _print(
         out,
         f"  requests sent {r['sent']:,}: saved {r['saved']:,}, overloaded {r['overloaded']:,}, "

@@ -83,6 +83,8 @@ ErrorCode = Literal[
 
 
 #: The state of a server's store, as its probe answer (:class:`SOnline`) says.
+#: How the cluster's sockets are secured, as ``status`` reports it.
+TransportSecurity = Literal["curve", "off"]
 ServerHealth = Literal[
     "ok",
     "disk_full",  # it refuses writes (``unavailable``) until space is freed; reads work
@@ -196,6 +198,9 @@ class StatusReply(Envelope, frozen=True, kw_only=True):
     ring_epoch: Count
     #: where clients subscribe to list updates
     pub_endpoint: Annotated[str, msgspec.Meta(max_length=256)]
+    #: "curve": every socket speaks CurveZMQ and the servers' sockets admit
+    #: only the cluster's keys; "off": plaintext (a comparison setup)
+    security: TransportSecurity = "off"
 
 
 class ErrorReply(Envelope, frozen=True, kw_only=True):

@@ -26,7 +26,7 @@ import sys
 import threading
 from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import msgspec
 import pykka
@@ -38,13 +38,16 @@ from actors.kernel import (
     ActorSupervisor,
     Bridge,
     CrashHandler,
+    CurveServer,
     FaultInjector,
     SocketSpec,
     collector,
     rules_from_env,
 )
 from protocol.limits import MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES
+from supervisor.keys import KeysMissing
 from supervisor.topology import PROXY_CHANNELS, Topology
+from supervisor.transport import proxy_transport, server_curve
 
 __all__ = ["EXIT_CRASHED", "proxy_main", "server_main"]
 
@@ -59,6 +62,7 @@ NO_ACTOR_ROUNDS: Final = 2
 FRONTEND_MAX_BATCH: Final = 128
 
 log = logs.get_logger(__name__)
+T = TypeVar("T")
 
 
 def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -> None:
@@ -70,12 +74,19 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
     from actors.proxy import ProxyActor  # noqa: PLC0415 - keep the spawn import light
 
     topology = msgspec.json.decode(topology_json, type=Topology)
+    transport = _keys_or_exit(lambda: proxy_transport(topology))
     host = topology.proxy.bind_host
     specs = []
     for channel in PROXY_CHANNELS:
         # XPUB: the bridge learns which lists have subscribers (see has_subscriber).
         kind = zmq.XPUB if channel == "publish" else zmq.ROUTER
         control = channel in ("hello", "liveness")
+        for_clients = channel in ("frontend", "publish")
+        curve, peers = None, None
+        if transport is not None:
+            curve = CurveServer(transport.keys, "clients" if for_clients else "servers")
+            if not for_clients:
+                peers = transport.hello if channel == "hello" else transport.servers
         specs.append(
             SocketSpec(
                 channel,
@@ -87,6 +98,8 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
                 # few of their requests, so the servers' answers to admitted
                 # ones are not kept waiting behind new ones (overload).
                 max_batch=FRONTEND_MAX_BATCH if channel == "frontend" else MAX_BATCH,
+                curve=curve,
+                peers=peers,
             )
         )
 
@@ -109,9 +122,11 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
             extra["pub_endpoint"],
             faults=bridge.faults,
             on_crash=on_crash,
+            servers=None if transport is None else frozenset(topology.server_ids()),
         )
 
-    _run("proxy", "proxy", topology, specs, factory, on_ready)
+    allowed = None if transport is None else transport.allowed
+    _run("proxy", "proxy", topology, specs, factory, on_ready, allowed)
 
 
 def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> None:
@@ -124,10 +139,16 @@ def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> 
     # Where the proxy is reached from this server's host (NAT, tunnel, relay):
     # the supervisor only knows where the proxy says it is.
     endpoints = next(s for s in topology.servers if s.id == server_id).dial(advertised)
+    curve = _keys_or_exit(lambda: server_curve(topology, server_id))
     identity = server_id.encode()
     specs = [
         SocketSpec(
-            "backend", zmq.DEALER, connect=endpoints["backend"], identity=identity, hwm=50_000
+            "backend",
+            zmq.DEALER,
+            connect=endpoints["backend"],
+            identity=identity,
+            hwm=50_000,
+            curve=curve,
         ),
         SocketSpec(
             "hello",
@@ -136,6 +157,7 @@ def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> 
             identity=identity,
             max_frame_bytes=MAX_CONTROL_FRAME_BYTES,
             hwm=100,
+            curve=curve,
         ),
         SocketSpec(
             "liveness",
@@ -144,6 +166,7 @@ def server_main(topology_json: bytes, server_id: str, endpoints_json: bytes) -> 
             identity=identity,
             max_frame_bytes=MAX_CONTROL_FRAME_BYTES,
             hwm=100,
+            curve=curve,
         ),
     ]
 
@@ -166,7 +189,10 @@ def _run(
         [zmq.Context[Any], Bridge, dict[str, Any]], Callable[[CrashHandler], pykka.ActorRef[Any]]
     ],
     on_ready: Callable[[Bridge], dict[str, Any]] | None,
+    allowed: dict[bytes, str] | None = None,
 ) -> None:
+    """Run one process: its bridge, its supervised actor, until told to stop.
+    ``allowed``: the keys its ``servers`` CURVE sockets admit."""
     c = topology.cluster
     collector.take_over()
     logs.configure(node_id, role, topology.log_dir / f"{role}-{node_id}.jsonl", c.log_level)
@@ -192,6 +218,7 @@ def _run(
         node_id=node_id,
         tick_interval_s=min(0.05, c.probe_interval_s / 4),
         faults=faults,
+        allowed=allowed,
     )
     bridge.start()
     try:
@@ -233,6 +260,17 @@ def _run(
     ctx.term()
     log.info("process.stopped", exit_code=exit_code)
     sys.exit(exit_code)
+
+
+def _keys_or_exit(load: Callable[[], T]) -> T:
+    """What ``load`` reads from the key files; a missing file ends the process
+    with a clear line (the supervisor makes them: a missing one is a copy
+    left out on a host of a multi-host cluster)."""
+    try:
+        return load()
+    except KeysMissing as exc:
+        log.critical("process.keys_missing", error=str(exc))
+        sys.exit(EXIT_CRASHED)
 
 
 def _serve(stop: threading.Event, bridge: Bridge, parent: int, sup: ActorSupervisor) -> bool:

@@ -14,8 +14,10 @@ from typing import Any
 
 import zmq
 
+from actors.kernel import CurveClient, apply_curve
 from protocol import Message, ProtocolError, StatusReply, StatusRequest, decode, encode
 from protocol.limits import MAX_FRAME_BYTES
+from supervisor.keys import KeysMissing
 from supervisor.topology import TopologyError
 
 __all__ = ["ProxyUnreachable", "ask_proxy", "fetch_status", "wait_for_ring"]
@@ -25,8 +27,11 @@ class ProxyUnreachable(Exception):
     """The proxy did not answer in time."""
 
 
-def ask_proxy(endpoint: str, msg: Message, timeout_s: float = 2.0) -> Message:
-    """Send ``msg`` to the proxy's frontend and return its answer.
+def ask_proxy(
+    endpoint: str, msg: Message, timeout_s: float = 2.0, curve: CurveClient | None = None
+) -> Message:
+    """Send ``msg`` to the proxy's frontend and return its answer; over
+    CurveZMQ with ``curve`` (a secured cluster refuses plaintext).
 
     Raises:
         ProxyUnreachable: no (valid) answer within ``timeout_s``.
@@ -36,6 +41,7 @@ def ask_proxy(endpoint: str, msg: Message, timeout_s: float = 2.0) -> Message:
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.MAXMSGSIZE, MAX_FRAME_BYTES)
     try:
+        apply_curve(sock, curve)
         sock.connect(endpoint)
         sock.send(encode(msg))
         if not sock.poll(int(timeout_s * 1000)):
@@ -48,9 +54,11 @@ def ask_proxy(endpoint: str, msg: Message, timeout_s: float = 2.0) -> Message:
         sock.close(linger=0)
 
 
-def fetch_status(endpoint: str, timeout_s: float = 2.0) -> StatusReply:
+def fetch_status(
+    endpoint: str, timeout_s: float = 2.0, curve: CurveClient | None = None
+) -> StatusReply:
     request = StatusRequest(msg_id=f"status.{os.getpid()}.{time.monotonic_ns()}", sender="status")
-    reply = ask_proxy(endpoint, request, timeout_s)
+    reply = ask_proxy(endpoint, request, timeout_s, curve)
     if not isinstance(reply, StatusReply):
         raise ProxyUnreachable(f"unexpected answer {type(reply).__name__}")
     return reply
@@ -61,18 +69,21 @@ def wait_for_ring(
     servers: int,
     deadline_s: float,
     running: Callable[[], bool] = lambda: True,
+    curve: Callable[[], CurveClient | None] = lambda: None,
 ) -> StatusReply:
     """Wait until ``servers`` ring members answer probes, or raise at the deadline.
 
-    ``endpoint`` is asked again at every try (the proxy's port may not be
-    known yet); ``running`` false means the cluster died: stop waiting.
+    ``endpoint`` and ``curve`` are asked again at every try (the proxy's
+    port, or its key file, may not be there yet); ``running`` false means
+    the cluster died: stop waiting.
     """
     end = time.monotonic() + deadline_s
     last: Exception | None = None
     while time.monotonic() < end and running():
         try:
-            status = fetch_status(endpoint(), timeout_s=min(1.0, max(0.1, end - time.monotonic())))
-        except (ProxyUnreachable, TopologyError) as exc:
+            timeout_s = min(1.0, max(0.1, end - time.monotonic()))
+            status = fetch_status(endpoint(), timeout_s, curve())
+        except (ProxyUnreachable, TopologyError, KeysMissing) as exc:
             last = exc
             time.sleep(0.1)  # the proxy is not up yet; nothing to wait on but time
             continue

@@ -38,11 +38,14 @@ import msgspec
 import zmq
 
 import logs
+from actors.kernel import apply_curve
 from protocol import SHello, encode
 from protocol.limits import MAX_CONTROL_FRAME_BYTES
 from supervisor.child import proxy_main, server_main
 from supervisor.endpoints import write_endpoints
+from supervisor.keys import ensure_keys, key_names
 from supervisor.topology import PROXY_CHANNELS, Topology, TopologyError
+from supervisor.transport import supervisor_curve, supervisor_identity
 
 __all__ = ["RestartPolicy", "Supervisor"]
 
@@ -140,6 +143,11 @@ class Supervisor:
 
     def _start_all(self) -> None:
         topo = self.topology
+        if topo.cluster.security == "curve":
+            # The key pairs of this host's processes, made on first run.
+            made = ensure_keys(topo.keys_dir, key_names(topo, self.host))
+            if made:
+                log.info("supervisor.keys_made", keys=made, keys_dir=str(topo.keys_dir))
         if self._places(topo.proxy.host):
             self.children["proxy"] = Child("proxy", "proxy")
             self._spawn(self.children["proxy"])
@@ -276,7 +284,15 @@ class Supervisor:
             sock.setsockopt(zmq.LINGER, 0)
             sock.setsockopt(zmq.SNDHWM, 100)
             sock.setsockopt(zmq.MAXMSGSIZE, MAX_CONTROL_FRAME_BYTES)
-            sock.setsockopt(zmq.ROUTING_ID, f"supervisor-{os.getpid()}".encode())
+            curve = supervisor_curve(self.topology, self.host)
+            # Secured, the proxy takes a vouch only under the supervisor key's own name.
+            name = (
+                supervisor_identity(self.topology, self.host)
+                if curve
+                else f"supervisor-{os.getpid()}"
+            )
+            sock.setsockopt(zmq.ROUTING_ID, name.encode())
+            apply_curve(sock, curve)
             sock.connect(self.endpoints["hello"])
             self._hello = sock
         self._hello_seq += 1

@@ -130,6 +130,13 @@ class Topology(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return Path(self.cluster.log_dir)
 
     @property
+    def keys_dir(self) -> Path:
+        """Where the cluster's key files are (see :mod:`supervisor.keys`)."""
+        if self.cluster.keys_dir:
+            return Path(self.cluster.keys_dir)
+        return self.data_dir.parent / "keys"
+
+    @property
     def endpoints_file(self) -> Path:
         """Where the supervisor records the proxy's bound endpoints."""
         return self.data_dir / "endpoints.json"

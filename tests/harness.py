@@ -26,9 +26,12 @@ from typing import Any, TypeVar
 import psutil
 
 from actors.client import ClientSession
+from actors.kernel import CurveClient
 from protocol import StatusReply
 from supervisor.endpoints import read_endpoints
 from supervisor.probe import ProxyUnreachable, fetch_status
+from supervisor.topology import load_topology
+from supervisor.transport import client_curve
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = str(ROOT / "run.py")
@@ -101,6 +104,8 @@ class ClusterHarness:
     proc: subprocess.Popen[bytes] | None = None
     #: server id -> the address it dials the proxy at (see ``ServerConfig.proxy_host``)
     proxy_hosts: dict[str, str] = field(default_factory=dict)
+    _curve: CurveClient | None = field(default=None, repr=False)
+    _curve_loaded: bool = field(default=False, repr=False)
 
     @property
     def topology(self) -> Path:
@@ -138,7 +143,7 @@ class ClusterHarness:
         return read_endpoints(self.data_dir / "endpoints.json")
 
     def status(self, timeout_s: float = 1.0) -> StatusReply:
-        return fetch_status(self.endpoints()["frontend"], timeout_s)
+        return fetch_status(self.endpoints()["frontend"], timeout_s, self.curve())
 
     def wait_ring(self, members: int, deadline_s: float = 30.0) -> StatusReply:
         def ready() -> StatusReply | None:
@@ -261,10 +266,25 @@ class ClusterHarness:
             out = {"raw": done.stdout}
         return ClientResult(done.returncode, out, done.stdout, done.stderr)
 
+    def curve(self) -> CurveClient | None:
+        """CurveZMQ keys for a socket of the test's own to the proxy (a pair
+        of the test's, the proxy's public key); ``None`` if the cluster is
+        not secured."""
+        if not self._curve_loaded:
+            self._curve = client_curve(load_topology(self.topology))
+            self._curve_loaded = True
+        return self._curve
+
+    def proxy_key(self) -> bytes | None:
+        """The proxy's public key, for a client of a secured cluster."""
+        curve = self.curve()
+        return None if curve is None else curve.server_public
+
     def session(self, client_id: str, **kwargs: Any) -> ClientSession:
         """An in-process client session (real sockets) for load and ledgers."""
         kwargs.setdefault("client_timeout_s", FAST["client_timeout_s"])
         kwargs.setdefault("connect_timeout_s", FAST["connect_timeout_s"])
+        kwargs.setdefault("proxy_key", self.proxy_key())
         session = ClientSession(
             client_id, self.base / "clients" / client_id, self.endpoints(), **kwargs
         )

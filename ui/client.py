@@ -25,6 +25,7 @@ from actors.client import (
 from crdt import ShoppingList
 from logs import Tracer
 from supervisor.endpoints import resolve_endpoints
+from supervisor.keys import KeysMissing, load_public, proxy_name
 from supervisor.topology import Topology, TopologyError
 
 __all__ = ["ClientOptions", "open_session", "render_list"]
@@ -67,6 +68,13 @@ def open_session(
         except TopologyError:
             endpoints = None  # no running cluster known: work offline
 
+    proxy_key: bytes | None = None
+    if topo is not None and topo.cluster.security == "curve":
+        try:
+            proxy_key = load_public(topo.keys_dir, proxy_name())
+        except KeysMissing:
+            endpoints = None  # no key to reach a secured proxy with: work offline
+
     def make(eps: dict[str, str] | None) -> ClientSession:
         session = ClientSession(
             opts.client_id,
@@ -82,6 +90,7 @@ def open_session(
             trace=opts.trace,
             subscribe=subscribe,
             on_update=on_update,
+            proxy_key=proxy_key,
         )
         session.open()
         return session

@@ -28,7 +28,7 @@ import zmq
 
 import logs
 from actors.client.actor import ClientActor, Forget, NotSent, Request, Subscribe, UpdateCallback
-from actors.kernel import Bridge, MsgIds, SocketSpec
+from actors.kernel import Bridge, CurveClient, MsgIds, SocketSpec
 from logs import Tracer
 from protocol import ErrorReply, Message
 
@@ -62,6 +62,8 @@ class ClusterLink:
         tracer: traces the requests and their replies.
         subscribe: receive published updates (see :meth:`watch`).
         on_update: called (in the bridge thread) with each list an update changed.
+        curve: CurveZMQ keys for both sockets (a secured cluster refuses
+            plaintext); ``None``: plaintext.
     """
 
     def __init__(
@@ -75,8 +77,10 @@ class ClusterLink:
         tracer: Tracer,
         subscribe: bool,
         on_update: UpdateCallback | None,
+        curve: CurveClient | None = None,
     ) -> None:
         self.client_id = client_id
+        self.curve = curve
         self.store_dir = store_dir
         self.endpoints = endpoints
         self.client_timeout_s = client_timeout_s
@@ -103,10 +107,13 @@ class ClusterLink:
                 monitor=True,
                 immediate=True,
                 hwm=10_000,
+                curve=self.curve,
             )
         ]
         if self.subscribe and "publish" in self.endpoints:
-            specs.append(SocketSpec("updates", zmq.SUB, connect=self.endpoints["publish"]))
+            specs.append(
+                SocketSpec("updates", zmq.SUB, connect=self.endpoints["publish"], curve=self.curve)
+            )
         holder: dict[str, pykka.ActorRef[Any]] = {}
         self._bridge = Bridge(self._zmq, specs, lambda: holder.get("actor"), self.client_id)
         self._bridge.start()

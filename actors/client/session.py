@@ -23,6 +23,7 @@ from pathlib import Path
 from actors.client.actor import UpdateCallback
 from actors.client.link import ClusterLink, ClusterUnavailable, ClusterUnreachable
 from actors.client.store import ClientStore
+from actors.kernel import CurveClient, CurveKeys
 from crdt import ShoppingList
 from logs import Tracer, new_trace_id
 from protocol import (
@@ -67,6 +68,9 @@ class ClientSession:
         subscribe: receive published updates of the lists held here.
         on_update: called (in the bridge thread) with each list an update changed.
         trace: trace every request of this session (see :mod:`logs.tracing`).
+        proxy_key: the proxy's public key (Z85) for a secured cluster: the
+            session then speaks CurveZMQ with this client's own key pair
+            (:meth:`ClientStore.curve_keys`); ``None``: plaintext.
     """
 
     def __init__(
@@ -82,6 +86,7 @@ class ClientSession:
         trace: bool = False,
         subscribe: bool = False,
         on_update: UpdateCallback | None = None,
+        proxy_key: bytes | None = None,
     ) -> None:
         self.client_id = client_id
         self.store_dir = store_dir
@@ -95,6 +100,9 @@ class ClientSession:
         self.on_update = on_update
         self.last_trace_id = ""
         self.store = ClientStore(store_dir, client_id)
+        curve = None
+        if proxy_key is not None:
+            curve = CurveClient(CurveKeys(*self.store.curve_keys()), proxy_key)
         self._link = ClusterLink(
             client_id,
             store_dir,
@@ -104,6 +112,7 @@ class ClientSession:
             tracer=self.tracer,
             subscribe=subscribe,
             on_update=on_update,
+            curve=curve,
         )
 
     # ------------------------------------------------------------- lifecycle

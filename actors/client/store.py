@@ -18,12 +18,15 @@ processes of the same client.
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
+
+import zmq
 
 from crdt import ShoppingList
 
@@ -50,6 +53,8 @@ class ClientStore:
         self.path = directory / "client.db"
         self.client_id = client_id
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
+        # It holds the client's secret key: for its owner only.
+        os.chmod(self.path, 0o600)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
@@ -66,6 +71,27 @@ class ClientStore:
             replica = f"{self.client_id}.{secrets.token_hex(4)}"
             self._db.execute("INSERT INTO meta VALUES ('replica_id', ?)", (replica,))
             return replica
+
+    def curve_keys(self) -> tuple[bytes, bytes]:
+        """This client's CurveZMQ key pair (public, secret; Z85), made on first use.
+
+        The public key is who this client is to a secured cluster; the secret
+        never leaves this file.
+        """
+        with self._tx():
+            rows = dict(
+                self._db.execute(
+                    "SELECT key, value FROM meta WHERE key IN ('curve_public', 'curve_secret')"
+                ).fetchall()
+            )
+            if len(rows) == 2:
+                return rows["curve_public"].encode(), rows["curve_secret"].encode()
+            public, secret = zmq.curve_keypair()
+            self._db.executemany(
+                "INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                [("curve_public", public.decode()), ("curve_secret", secret.decode())],
+            )
+            return public, secret
 
     def _tx(self) -> _Transaction:
         return _Transaction(self._db)

@@ -7,18 +7,28 @@
 - :class:`ActorSupervisor` restarts a crashed actor; :class:`FaultInjector`
   wraps links for fault-injection tests.
 - :class:`ClusterConfig` holds the cluster-wide settings.
+- :class:`CurveServer`, :class:`CurveClient` and :class:`Gatekeeper` put a
+  socket on CurveZMQ and decide who may connect.
 """
 
 from actors.kernel import collector
 from actors.kernel.base import BridgedActor, CrashHandler
 from actors.kernel.bridge import Bridge, SocketSpec
 from actors.kernel.channels import MAX_BATCH
-from actors.kernel.config import ClusterConfig, Durability, NodeId, PositiveFloat
+from actors.kernel.config import ClusterConfig, Durability, NodeId, PositiveFloat, Security
 from actors.kernel.faults import FaultInjector, rules_from_env
 from actors.kernel.ids import MsgIds
 from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick, Undeliverable
 from actors.kernel.outbox import Waker
 from actors.kernel.runtime import ActorHost, HostedActor, HostThreadAskError
+from actors.kernel.security import (
+    CurveClient,
+    CurveKeys,
+    CurveServer,
+    Gatekeeper,
+    ZapDomain,
+    apply_curve,
+)
 from actors.kernel.supervision import ActorSupervisor
 
 __all__ = [
@@ -30,9 +40,13 @@ __all__ = [
     "Channel",
     "ClusterConfig",
     "CrashHandler",
+    "CurveClient",
+    "CurveKeys",
+    "CurveServer",
     "Delivery",
     "Durability",
     "FaultInjector",
+    "Gatekeeper",
     "HostThreadAskError",
     "HostedActor",
     "Inbound",
@@ -40,10 +54,13 @@ __all__ = [
     "MsgIds",
     "NodeId",
     "PositiveFloat",
+    "Security",
     "SocketSpec",
     "Tick",
     "Undeliverable",
     "Waker",
+    "ZapDomain",
+    "apply_curve",
     "collector",
     "rules_from_env",
 ]

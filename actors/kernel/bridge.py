@@ -39,7 +39,7 @@ import heapq
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, cast
 
@@ -54,6 +54,7 @@ from actors.kernel.faults import FaultPolicy, FaultyLink
 from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick
 from actors.kernel.outbox import SUBSCRIBE, Outbound, Outbox, Waker
 from actors.kernel.runtime import ActorHost
+from actors.kernel.security import CurveClient, CurveServer, Gatekeeper, apply_curve
 from actors.kernel.subscriptions import Subscriptions
 from protocol import ErrorReply, encode
 from protocol.limits import MAX_FRAME_BYTES
@@ -69,6 +70,10 @@ MAX_BAD_FRAME_LOGS_PER_S: Final = 5
 #: Outbound messages awaiting the bridge; the bound keeps a stuck bridge from
 #: eating the process's memory.
 MAX_OUTBOUND: Final = 200_000
+#: Heartbeats of an authenticated ROUTER (see SocketSpec.peers): a silent
+#: connection is dropped after the timeout, freeing its routing id.
+HEARTBEAT_IVL_MS: Final = 1000
+HEARTBEAT_TIMEOUT_MS: Final = 3000
 
 #: What the loop does with a readable socket (or the waker's descriptor):
 #: appends what it decoded to the poll's batch, or handles it itself.
@@ -100,6 +105,14 @@ class SocketSpec:
     #: most frames read from this socket in one poll (a socket of many
     #: untrusted peers reads fewer, so that answers from the others come first)
     max_batch: int = MAX_BATCH
+    #: CurveZMQ: this socket's keys, and whom it admits or trusts (None: plaintext)
+    curve: CurveServer | CurveClient | None = None
+    #: a ROUTER of the cluster's own processes: the authenticated name of a
+    #: connection's key (its ZAP User-Id) -> the one routing id it may use.
+    #: A frame from any other pairing is dropped as a bad frame, so a peer
+    #: is who its key says, not who its routing id claims. ROUTER_HANDOVER
+    #: is then off: no connection can take over another's routing id.
+    peers: Mapping[str, bytes] | None = None
 
 
 @dataclass(order=True)
@@ -121,6 +134,9 @@ class Bridge(threading.Thread):
         tick_interval_s: how often a :class:`Tick` is delivered.
         faults: optional fault injection (tests and chaos runs only): every
             link is then a :class:`~actors.kernel.faults.FaultyLink` asking it.
+        allowed: for CURVE sockets of the ``servers`` domain: the public keys
+            (Z85) they admit, by name. A :class:`Gatekeeper` then runs from
+            before the first socket opens until the last one closed.
     """
 
     def __init__(
@@ -131,8 +147,10 @@ class Bridge(threading.Thread):
         node_id: str,
         tick_interval_s: float = 0.05,
         faults: FaultPolicy | None = None,
+        allowed: Mapping[bytes, str] | None = None,
     ) -> None:
         super().__init__(name=f"bridge-{node_id}", daemon=True)
+        self.gatekeeper = None if allowed is None else Gatekeeper(ctx, allowed, log)
         self.ctx = ctx
         self.specs = specs
         self.target = target
@@ -191,6 +209,9 @@ class Bridge(threading.Thread):
         """Thread body: set up, loop, and always close every socket (LINGER 0)."""
         self.host.bind()
         try:
+            if self.gatekeeper is not None:
+                # Before any socket binds: no connection is admitted unasked.
+                self.gatekeeper.start()
             for spec in self.specs:
                 self._open(spec)
             self._ready.set()
@@ -207,6 +228,8 @@ class Bridge(threading.Thread):
                 log.error("bridge.actor_stop_failed", node=self.node_id, error=repr(exc))
             for sock in [*self._socks.values(), *self._monitors]:
                 sock.close(linger=0)
+            if self.gatekeeper is not None:
+                self.gatekeeper.stop()
             self.waker.close()
 
     def _open(self, spec: SocketSpec) -> None:
@@ -226,6 +249,7 @@ class Bridge(threading.Thread):
             self._deliver,
             self._bad_frame,
             spec.max_batch,
+            spec.peers,
         )
         if self.faults is not None:
             # Decided here, once: without faults a message never asks.
@@ -248,9 +272,16 @@ class Bridge(threading.Thread):
             # An unroutable reply must be an error, not a silent drop; a peer
             # that reconnects under the same id (a restarted server) takes over.
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-            sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+            if spec.peers is None:
+                sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
+            else:
+                # Without handover a stale connection (a peer gone without a
+                # FIN) would hold its routing id: heartbeats drop it.
+                sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
+                sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
         if spec.identity is not None:
             sock.setsockopt(zmq.ROUTING_ID, spec.identity)
+        apply_curve(sock, spec.curve)
         if spec.immediate:
             sock.setsockopt(zmq.IMMEDIATE, 1)
         if spec.kind in (zmq.DEALER, zmq.SUB):

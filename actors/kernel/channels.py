@@ -13,7 +13,7 @@ injected.
 from __future__ import annotations
 
 import errno
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol, cast
 
 import zmq
@@ -63,6 +63,9 @@ class SocketLink:
         deliver: tells the actor an ``Undeliverable``.
         bad_frame: handles a frame that does not decode: ``(link, peer, reason)``.
         max_batch: most frames one :meth:`read` takes (at most :data:`MAX_BATCH`).
+        peers: for a ROUTER of authenticated peers: the name of a key (the
+            frame's ZAP ``User-Id``) -> the routing id it may use; a frame of
+            any other pairing goes to ``bad_frame``. ``None``: not checked.
     """
 
     __slots__ = (
@@ -70,6 +73,7 @@ class SocketLink:
         "_deliver",
         "_max_batch",
         "_max_bytes",
+        "_peers",
         "_routed",
         "channel",
         "kind",
@@ -85,6 +89,7 @@ class SocketLink:
         deliver: Callable[[Any], None],
         bad_frame: Callable[[SocketLink, bytes, str], None],
         max_batch: int = MAX_BATCH,
+        peers: Mapping[str, bytes] | None = None,
     ) -> None:
         self.channel: Channel = channel
         self.sock = sock
@@ -95,6 +100,7 @@ class SocketLink:
         self._deliver = deliver
         self._bad_frame = bad_frame
         self._max_batch = min(max_batch, MAX_BATCH)
+        self._peers = peers
 
     def read(self, batch: list[Delivery]) -> None:
         """Decode what arrived into ``batch``; see :meth:`Link.read`.
@@ -102,6 +108,9 @@ class SocketLink:
         A frame that does not decode goes to ``bad_frame`` and never into
         the batch.
         """
+        if self._peers is not None:
+            self._read_authenticated(batch, self._peers)
+            return
         sock, channel, kind, max_bytes = self.sock, self.channel, self.kind, self._max_bytes
         for n in range(self._max_batch):
             # Asking whether more is queued is cheaper than the zmq.Again a
@@ -127,6 +136,36 @@ class SocketLink:
                 continue
             try:
                 msg = decode(payload[0], max_bytes=max_bytes)
+            except ProtocolError as exc:
+                self._bad_frame(self, peer, str(exc))
+                continue
+            batch.append(Delivery(channel, peer, msg))
+
+    def _read_authenticated(self, batch: list[Delivery], peers: Mapping[str, bytes]) -> None:
+        """:meth:`read` of a ROUTER whose peers are known by their keys.
+
+        Frames are read as zmq frames (not bytes) for their ``User-Id``: the
+        name the gatekeeper gave the connection's key. A frame whose routing
+        id is not the one that key may use is dropped as a bad frame.
+        """
+        sock, channel, max_bytes = self.sock, self.channel, self._max_bytes
+        for n in range(self._max_batch):
+            if n and not cast(int, sock.getsockopt(EVENTS)) & POLLIN:
+                return
+            try:
+                frames = sock.recv_multipart(NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            peer = frames[0].bytes
+            if len(frames) != 2:
+                self._bad_frame(self, peer, f"expected 1 payload frame, got {len(frames) - 1}")
+                continue
+            user = str(frames[1].get("User-Id"))
+            if peers.get(user) != peer:
+                self._bad_frame(self, peer, f"routing id {peer!r} is not the one of key {user}")
+                continue
+            try:
+                msg = decode(frames[1].bytes, max_bytes=max_bytes)
             except ProtocolError as exc:
                 self._bad_frame(self, peer, str(exc))
                 continue

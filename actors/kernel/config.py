@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["ClusterConfig", "Durability", "NodeId", "PositiveFloat"]
+__all__ = ["ClusterConfig", "Durability", "NodeId", "PositiveFloat", "Security"]
 
 PositiveFloat = Annotated[float, msgspec.Meta(gt=0)]
 #: a server's id (or a cluster's name): a plain name, as ring members and file names
@@ -21,6 +21,9 @@ NodeId = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-
 #: "normal": a commit survives a crash of the process (SQLite WAL, synchronous=NORMAL);
 #: "full": it also survives a power cut (fsync per commit, group-committed)
 Durability = Literal["normal", "full"]
+#: "curve": every TCP socket speaks CurveZMQ and admits only the peers it
+#: should (the default); "off": plaintext, for comparison only
+Security = Literal["curve", "off"]
 
 
 class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,6 +90,13 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     cpu_affinity: Literal["none", "spread"] = "spread"
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"
+    #: "curve" (the default): CurveZMQ on every socket, servers admitted by
+    #: their keys; "off": plaintext, anyone who reaches a port is trusted
+    #: (only to compare figures; never in production)
+    security: Security = "curve"
+    #: where the cluster's key files are (``run.py keys`` makes them);
+    #: empty: ``keys`` beside ``data_dir``
+    keys_dir: str = ""
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     #: level at which the hops of traced requests are logged
     trace_level: Literal["DEBUG", "INFO", "WARNING"] = "INFO"

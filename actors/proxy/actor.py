@@ -97,12 +97,16 @@ class ProxyActor(BridgedActor):
         pub_endpoint: str,
         faults: FaultInjector | None = None,
         on_crash: CrashHandler | None = None,
+        servers: frozenset[str] | None = None,
     ) -> None:
         super().__init__(bridge, "proxy", on_crash)
         self.cluster = cluster
         self.data_dir = data_dir
         self.pub_endpoint = pub_endpoint
         self.faults = faults
+        #: the cluster's servers, when the transport admits only them (a
+        #: hello for any other id is refused, whoever vouches); None: any
+        self.servers = servers
 
     @override
     def started(self) -> None:
@@ -293,7 +297,8 @@ class ProxyActor(BridgedActor):
         # A server speaks for itself; the process supervisor may speak for the
         # servers it has just (re)started, feeding them into the hello queue.
         fed = peer.startswith(b"supervisor-")
-        if not fed and msg.server_id != _node(peer):
+        unknown = self.servers is not None and msg.server_id not in self.servers
+        if unknown or (not fed and msg.server_id != _node(peer)):
             self._refuse("hello", peer, msg)
             return
         if fed:

@@ -56,4 +56,5 @@ def status_reply(
         w=cluster.w,
         ring_epoch=membership.epoch,
         pub_endpoint=pub_endpoint,
+        security=cluster.security,
     )

@@ -41,6 +41,7 @@ def test_fresh_clients_run_in_both_phases_and_none_fails(tmp_path: Path) -> None
         ],
         timeout_s=200,
     )
+    assert "curve" == result["security"]  # secured by default, clients and load alike
     for phase in ("idle", "busy"):
         assert PHASE_KEYS <= set(result[phase])
         assert 3 == result[phase]["count"]

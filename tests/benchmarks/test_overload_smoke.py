@@ -47,6 +47,7 @@ def test_overload_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Pat
         timeout_s=280,
     )
     assert KEYS <= set(result)
+    assert "curve" == result["security"]  # secured by default, the load's sockets too
     assert all(isinstance(result[k], int) and result[k] >= 0 for k in COUNTS - {"unaccounted"})
     assert 0 == result["unaccounted"]  # every request sent is counted once
     assert result["sent"] > 0  # the burst happened; how fast is the benchmark's business

@@ -359,6 +359,14 @@ class NetnsCluster(ClusterHarness):
         self.base.mkdir(parents=True, exist_ok=True)
         base_port = free_port_range()
         self.topology.write_text(topology_on_hosts(self.base, self.net, base_port, **self.settings))
+        # Every host's keys at once, in the folder all hosts share here (on
+        # machines of their own, an operator copies the public files).
+        subprocess.run(
+            [sys.executable, RUN, "keys", str(self.topology)],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         run = [sys.executable, RUN, "cluster", str(self.topology), "--host"]
         self.proc = self._supervise(self.net.proxy_address, [*run, self.net.proxy_address])
         # Servers can start before the proxy is up: they dial its fixed ports

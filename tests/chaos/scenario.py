@@ -207,5 +207,5 @@ def wait_restarted(cluster: ClusterHarness, name: str, old_pid: int) -> None:
 
 
 def ask_debug(cluster: ClusterHarness, msg: DebugCrash | DebugFaults) -> None:
-    reply = ask_proxy(cluster.endpoints()["frontend"], msg, timeout_s=5.0)
+    reply = ask_proxy(cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.curve())
     assert isinstance(reply, Done), reply

@@ -35,6 +35,7 @@ ANSWER_TIMEOUT_S = 10.0
 
 def test_a_burst_of_pipelining_clients(chaos_cluster: ClusterHarness) -> None:
     endpoint = chaos_cluster.endpoints()["frontend"]
+    curve = chaos_cluster.curve()  # the chaos cluster is secured: every socket needs keys
     lists = [str(uuid.uuid4()) for _ in range(50)]
     items = [f"burst-item-{i:02d}" for i in range(10)]
     load = Load(
@@ -46,8 +47,9 @@ def test_a_burst_of_pipelining_clients(chaos_cluster: ClusterHarness) -> None:
         items,
         prebuild=2000,
         answer_timeout_s=ANSWER_TIMEOUT_S,
+        curve=curve,
     )
-    sampler = Sampler(endpoint, ClusterPids(chaos_cluster.log_dir), ANSWER_TIMEOUT_S)
+    sampler = Sampler(endpoint, ClusterPids(chaos_cluster.log_dir), ANSWER_TIMEOUT_S, curve=curve)
     burst: dict[str, float | None] = {}
     reader: list[threading.Thread] = []
 
@@ -65,7 +67,7 @@ def test_a_burst_of_pipelining_clients(chaos_cluster: ClusterHarness) -> None:
         started = burst["started"]
         assert started is not None
         end = started + FAULT_S
-        burst["recovery_s"], _ = recovery(endpoint, end, deadline_s=30.0)
+        burst["recovery_s"], _ = recovery(endpoint, end, deadline_s=30.0, curve=curve)
 
     try:
         run_scenario(chaos_cluster, "overload burst", fault, heal)
@@ -74,7 +76,7 @@ def test_a_burst_of_pipelining_clients(chaos_cluster: ClusterHarness) -> None:
         dead = [i for i, r in enumerate(load.reports) if r is None]
         assert [] == dead, "load processes gave no report"
         reports = [r for r in load.reports if r is not None]
-        lost, _, _, unreadable = verify(endpoint, merge([r["acked"] for r in reports]))
+        lost, _, _, unreadable = verify(endpoint, merge([r["acked"] for r in reports]), curve=curve)
     finally:
         sampler.stop()
         load.stop()

@@ -37,6 +37,7 @@ def test_an_edit_whose_first_push_is_lost_is_pushed_by_a_later_attempt(
             debug_cluster.endpoints()["frontend"],
             DebugFaults(msg_id="lose", rules=[drop], duration_s=LOSS_S),
             timeout_s=5.0,
+            curve=debug_cluster.curve(),
         )
         assert isinstance(reply, Done), reply
         _, pushed = alice.add(state.list_id, "milk", 2)

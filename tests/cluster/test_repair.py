@@ -101,7 +101,7 @@ def test_read_repair_brings_a_stale_replica_up_to_date(tmp_path: Path) -> None:
 
 
 def _ask(cluster: ClusterHarness, msg: Message) -> None:
-    reply = ask_proxy(cluster.endpoints()["frontend"], msg, timeout_s=5.0)
+    reply = ask_proxy(cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.curve())
     assert isinstance(reply, Done), reply
 
 

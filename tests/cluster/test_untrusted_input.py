@@ -1,4 +1,10 @@
-"""Bad bytes on every bound socket: a clear error or a logged drop, and service goes on."""
+"""Bad bytes on every bound socket: a clear error or a logged drop, and service goes on.
+
+The client-facing sockets admit any CurveZMQ key, so anyone can send them
+bad bytes: they are tried with a key of the test's own. The server-facing
+ones admit only the cluster's keys: tests/cluster/test_security.py tries
+strangers there.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,13 @@ import msgspec
 import pytest
 import zmq
 
+from actors.kernel import apply_curve
 from protocol import ErrorReply, Get, Put, decode, encode
 from tests.harness import ClusterHarness, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
-ROUTER_CHANNELS = ["frontend", "backend", "hello", "liveness"]
+ROUTER_CHANNELS = ["frontend"]
 GARBAGE = [
     b"",
     b"\x00\x01\x02 not msgpack",
@@ -25,10 +32,11 @@ GARBAGE = [
 ]
 
 
-def dealer(ctx: zmq.Context[Any], endpoint: str) -> zmq.Socket[bytes]:
+def dealer(ctx: zmq.Context[Any], endpoint: str, cluster: ClusterHarness) -> zmq.Socket[bytes]:
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, 5000)
+    apply_curve(sock, cluster.curve())
     sock.connect(endpoint)
     return sock
 
@@ -40,7 +48,7 @@ def test_garbage_on_a_router_gets_a_bad_frame_error_and_service_continues(
     endpoints = cluster.endpoints()
     ctx: zmq.Context[Any] = zmq.Context()
     try:
-        sock = dealer(ctx, endpoints[channel])
+        sock = dealer(ctx, endpoints[channel], cluster)
         for frame in GARBAGE:
             sock.send(frame)
             reply = decode(sock.recv())
@@ -63,7 +71,7 @@ def test_garbage_on_a_router_gets_a_bad_frame_error_and_service_continues(
 def test_an_oversized_frame_is_dropped_and_service_continues(cluster: ClusterHarness) -> None:
     ctx: zmq.Context[Any] = zmq.Context()
     try:
-        sock = dealer(ctx, cluster.endpoints()["frontend"])
+        sock = dealer(ctx, cluster.endpoints()["frontend"], cluster)
         sock.send(b"\x00" * (9 * 1024 * 1024))  # over the 8 MiB MAXMSGSIZE: peer dropped
         sock.close()
     finally:
@@ -86,7 +94,7 @@ def test_a_write_with_a_malformed_state_is_refused_and_changes_nothing(
     before = cluster.client("bob", "pull", list_id).out["list"]
     ctx: zmq.Context[Any] = zmq.Context()
     try:
-        sock = dealer(ctx, cluster.endpoints()["frontend"])
+        sock = dealer(ctx, cluster.endpoints()["frontend"], cluster)
         for bad in (
             b"\xc1garbage",
             msgspec.msgpack.encode([list_id, ["x"], [1], [], [], [["tea", [[5, 1, 9, 0]]]]]),

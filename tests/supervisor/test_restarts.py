@@ -64,7 +64,10 @@ def test_a_process_whose_actor_keeps_crashing_exits_and_is_restarted(tmp_path: P
         first = cluster.child_pids()["s2"]
         for k in range(3):
             reply = ask_proxy(
-                cluster.endpoints()["frontend"], DebugCrash(msg_id=f"c{k}", target="s2"), 5.0
+                cluster.endpoints()["frontend"],
+                DebugCrash(msg_id=f"c{k}", target="s2"),
+                5.0,
+                cluster.curve(),
             )
             assert isinstance(reply, Done)
         wait_until(

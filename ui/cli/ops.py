@@ -25,6 +25,7 @@ def status_to_json(status: StatusReply) -> dict[str, Any]:
         "w": status.w,
         "ring_epoch": status.ring_epoch,
         "pub_endpoint": status.pub_endpoint,
+        "security": status.security,
         "queued": status.queued,
         "members": [
             {
@@ -82,6 +83,10 @@ def print_status(status: StatusReply, console: Console, show_ranges: int = 2) ->
     queued = ", ".join(status.queued) if status.queued else "none"
     console.print(f"waiting to join: {queued}")
     console.print(f"updates published on {status.pub_endpoint}")
+    if status.security == "curve":
+        console.print("security: CurveZMQ on every socket; only the cluster's server keys join")
+    else:
+        console.print("[red]security: off (plaintext; anyone who reaches a port is trusted)[/red]")
 
 
 def read_trace(trace_id: str, log_dir: Path) -> list[dict[str, Any]]:
