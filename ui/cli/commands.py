@@ -1,6 +1,7 @@
 """The client commands of ``run.py client``: one command, one exit code.
 
-Exit codes (a contract for users and tests):
+Exit codes (a contract for users and tests; named in :mod:`ui.contract`, with
+the commands, so that ``run.py`` parses without importing the client):
 
 == ==========================================================================
 0  success, including an edit saved offline
@@ -19,7 +20,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
-from typing import Any, Final
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +29,7 @@ from actors.client import ClientSession, ClusterUnavailable, ClusterUnreachable,
 from crdt import ShoppingList, ShoppingListError
 from supervisor.topology import TopologyError
 from ui.client import ClientOptions, open_session, render_list
-from ui.menu import Shell
+from ui.contract import COMMANDS, EXIT_OK, EXIT_UNKNOWN, EXIT_UNREACHABLE, EXIT_USAGE
 
 __all__ = [
     "COMMANDS",
@@ -38,11 +39,6 @@ __all__ = [
     "EXIT_USAGE",
     "run_client",
 ]
-
-EXIT_OK: Final = 0
-EXIT_USAGE: Final = 2
-EXIT_UNKNOWN: Final = 3
-EXIT_UNREACHABLE: Final = 4
 
 
 def run_client(opts: ClientOptions, command: str, args: list[str]) -> int:
@@ -259,6 +255,9 @@ def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> i
 
 
 def cmd_shell(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
+    # Imported here: no other command needs the menu.
+    from ui.menu import Shell  # noqa: PLC0415
+
     session.close()
     return Shell(opts).run()
 
@@ -277,4 +276,3 @@ _COMMANDS = {
     "watch": cmd_watch,
     "shell": cmd_shell,
 }
-COMMANDS: Final = tuple(_COMMANDS)

@@ -1,0 +1,384 @@
+"""Admission of writes: whether a copy of a list may merge a client's delta or state.
+
+A causal CRDT trusts every context it merges: a context that claims a dot
+makes the join drop that dot, and every later dot it covers. A client could
+thus wipe a list with one empty state whose context claims a huge counter
+for the list's replicas, and hide its owners' later adds. :func:`check_write`
+is the gate in front of ``ShoppingList.merge`` for anything a client sent.
+It decides from:
+
+* the copy's **knowledge**: its stored state, plus any *witnesses* (other
+  copies of the list, or deltas this copy has committed and not joined yet);
+* the incoming **frame**, a delta or a full state;
+* ``may_write``, which tells the replica ids the sender may mint dots under
+  (from its key: :func:`crdt.replica_ids.may_write_for`).
+
+Rules, for a frame to be merged
+    1. *Own dots*: every dot the frame carries under a replica id the sender
+       may not write is one the knowledge has seen (a full state relays
+       other replicas' dots; it may not invent them).
+    2. *Claims that exist*: for a replica the sender may not write, the
+       frame's context claims only dots the knowledge has seen. For one it
+       may write, at most ``max_new_dots`` beyond the highest the knowledge
+       has seen of it (new operations of its own, within what one frame can
+       hold).
+    3. *Observed removes*: with ``observed`` (what the cluster has shown the
+       sender), every live dot of another replica that the frame would
+       remove is one the sender was shown.
+    4. *Unaltered dots*: a dot the knowledge holds keeps its content.
+    5. *Limits*: counters and sizes stay within :class:`WriteLimits`.
+
+Outcomes (:data:`~crdt.verdicts.Verdict`)
+    :class:`Accepted`: merge it. :class:`Refused`: the frame is invalid
+    here and changes nothing; its ``kind`` says why. :class:`Undecided`:
+    rules 1 or 2 fail against this copy, but this copy may lag behind the
+    others, so the frame may be honest; it changes nothing either.
+
+Copies that lag (``docs/security.md`` has the whole protocol)
+    Knowledge that is genuine (accepted frames, and copies of them) never
+    covers a forged dot: a lagging copy may fail to decide, but never
+    accepts a forgery. An honest frame's claims were read from some copy,
+    so it is accepted once the knowledge has caught up. Hence:
+
+    * a server checks each client frame it stores against its copy, with
+      its committed but unjoined deltas as ``witnesses``; it merges on
+      :class:`Accepted`, and answers the others without writing;
+    * an acceptance anywhere proves the frame genuine: the coordinator
+      repairs the undecided copies from an acceptor and sends it again;
+    * if no copy accepted, the coordinator fetches every owner's copy and
+      checks the frame with them as ``witnesses``, with ``complete=True``
+      only if every owner answered: claims still unseen are then refused
+      (``Refused.retryable``: a write still in a hinted handoff is the only
+      honest cause); with an owner missing, it answers "unavailable".
+
+Pure code: no sockets, no threads, no I/O. Nothing passed in is changed (the
+size check may warm encoding caches, which never changes any bytes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Final
+
+from crdt.context import CausalContext, Counts, Dot
+from crdt.shopping_list import ShoppingList
+from crdt.verdicts import UNSEEN_KINDS, Accepted, Refused, Undecided, UnseenKind, Verdict
+from crdt.write_limits import DEFAULT_LIMITS, WriteLimits, size_excess
+
+__all__ = ["MayWrite", "check_write"]
+
+#: Whether the sender may mint dots under a replica id.
+MayWrite = Callable[[str], bool]
+
+_ACCEPTED: Final = Accepted()
+
+
+def check_write(
+    stored: ShoppingList | None,
+    incoming: ShoppingList,
+    may_write: MayWrite,
+    *,
+    observed: CausalContext | None = None,
+    witnesses: Sequence[ShoppingList] = (),
+    complete: bool = False,
+    limits: WriteLimits = DEFAULT_LIMITS,
+    stored_size: int | None = None,
+) -> Verdict:
+    """Whether the copy ``stored`` may merge ``incoming``, a client's delta or state.
+
+    Args:
+        stored: this copy's state, or ``None`` if it has none of the list yet.
+        incoming: the frame, decoded (``ShoppingList.decode`` checked its
+            shape). The caller checks it is of the list it was sent for.
+        may_write: true for the replica ids the sender may mint dots under.
+        observed: the join of the contexts the cluster has shown the sender
+            (replies to its reads, updates it was sent, its own accepted
+            writes). ``None`` when the caller does not track it: then a frame
+            may remove any live dot it names, observed or not (rule 3 off).
+        witnesses: other genuine states of the list (other copies, or this
+            copy's committed deltas not joined yet); they count as knowledge.
+        complete: the caller vouches that ``stored`` and ``witnesses`` hold
+            everything any copy has seen; what they have not seen then does
+            not exist, and is refused instead of left undecided.
+        limits: the bounds of :mod:`crdt.write_limits`.
+        stored_size: ``stored``'s encoded size, if the caller has it.
+
+    Returns:
+        :class:`Accepted`, :class:`Refused` or :class:`Undecided` (never with
+        ``complete``). Final refusals (all but the :data:`UnseenKind`\\ s) win
+        over undecided claims; sizes are checked last, once the claims pass.
+
+    Raises:
+        ValueError: a witness is a state of another list.
+    """
+    if stored is not None and stored.list_id != incoming.list_id:
+        return Refused(
+            "wrong_list", f"the state is of list {incoming.list_id}, sent for {stored.list_id}"
+        )
+    if any(w.list_id != incoming.list_id for w in witnesses):
+        raise ValueError("a witness is a state of another list")
+    sources = [s for s in (stored, *witnesses) if s is not None]
+    claims = incoming.context
+    refusal = _over_ceiling(claims, limits.max_counter)
+    if refusal is not None:
+        return refusal
+    known = _knowledge(sources)
+    allowed = {replica: may_write(replica) for replica in claims.replicas()}
+    unseen = _Unseen()
+    _check_claims(claims, known, allowed, limits.max_new_dots, unseen)
+    refusal = _check_carried(incoming, sources, known, allowed, unseen)
+    if refusal is None and observed is not None and not all(allowed.values()):
+        refusal = _check_observed(incoming, sources, allowed, observed)
+    if refusal is None and unseen:
+        return unseen.verdict(known, limits.max_new_dots, complete)
+    if refusal is None:
+        parts = [(s, stored_size if s is stored else None) for s in sources]
+        excess = size_excess(parts, incoming, limits)
+        if excess is not None:
+            measure, value, cap = excess
+            refusal = Refused(
+                "too_large", f"the list would hold {value} {measure}, over the limit of {cap}"
+            )
+    return _ACCEPTED if refusal is None else refusal
+
+
+# ------------------------------------------------------------------ the checks
+
+
+def _over_ceiling(claims: CausalContext, max_counter: int) -> Refused | None:
+    """Rule 5 for counters: a state's dots all lie inside its context, so its
+    context's counters bound every counter it holds."""
+    high = [(n, r) for r, n in claims.vv.items() if n > max_counter]
+    high += [(n, r) for r, n in claims.cloud if n > max_counter]
+    if not high:
+        return None
+    counter, replica = max(high)
+    return Refused(
+        "counter_ceiling",
+        f"the causal context holds counter {counter} of replica {replica!r}, above the "
+        f"ceiling of {max_counter}: later operations of that replica would not encode",
+    )
+
+
+def _check_claims(
+    claims: CausalContext,
+    known: CausalContext,
+    allowed: Mapping[str, bool],
+    max_new_dots: int,
+    unseen: _Unseen,
+) -> None:
+    """Rule 2: what the context claims of each replica, against the knowledge."""
+    claimed_cloud = _by_replica(claims.cloud)
+    known_cloud = _by_replica(known.cloud)
+    for replica, own in allowed.items():
+        extra = claimed_cloud.get(replica, set())
+        if own:
+            top = max(claims.vv.get(replica, 0), max(extra, default=0))
+            if top > _frontier(known, replica, known_cloud) + max_new_dots:
+                unseen.add("counter_jump", replica, top)
+            continue
+        n = _max_unseen(
+            claims.vv.get(replica, 0), extra, known.vv.get(replica, 0), known_cloud.get(replica)
+        )
+        if n:
+            unseen.add("forged_context", replica, n)
+
+
+def _check_carried(
+    incoming: ShoppingList,
+    sources: Sequence[ShoppingList],
+    known: CausalContext,
+    allowed: Mapping[str, bool],
+    unseen: _Unseen,
+) -> Refused | None:
+    """Rules 1 and 4: every dot the frame stores is its sender's, or a known one
+    relayed unchanged."""
+    held = _Held(sources)
+    carried: list[tuple[Dot, _Content]] = list(_names(incoming).items())
+    for item, dots in _items(incoming).items():
+        carried += [(dot, (item, counts)) for dot, counts in dots.items()]
+    for dot, content in carried:
+        if dot in known:
+            before = held.content(dot, content)
+            if before is not None and before != content:
+                return Refused(
+                    "altered_dot",
+                    f"dot {dot[0]!r}:{dot[1]} is {_describe(before)} in the list, but "
+                    f"{_describe(content)} in the state: an operation's content never changes",
+                )
+        elif not allowed[dot[0]]:
+            unseen.add("forged_dot", dot[0], dot[1])
+    return None
+
+
+def _check_observed(
+    incoming: ShoppingList,
+    sources: Sequence[ShoppingList],
+    allowed: Mapping[str, bool],
+    observed: CausalContext,
+) -> Refused | None:
+    """Rule 3: the live dots of other replicas that the frame would drop.
+
+    A dot held by any source counts as live, even one another source has
+    dropped already: removing it again is harmless, but an honest sender
+    never claims a dot it was not shown, so the check costs it nothing.
+    """
+    claims, theirs, their_names = incoming.context, _items(incoming), _names(incoming)
+    for source in sources:
+        live: list[tuple[Dot, str | None]] = [(d, None) for d in _names(source)]
+        live += [(d, item) for item, dots in _items(source).items() for d in dots]
+        for dot, item in live:
+            if dot not in claims or allowed[dot[0]] or dot in observed:
+                continue
+            kept = dot in their_names if item is None else dot in theirs.get(item, {})
+            if not kept:
+                what = "the list name" if item is None else f"item {item!r}"
+                return Refused(
+                    "unobserved",
+                    f"the state would remove {what} (dot {dot[0]!r}:{dot[1]}), which the "
+                    "cluster never showed the sender: read the list before editing it",
+                )
+    return None
+
+
+# -------------------------------------------------------------------- helpers
+
+#: What a dot holds: an item's (name, counts), or a list name.
+_Content = tuple[str, Counts] | str
+
+
+class _Unseen:
+    """Claims the knowledge cannot vouch for, collected by rules 1 and 2."""
+
+    __slots__ = ("first", "missing")
+
+    def __init__(self) -> None:
+        self.first: dict[UnseenKind, Dot] = {}
+        self.missing: dict[str, int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.first)
+
+    def add(self, kind: UnseenKind, replica: str, counter: int) -> None:
+        self.first.setdefault(kind, (replica, counter))
+        if counter > self.missing.get(replica, 0):
+            self.missing[replica] = counter
+
+    def verdict(self, known: CausalContext, step: int, complete: bool) -> Refused | Undecided:
+        kind = next(k for k in UNSEEN_KINDS if k in self.first)
+        replica, counter = self.first[kind]
+        seen = known.max_counter(replica)
+        here, everywhere = (
+            _unseen_message(kind, replica, counter, seen, step, where)
+            for where in ("this copy", "the cluster")
+        )
+        if complete:
+            return Refused(kind, everywhere)
+        return Undecided(kind, here, dict(self.missing), everywhere)
+
+
+def _unseen_message(
+    kind: UnseenKind, replica: str, counter: int, seen: int, step: int, where: str
+) -> str:
+    if kind == "forged_dot":
+        return (
+            f"the state holds dot {replica!r}:{counter} of a replica the sender may not "
+            f"write, and {where} has seen that replica only up to {seen}: a client "
+            "may add dots only under its own replica ids"
+        )
+    if kind == "forged_context":
+        return (
+            f"the causal context claims operation {counter} of replica {replica!r}, which "
+            f"the sender may not write, and {where} has seen it only up to {seen}: a "
+            "delta may claim only operations that exist"
+        )
+    return (
+        f"the causal context claims operation {counter} of the sender's replica "
+        f"{replica!r}, more than {step} beyond the {seen} {where} has seen of it"
+    )
+
+
+class _Held:
+    """Looks up what the sources hold under a dot; indexes them on the first miss."""
+
+    __slots__ = ("_index", "_sources")
+
+    def __init__(self, sources: Sequence[ShoppingList]) -> None:
+        self._sources = sources
+        self._index: dict[Dot, _Content] | None = None
+
+    def content(self, dot: Dot, hint: _Content) -> _Content | None:
+        """What a source holds under ``dot`` (``None``: no source holds it);
+        ``hint`` is the frame's content, tried first (a relayed dot)."""
+        for source in self._sources:
+            if isinstance(hint, str):
+                name = _names(source).get(dot)
+                if name is not None:
+                    return name
+            else:
+                counts = _items(source).get(hint[0], {}).get(dot)
+                if counts is not None:
+                    return (hint[0], counts)
+        if self._index is None:
+            self._index = {}
+            for source in self._sources:
+                self._index.update(_names(source))
+                for item, dots in _items(source).items():
+                    self._index.update((d, (item, c)) for d, c in dots.items())
+        return self._index.get(dot)
+
+
+def _describe(content: _Content) -> str:
+    if isinstance(content, str):
+        return f"the list name {content!r}"
+    item, (needed, acquired) = content
+    return f"{item!r} needed +{needed} acquired +{acquired}"
+
+
+def _knowledge(sources: Sequence[ShoppingList]) -> CausalContext:
+    """The union of the sources' contexts (shared, not copied, for one source)."""
+    if not sources:
+        return CausalContext()
+    if len(sources) == 1:
+        return sources[0].context
+    known = sources[0].context.copy()
+    for source in sources[1:]:
+        known.update(source.context)
+    return known
+
+
+def _by_replica(cloud: Iterable[Dot]) -> dict[str, set[int]]:
+    grouped: dict[str, set[int]] = {}
+    for replica, n in cloud:
+        grouped.setdefault(replica, set()).add(n)
+    return grouped
+
+
+def _frontier(known: CausalContext, replica: str, cloud: Mapping[str, set[int]]) -> int:
+    return max(known.vv.get(replica, 0), max(cloud.get(replica, ()), default=0))
+
+
+def _max_unseen(vv: int, cloud: set[int], known_vv: int, known_cloud: set[int] | None) -> int:
+    """The highest counter in ``1..vv`` or ``cloud`` not in ``1..known_vv`` or
+    ``known_cloud``, or 0. Costs the size of the clouds, not of the counters:
+    a claim of 2**61 operations is found as fast as a claim of one."""
+    holes = known_cloud or set()
+    top = vv
+    while top > known_vv and top in holes:
+        top -= 1
+    best = top if top > known_vv else 0
+    for n in cloud:
+        if n > best and n > known_vv and n not in holes:
+            best = n
+    return best
+
+
+# The validator reads the stores of the lists it compares. ShoppingList keeps
+# them private (its mutators keep their invariants); reading them here, in
+# the same package, avoids building a wire form of each list per write.
+def _items(state: ShoppingList) -> dict[str, dict[Dot, Counts]]:
+    return state._items
+
+
+def _names(state: ShoppingList) -> dict[Dot, str]:
+    return state._names
