@@ -92,6 +92,14 @@ def open_session(
             on_update=on_update,
             proxy_key=proxy_key,
         )
+        moved = session.store.quarantined
+        if moved is not None:
+            Console(stderr=True, highlight=False).print(
+                f"warning: the local store was damaged; it was kept as {moved}, and a new "
+                "one started (lists come back from the cluster on pull or sync; edits "
+                "not yet pushed are in the kept file)",
+                markup=False,
+            )
         session.open()
         return session
 

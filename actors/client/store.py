@@ -11,6 +11,9 @@ The replica id under which this client edits is the client id plus a random
 suffix drawn when the store is created. A client that loses its store and
 starts again under the same name therefore never reuses a dot.
 
+A store file found damaged when it opens is moved aside (never deleted)
+and a new one is started: :attr:`ClientStore.quarantined` says where it went.
+
 Each thread opens its own ``ClientStore`` (SQLite connections are not shared
 across threads); transactions serialise concurrent writers, including other
 processes of the same client.
@@ -28,9 +31,13 @@ from typing import Final
 
 import zmq
 
+import logs
+from actors.kernel import check_read_only, is_corrupt, set_aside
 from crdt import ShoppingList
 
 __all__ = ["ClientStore"]
+
+log = logs.get_logger("client")
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +59,8 @@ class ClientStore:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "client.db"
         self.client_id = client_id
+        #: where a damaged store was moved when this one opened (``None``: it was sound)
+        self.quarantined = self._set_aside_if_damaged()
         self._db = sqlite3.connect(self.path, isolation_level=None, timeout=10.0)
         # It holds the client's secret key: for its owner only.
         os.chmod(self.path, 0o600)
@@ -62,6 +71,22 @@ class ClientStore:
 
     def close(self) -> None:
         self._db.close()
+
+    def _set_aside_if_damaged(self) -> Path | None:
+        """A damaged store file is moved aside (kept, with its WAL, for its
+        owner: its edits not yet pushed are in it), and a new one started;
+        the lists come back from the cluster on the next pull or sync."""
+        if not self.path.exists():
+            return None
+        try:
+            check_read_only(self.path)
+        except sqlite3.DatabaseError as exc:
+            if not is_corrupt(exc):
+                raise
+            moved = set_aside(self.path)
+            log.warning("client.store_quarantined", moved_to=str(moved), reason=repr(exc))
+            return moved
+        return None
 
     def _replica_id(self) -> str:
         with self._tx():

@@ -29,6 +29,14 @@ from actors.kernel.security import (
     ZapDomain,
     apply_curve,
 )
+from actors.kernel.sqlite_files import (
+    CorruptFile,
+    check_file,
+    check_read_only,
+    is_corrupt,
+    is_disk_full,
+    set_aside,
+)
 from actors.kernel.supervision import ActorSupervisor
 
 __all__ = [
@@ -39,6 +47,7 @@ __all__ = [
     "BridgedActor",
     "Channel",
     "ClusterConfig",
+    "CorruptFile",
     "CrashHandler",
     "CurveClient",
     "CurveKeys",
@@ -61,6 +70,11 @@ __all__ = [
     "Waker",
     "ZapDomain",
     "apply_curve",
+    "check_file",
+    "check_read_only",
     "collector",
+    "is_corrupt",
+    "is_disk_full",
     "rules_from_env",
+    "set_aside",
 ]

@@ -24,12 +24,18 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final, Literal
 
 import logs
-from actors.kernel import Durability
+from actors.kernel import (
+    Durability,
+    check_file,
+    check_read_only,
+    is_corrupt,
+    is_disk_full,
+    set_aside,
+)
 from actors.server.schema import connect, transaction
 from crdt import ShoppingList
 from protocol import ProtocolError
@@ -51,10 +57,6 @@ __all__ = [
 
 log = logs.get_logger("server")
 
-#: Primary result codes of a damaged file (the low byte of an extended code).
-_CORRUPT_CODES: Final = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
-#: The files SQLite keeps next to a WAL database.
-_SIDE_FILES: Final = ("-wal", "-shm")
 
 _MOVE: Final = (
     "INSERT INTO quarantine (at, list_id, source, seq, state, reason) "
@@ -62,29 +64,8 @@ _MOVE: Final = (
 )
 
 
-def _code(exc: BaseException) -> int:
-    # The primary code is the low byte of an extended one (SQLITE_IOERR_* etc.).
-    return int(getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    """Whether ``exc`` is SQLite's "database or disk is full" (by its code, not its text)."""
-    return isinstance(exc, sqlite3.Error) and _code(exc) == sqlite3.SQLITE_FULL
-
-
-def is_corrupt(exc: BaseException) -> bool:
-    """Whether ``exc`` says the database file is damaged (not, say, unreadable or busy)."""
-    return isinstance(exc, CorruptFile) or (
-        isinstance(exc, sqlite3.DatabaseError) and _code(exc) in _CORRUPT_CODES
-    )
-
-
 class StoreFull(Exception):
     """A write could not commit for want of space; nothing of it was written."""
-
-
-class CorruptFile(sqlite3.DatabaseError):
-    """``PRAGMA quick_check`` found the file damaged."""
 
 
 class BadRow(Exception):
@@ -177,7 +158,7 @@ def open_checked(
 
 def _open(path: Path, durability: Durability, ready: Callable[[sqlite3.Connection], None]) -> None:
     if path.exists():
-        _check_read_only(path)
+        check_read_only(path)
     db = connect(path, durability)
     try:
         ready(db)
@@ -186,44 +167,10 @@ def _open(path: Path, durability: Durability, ready: Callable[[sqlite3.Connectio
         raise
 
 
-def _check_read_only(path: Path) -> None:
-    """:func:`check_file` on a read-only connection of its own.
-
-    Before the store's connection touches the file: that one writes its
-    schema into it, and its close checkpoints the WAL into it, which would
-    change a damaged file before it is moved aside for a person to inspect.
-    """
-    db = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        check_file(db)
-    finally:
-        db.close()
-
-
-def check_file(db: sqlite3.Connection) -> None:
-    """Raise :class:`CorruptFile` unless ``PRAGMA quick_check`` finds the file sound.
-
-    (A damaged page may also make the pragma itself raise ``DatabaseError``.)
-    """
-    rows = db.execute("PRAGMA quick_check").fetchall()
-    if rows != [("ok",)]:
-        raise CorruptFile(f"quick_check: {rows[0][0] if rows else 'no answer'}")
-
-
 def quarantine_file(path: Path, reason: BaseException) -> Path:
-    """Move a damaged database file and its WAL files aside; the new name of the file.
-
-    They become ``<name>.corrupt-<UTC timestamp>`` (plus ``-wal``, ``-shm``)
-    in the same folder, kept for a person to inspect: nothing is deleted.
-    The caller has closed its connection to the file.
-    """
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
-    moved = path.with_name(f"{path.name}.corrupt-{stamp}")
-    path.replace(moved)
-    for suffix in _SIDE_FILES:
-        side = path.with_name(path.name + suffix)
-        if side.exists():
-            side.replace(moved.with_name(moved.name + suffix))
+    """Move a damaged database file and its WAL files aside (:func:`set_aside`),
+    logged; the new name of the file. The caller has closed its connection."""
+    moved = set_aside(path)
     log.error("server.store_quarantined", db=str(path), moved_to=str(moved), reason=repr(reason))
     return moved
 

@@ -202,3 +202,33 @@ def test_two_stores_on_one_directory_share_lists_and_replica_id(tmp_path: Path) 
     finally:
         one.close()
         two.close()
+
+
+# ------------------------------------------------------------ damaged file
+
+
+def test_a_damaged_store_is_set_aside_as_it_was_and_a_new_one_started(tmp_path: Path) -> None:
+    """A store whose file no longer reads as a database (its header zeroed)
+    is moved aside byte for byte, never deleted, and the client starts
+    afresh; a sound store is opened as it is."""
+    first = ClientStore(tmp_path / "c", "alice")
+    first.create("groceries")
+    first.close()
+    sound = ClientStore(tmp_path / "c", "alice")
+    assert sound.quarantined is None
+    assert 1 == len(sound.all())
+    sound.close()
+    path = tmp_path / "c" / "client.db"
+    data = path.read_bytes()
+    bad = b"\0" * 100 + data[100:]
+    path.write_bytes(bad)
+    again = ClientStore(tmp_path / "c", "alice")
+    try:
+        assert again.quarantined is not None
+        assert again.quarantined.name.startswith("client.db.corrupt-")
+        assert bad == again.quarantined.read_bytes()
+        assert [] == again.all()
+        again.create("new start")
+        assert 1 == len(again.all())
+    finally:
+        again.close()
