@@ -27,6 +27,7 @@ COMMANDS: Final = (
     "sync",
     "delete",
     "watch",
+    "whoami",
     "shell",
 )
 

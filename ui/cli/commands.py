@@ -254,6 +254,20 @@ def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> i
     return EXIT_OK
 
 
+def cmd_whoami(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
+    """This client's public key: who it is to a secured cluster (made on first use)."""
+    _expect(args, 0, 0, "whoami")
+    public = session.store.curve_keys()[0].decode()
+    _emit(
+        opts,
+        session,
+        {"client_id": opts.client_id, "public_key": public},
+        f"{public}  (the public key the cluster knows {opts.client_id} by; the secret "
+        "one stays in the local store)",
+    )
+    return EXIT_OK
+
+
 def cmd_shell(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
     # Imported here: no other command needs the menu.
     from ui.menu import Shell  # noqa: PLC0415
@@ -274,5 +288,6 @@ _COMMANDS = {
     "sync": cmd_sync,
     "delete": cmd_delete,
     "watch": cmd_watch,
+    "whoami": cmd_whoami,
     "shell": cmd_shell,
 }

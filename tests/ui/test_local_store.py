@@ -1,4 +1,4 @@
-"""A client command on a damaged local store says so, keeps the file, and goes on."""
+"""Client commands on their own store: a damaged one is reported and replaced; whoami."""
 
 from __future__ import annotations
 
@@ -41,3 +41,16 @@ def test_a_damaged_store_is_reported_kept_and_replaced(tmp_path: Path) -> None:
     assert [] == json.loads(done.stdout.strip().splitlines()[-1])["lists"]
     again = client(store, "lists")
     assert "damaged" not in again.stderr
+
+
+def test_whoami_prints_the_clients_own_public_key_and_keeps_it(tmp_path: Path) -> None:
+    """The key is made on first use, kept in the store (never the secret on
+    screen), and the same on every later call."""
+    store = tmp_path / "alice"
+    first = client(store, "whoami")
+    assert 0 == first.returncode, first.stderr
+    key = json.loads(first.stdout.strip().splitlines()[-1])["public_key"]
+    assert 40 == len(key)
+    again = json.loads(client(store, "whoami").stdout.strip().splitlines()[-1])
+    assert key == again["public_key"]
+    assert set(again) == {"client_id", "public_key"}
