@@ -12,8 +12,10 @@ answer, the limit shrinks; while it is what holds requests back and answers
 are quick, it grows. Taking on more than the replicas finish within the
 request time-out only turns work into time-outs, which the coordinator then
 retries on other replicas: more work, fewer answers (congestion collapse).
-Each client may hold its fair share of the limit, so a newcomer is served
-beside a client that pipelines thousands of requests.
+Each client may hold its fair share of the limit (the limit over the clients
+with requests in flight), and one under its share is taken on even when the
+limit is full, up to twice it: a newcomer is served beside clients that
+pipeline thousands of requests, which are refused until they drain.
 
 Pure bookkeeping, run by the coordinator on the proxy's bridge thread;
 ``now`` is passed in.
@@ -31,13 +33,18 @@ __all__ = ["MAX_INFLIGHT", "MAX_INFLIGHT_PER_CLIENT", "MIN_INFLIGHT", "Admission
 #: The most client requests in flight (not yet answered) the limit grows to.
 MAX_INFLIGHT: Final = 4096
 #: The least the limit shrinks to: a slow cluster still serves this many.
-MIN_INFLIGHT: Final = 32
+#: Well above what a few pipelining clients keep out (4 x 64 in the bench):
+#: the proxy's own delay under a flood of refusals must not shrink the
+#: limit below what normal load needs.
+MIN_INFLIGHT: Final = 512
 #: Where the limit starts: above what a few pipelining clients keep out.
 INITIAL_INFLIGHT: Final = 1024
 #: Requests of one client in flight before its new ones are refused.
 MAX_INFLIGHT_PER_CLIENT: Final = 512
 #: A client always gets this many, whatever its share of the limit.
 MIN_PER_CLIENT: Final = 8
+#: Clients under their fair share are taken on up to this many times the limit.
+OVERSHOOT: Final = 2
 #: Refusals are logged as one line per this interval, not one per request.
 LOG_INTERVAL_S: Final = 1.0
 #: The limit is adjusted once per window of this many seconds, on what the
@@ -104,12 +111,15 @@ class Admission:
         """Take on a request of ``peer``, or say why not (a reason for the client)."""
         self._roll(now)
         mine = self._of.get(peer, 0)
-        full = self.inflight >= self.limit
-        if not full and mine < self.share(peer):
+        # A client under its fair share is taken on even past the limit (up
+        # to twice it): the clients over theirs are refused until they drain,
+        # so a newcomer is served beside clients that keep the limit full.
+        if mine < self.share(peer) and self.inflight < OVERSHOOT * self.limit:
             self._of[peer] = mine + 1
             self.inflight += 1
             return None
-        # Only the proxy-wide limit holding a request back is a reason to grow it.
+        full = self.inflight >= self.limit
+        # Only the proxy-wide limit holding requests back is a reason to grow it.
         self._limited = self._limited or full
         self.refused += 1
         if now - self._logged_at >= LOG_INTERVAL_S:
@@ -121,7 +131,7 @@ class Admission:
                 clients=len(self._of),
             )
             self._logged_at, self.refused = now, 0
-        who = "the proxy has" if full else "this client has"
+        who = "the proxy has" if self.inflight >= OVERSHOOT * self.limit else "this client has"
         return f"overloaded: {who} too many requests in flight; retry later"
 
     def answered(self, peer: bytes, now: float, latency_s: float, congested: bool) -> None:

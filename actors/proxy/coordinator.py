@@ -65,7 +65,7 @@ __all__ = ["Coordinator"]
 
 #: An answer slower than this fraction of the request time-out tells admission
 #: control that the replicas have more than they finish in time.
-CONGESTED_LATENCY = 0.25
+CONGESTED_LATENCY = 0.5
 
 #: Called when a request finished (every slot done); e.g. to start the next repair.
 Finished = Callable[[str], None]

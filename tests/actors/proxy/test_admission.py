@@ -35,13 +35,22 @@ def test_an_answer_makes_room_again() -> None:
     assert 1 == gate.inflight
 
 
-def test_the_proxy_wide_bound_refuses_every_client() -> None:
-    gate = admission(max_inflight=2, max_per_client=5)
-    gate.admit(b"a", 0.0)
-    gate.admit(b"b", 0.0)
-    refusal = gate.admit(b"c", 0.0)
+def test_past_twice_the_limit_every_client_is_refused() -> None:
+    """Clients under their share are taken on past the limit, but not past
+    twice it: then the proxy refuses everyone."""
+    gate = admission(max_inflight=2, max_per_client=1)
+    assert [None] * 4 == [gate.admit(peer, 0.0) for peer in (b"a", b"b", b"c", b"d")]
+    refusal = gate.admit(b"e", 0.0)
     assert refusal is not None
     assert refusal.startswith("overloaded: the proxy has")
+
+
+def test_a_newcomer_is_taken_on_while_others_keep_the_limit_full() -> None:
+    gate = admission(max_inflight=10, max_per_client=100)
+    assert all(gate.admit(b"hog", 0.0) is None for _ in range(10))
+    assert gate.admit(b"hog", 0.0) is not None  # over its share of a full limit
+    assert gate.admit(b"new", 0.0) is None
+    assert 11 == gate.inflight
 
 
 def test_refusals_are_counted_between_log_lines() -> None:

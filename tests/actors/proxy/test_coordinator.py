@@ -603,14 +603,18 @@ def test_a_replica_sending_a_bad_state_fails_the_read() -> None:
     assert [] == proxy.stores()
 
 
-def test_a_proxy_at_its_inflight_limit_turns_requests_away(
+def test_a_proxy_past_its_inflight_bound_turns_requests_away(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """With a limit of 1, two requests of different clients are taken on
+    (each under its share), a third is refused at once: no Fetch goes out."""
     monkeypatch.setattr("actors.proxy.admission.MAX_INFLIGHT", 1)
     proxy = make_proxy(FIVE)
     proxy.coordinator.put(PEER, put(), 0.0)
-    proxy.coordinator.get(PEER, get(), 0.0)
-    assert 3 == len(proxy.sent)
+    proxy.coordinator.get(b"second", get(), 0.0)
+    sent = len(proxy.sent)
+    proxy.coordinator.get(b"third", get(), 0.0)
+    assert sent == len(proxy.sent)
     error = proxy.replies[0][1]
     assert isinstance(error, ErrorReply)
     assert ("overloaded", "get-1") == (error.code, error.reply_to)
