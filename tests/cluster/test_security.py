@@ -8,6 +8,8 @@ serving with its five servers.
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from typing import Any
 
@@ -19,6 +21,7 @@ from actors.kernel import CurveClient, CurveKeys, apply_curve
 from protocol import ErrorReply, SHello, decode, encode
 from supervisor.keys import load_pair, server_name
 from supervisor.transport import ephemeral_keys
+from tests.cluster.test_untrusted_input import GARBAGE
 from tests.harness import ClusterHarness, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
@@ -160,3 +163,77 @@ def test_the_cluster_keys_are_private_files(cluster: ClusterHarness) -> None:
     for path in secrets:
         secret = load_pair(keys, path.name.removesuffix(".key_secret")).secret.decode()
         assert secret not in text
+
+
+def test_bad_frames_from_an_authenticated_server_key_are_refused_and_service_goes_on(
+    cluster: ClusterHarness,
+) -> None:
+    """An insider: s5's own key and routing id (s5 itself retired and gone),
+    sending garbage on each server socket. Each frame gets a clear
+    ``bad_frame`` answer, is logged, changes nothing, and the four other
+    servers go on serving."""
+    (cluster.data_dir / "s5" / "RETIRED").touch()  # not restarted once it exits
+    os.kill(cluster.child_pids()["s5"], signal.SIGKILL)
+    wait_until(lambda: "s5" not in cluster.child_pids(), 30.0, "s5 gone for good")
+    pair = load_pair(cluster.base / "keys", server_name("s5"))
+    curve = cluster.curve()
+    assert curve is not None
+    insider = CurveClient(CurveKeys(pair.public, pair.secret), curve.server_public)
+    ctx: zmq.Context[Any] = zmq.Context()
+    try:
+        for channel in SERVER_CHANNELS:
+            sock = _accepted_as_s5(ctx, cluster.endpoints()[channel], insider)
+            try:
+                for frame in GARBAGE[1:]:
+                    sock.send(frame)
+                assert len(GARBAGE) - 1 == _bad_frame_answers(sock, len(GARBAGE) - 1), channel
+            finally:
+                sock.close(linger=0)
+    finally:
+        ctx.term()
+    dropped = [
+        e
+        for e in cluster.log_events("proxy-*.jsonl")
+        if e["event"] == "bad_frame" and e["channel"] in SERVER_CHANNELS
+    ]
+    assert len(dropped) >= len(SERVER_CHANNELS)
+    result = cluster.client("after", "create", "after the garbage")
+    assert (0, True) == (result.code, result.out["pushed"])
+
+
+def _accepted_as_s5(
+    ctx: zmq.Context[Any], endpoint: str, insider: CurveClient
+) -> zmq.Socket[bytes]:
+    """A DEALER under s5's id whose first garbage frame got its ``bad_frame``.
+
+    The proxy's ROUTER takes no second connection under an id it still
+    holds (no handover), and it lets go of the killed s5's connection a
+    moment after the process is gone: until then, connect again.
+    """
+    end = time.monotonic() + 2 * DEADLINE_S
+    while time.monotonic() < end:
+        sock = ctx.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.RCVTIMEO, int(DEADLINE_S * 1000))
+        sock.setsockopt(zmq.ROUTING_ID, b"s5")
+        apply_curve(sock, insider)
+        sock.connect(endpoint)
+        sock.send(GARBAGE[0])
+        try:
+            if sock.poll(1000) and _bad_frame_answers(sock, 1):
+                return sock
+        except zmq.Again:
+            pass  # taken, but its answer did not come in time: connect again
+        sock.close(linger=0)
+    raise AssertionError(f"no connection under s5's id accepted at {endpoint}")
+
+
+def _bad_frame_answers(sock: zmq.Socket[bytes], wanted: int) -> int:
+    """Read until ``wanted`` ``bad_frame`` answers came (each read bounded by
+    the socket's RCVTIMEO), past what else the proxy sends a server id (a
+    ring announcement, a probe, an answer meant for the retired s5)."""
+    found = 0
+    while found < wanted:
+        reply = decode(sock.recv())
+        found += isinstance(reply, ErrorReply) and reply.code == "bad_frame"
+    return found
