@@ -108,9 +108,7 @@ def load_pair(keys_dir: Path, name: str) -> KeyPair:
         KeysMissing: its secret file does not exist.
     """
     path = keys_dir / f"{name}.key_secret"
-    if not path.exists():
-        raise KeysMissing(f"{path}: no such key; `python run.py keys TOPOLOGY` makes it")
-    public, secret = zmq.auth.load_certificate(str(path))
+    public, secret = _certificate(path)
     if secret is None:
         raise KeysMissing(f"{path}: holds no secret key")
     return KeyPair(public, secret)
@@ -122,11 +120,14 @@ def load_public(keys_dir: Path, name: str) -> bytes:
     Raises:
         KeysMissing: its public file does not exist.
     """
-    path = keys_dir / f"{name}.key"
+    return _certificate(keys_dir / f"{name}.key")[0]
+
+
+def _certificate(path: Path) -> tuple[bytes, bytes | None]:
+    """A certificate file's (public, secret) keys, the secret ``None`` in a public file."""
     if not path.exists():
         raise KeysMissing(f"{path}: no such key; `python run.py keys TOPOLOGY` makes it")
-    public, _ = zmq.auth.load_certificate(str(path))
-    return public
+    return zmq.auth.load_certificate(str(path))
 
 
 def _make_pair(keys_dir: Path, name: str) -> None:
