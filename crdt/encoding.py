@@ -19,6 +19,7 @@ import msgspec
 
 from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore
 from protocol import ProtocolError, encode_item, encode_state, encode_state_parts
+from protocol.access import AccessState
 from protocol.limits import MAX_ID_CHARS
 from protocol.state import ItemState, ListState
 
@@ -110,13 +111,25 @@ class EncodingCache:
         self._reset_raws()
 
     def state(
-        self, list_id: str, ctx: CausalContext, names: NameStore, items: ItemStore
+        self,
+        list_id: str,
+        ctx: CausalContext,
+        names: NameStore,
+        items: ItemStore,
+        access: AccessState | None = None,
     ) -> ListState:
         """The canonical wire form of the list with these stores."""
         order, index = self._replica_table(ctx)
-        return self._state(list_id, ctx, names, items, order, index)
+        return self._state(list_id, ctx, names, items, order, index, access)
 
-    def encode(self, list_id: str, ctx: CausalContext, names: NameStore, items: ItemStore) -> bytes:
+    def encode(
+        self,
+        list_id: str,
+        ctx: CausalContext,
+        names: NameStore,
+        items: ItemStore,
+        access: AccessState | None = None,
+    ) -> bytes:
         """Byte for byte ``encode_state(self.state(...))``, re-encoding only changed items."""
         order, index = self._replica_table(ctx)
         raw_names, raws = self._raw_names, self._raws
@@ -126,7 +139,7 @@ class EncodingCache:
             # encodings the decode left. The per-item bytes only pay off on a
             # list written again and again.
             self._encodes += 1
-            return encode_state(self._state(list_id, ctx, names, items, order, index))
+            return encode_state(self._state(list_id, ctx, names, items, order, index, access))
         if not self._raws_ok:
             raw_names[:] = sorted(items)
             raws[:] = [encode_item(self._item_state(item, items, index)) for item in raw_names]
@@ -146,7 +159,10 @@ class EncodingCache:
                     del raw_names[pos]
                     del raws[pos]
         self._dirty.clear()
-        return encode_state_parts(_header(list_id, ctx, names, order, index), raws)
+        header = _header(list_id, ctx, names, order, index)
+        if access is not None:
+            header["access"] = access
+        return encode_state_parts(header, raws)
 
     def _replica_table(self, ctx: CausalContext) -> tuple[tuple[str, ...], dict[str, int]]:
         """The sorted replica ids and their indices; a change drops every cached item."""
@@ -166,10 +182,12 @@ class EncodingCache:
         items: ItemStore,
         order: tuple[str, ...],
         index: dict[str, int],
+        access: AccessState | None,
     ) -> ListState:
         return ListState(
             **_header(list_id, ctx, names, order, index),
             items=[self._item_state(item, items, index) for item in sorted(items)],
+            access=access,
         )
 
     def _item_state(self, item: str, items: ItemStore, index: dict[str, int]) -> ItemState:

@@ -41,6 +41,7 @@ from typing import Any, Final, TypeVar
 import msgspec
 from typing_extensions import override
 
+from crdt.access import AccessList
 from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore
 from crdt.encoding import RAWS_AFTER_ENCODES, EncodingCache, decode_stores, json_view
 from crdt.errors import OverAcquireError, UnknownItemError
@@ -74,7 +75,7 @@ class ShoppingList:
         ValueError: ``list_id`` is not a uuid4 string or an argument is malformed.
     """
 
-    __slots__ = ("_cache", "_ctx", "_items", "_names", "list_id", "replica_id")
+    __slots__ = ("_cache", "_ctx", "_items", "_names", "access", "list_id", "replica_id")
 
     def __init__(self, list_id: str, replica_id: str, name: str = "") -> None:
         if not isinstance(list_id, str) or not _UUID4.fullmatch(list_id):
@@ -86,6 +87,8 @@ class ShoppingList:
         self._ctx = CausalContext()
         self._items: ItemStore = {}
         self._names: NameStore = {}
+        #: who may read and change the list; ``None`` while nobody said
+        self.access: AccessList | None = None
         # Told of every changed item (see its invalidation rules): a write to
         # a long list then re-encodes one item, not all.
         self._cache = EncodingCache()
@@ -236,6 +239,11 @@ class ShoppingList:
         """
         if other.list_id != self.list_id:
             raise ValueError(f"cannot merge list {other.list_id} into list {self.list_id}")
+        if other.access is not None:
+            if self.access is None:
+                self.access = other.access.copy()
+            else:
+                self.access.merge(other.access)
         mine, theirs = self._ctx, other._ctx
         if len(theirs) == other.dot_count():
             # Every dot ``other`` has seen, it still holds (an add, an acquire,
@@ -281,6 +289,8 @@ class ShoppingList:
         ``merge``, ``a.compare(b)`` holds exactly when merging ``a`` into
         ``b`` leaves ``b`` unchanged.
         """
+        if self.access and not (other.access and self.access.leq(other.access)):
+            return False
         return self._ctx.issubset(other._ctx)
 
     def copy(self, replica_id: str | None = None) -> ShoppingList:
@@ -292,6 +302,7 @@ class ShoppingList:
             dict(self._names),
             {item: dict(dots) for item, dots in self._items.items()},
             self._cache.copy(),
+            self.access.copy() if self.access is not None else None,
         )
 
     @override
@@ -304,6 +315,7 @@ class ShoppingList:
             and self._ctx == other._ctx
             and self._items == other._items
             and self._names == other._names
+            and (self.access or None) == (other.access or None)
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -323,7 +335,8 @@ class ShoppingList:
 
     def to_state(self) -> ListState:
         """The canonical wire form: every table sorted."""
-        return self._cache.state(self.list_id, self._ctx, self._names, self._items)
+        access = self.access.to_state() if self.access else None
+        return self._cache.state(self.list_id, self._ctx, self._names, self._items, access)
 
     def encode(self) -> bytes:
         """Canonical bytes of this state: equal states give equal bytes.
@@ -333,7 +346,8 @@ class ShoppingList:
         items it changed. A server encodes a list on every write to it, so
         this is its hot path.
         """
-        return self._cache.encode(self.list_id, self._ctx, self._names, self._items)
+        access = self.access.to_state() if self.access else None
+        return self._cache.encode(self.list_id, self._ctx, self._names, self._items, access)
 
     def digest(self) -> bytes:
         """A 16-byte fingerprint of the state, for anti-entropy comparisons.
@@ -348,7 +362,11 @@ class ShoppingList:
         write at the cost of a few dozen bytes, not of a whole list.
         """
         ctx = self._ctx  # canonical: compacted, and no zero in the vector
-        blob = _CONTEXT_ENCODER.encode((self.list_id, sorted(ctx.vv.items()), sorted(ctx.cloud)))
+        fields: tuple[Any, ...] = (self.list_id, sorted(ctx.vv.items()), sorted(ctx.cloud))
+        if self.access:
+            # Who has access changes no dot: it must change the digest itself.
+            fields = (*fields, self.access.to_state())
+        blob = _CONTEXT_ENCODER.encode(fields)
         return hashlib.md5(blob, usedforsecurity=False).digest()
 
     @classmethod
@@ -374,7 +392,8 @@ class ShoppingList:
                 ``replica_id`` is too long.
         """
         # state.list_id matched the uuid4 pattern when msgspec decoded it.
-        return _assemble(state.list_id, replica_id, *decode_stores(state, replica_id))
+        access = AccessList.from_state(state.access) if state.access is not None else None
+        return _assemble(state.list_id, replica_id, *decode_stores(state, replica_id), access)
 
 
 def _assemble(
@@ -384,11 +403,13 @@ def _assemble(
     names: NameStore,
     items: ItemStore,
     cache: EncodingCache,
+    access: AccessList | None = None,
 ) -> ShoppingList:
     """A list from parts already checked (``__init__`` checks its arguments)."""
     new = ShoppingList.__new__(ShoppingList)
     new.list_id, new.replica_id = list_id, replica_id
     new._ctx, new._names, new._items, new._cache = ctx, names, items, cache
+    new.access = access
     return new
 
 

@@ -11,8 +11,8 @@ socket carries which messages:
 
 =================  ==========================================================
 frontend ROUTER    Put, Get, StatusRequest -> Saved, ListReply, StatusReply,
-                   ErrorReply; DebugFaults, DebugCrash -> Done (debug only)
-frontend PUB       Update (topic frame: the list id)
+                   ErrorReply; sharing and Watch (:mod:`protocol.sharing`);
+                   Update to watchers; DebugFaults, DebugCrash -> Done (debug only)
 backend ROUTER     Store, StoreBatch, Fetch -> Stored, StoredBatch, Fetched, ErrorReply;
                    RingUpdate, DigestRequest, KeysRequest -> Digest, Keys;
                    Handoff (from a server) -> Stored
@@ -23,16 +23,32 @@ liveness ROUTER    SReach -> SOnline
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Literal
 
 import msgspec
 
+from protocol.access import AccessState
+from protocol.envelope import PROTOCOL_VERSION, Envelope, next_envelope, reply_envelope
 from protocol.limits import MAX_BATCH_ITEMS
+from protocol.sharing import (
+    AccessReply,
+    CancelInvite,
+    Invite,
+    Join,
+    Members,
+    Revoke,
+    Share,
+    Update,
+    Watch,
+    Watching,
+)
 from protocol.types import Blob, Count, Id, ListId, Reason
 
 __all__ = [
     "PROTOCOL_VERSION",
+    "AccessReply",
     "Ack",
+    "CancelInvite",
     "DebugCrash",
     "DebugFaults",
     "Digest",
@@ -46,19 +62,24 @@ __all__ = [
     "Fetched",
     "Get",
     "Handoff",
+    "Invite",
+    "Join",
     "Keys",
     "KeysRequest",
     "ListReply",
     "MemberStatus",
     "MemberUp",
+    "Members",
     "Message",
     "Put",
+    "Revoke",
     "RingUpdate",
     "SHello",
     "SOnline",
     "SReach",
     "Saved",
     "ServerHealth",
+    "Share",
     "StatusReply",
     "StatusRequest",
     "Store",
@@ -66,11 +87,11 @@ __all__ = [
     "Stored",
     "StoredBatch",
     "Update",
+    "Watch",
+    "Watching",
     "next_envelope",
     "reply_envelope",
 ]
-
-PROTOCOL_VERSION: Final = 1
 
 ErrorCode = Literal[
     "bad_frame",  # the bytes did not decode into a message
@@ -78,6 +99,8 @@ ErrorCode = Literal[
     "unavailable",  # fewer than the required replicas answered in time
     "overloaded",  # the proxy has too much in flight (for this client or in all); back off
     "not_member",  # a server that is not (yet) in the ring was asked to serve
+    "forbidden",  # the client's key may not do this with this list (or it does not exist)
+    "refused",  # a write that claims what its sender may not claim (see crdt.validation)
     "internal",  # a bug on our side; the request may be retried
 ]
 
@@ -90,34 +113,6 @@ ServerHealth = Literal[
     "disk_full",  # it refuses writes (``unavailable``) until space is freed; reads work
     "rebuilding",  # its file was corrupt and set aside: anti-entropy is filling it again
 ]
-
-
-class Envelope(
-    msgspec.Struct,
-    frozen=True,
-    tag=True,
-    array_like=True,
-    forbid_unknown_fields=True,
-    kw_only=True,
-):
-    """Fields every message carries. Never sent on its own."""
-
-    v: int = PROTOCOL_VERSION
-    msg_id: Id = ""
-    trace_id: Id = ""
-    sender: Id = ""
-    traced: bool = False
-
-
-def next_envelope(msg: Envelope, msg_id: str, sender: str) -> dict[str, Any]:
-    """Envelope fields for a message that carries ``msg``'s request on: a new
-    id and sender, the same trace. Spread it into a constructor: ``Store(**...)``."""
-    return {"msg_id": msg_id, "trace_id": msg.trace_id, "sender": sender, "traced": msg.traced}
-
-
-def reply_envelope(msg: Envelope, msg_id: str, sender: str) -> dict[str, Any]:
-    """Envelope fields for the answer to ``msg``: :func:`next_envelope` plus ``reply_to``."""
-    return {**next_envelope(msg, msg_id, sender), "reply_to": msg.msg_id}
 
 
 # --------------------------------------------------------------------------
@@ -151,13 +146,6 @@ class ListReply(Envelope, frozen=True, kw_only=True):
     reply_to: Id
     list_id: ListId
     state: Blob | None
-
-
-class Update(Envelope, frozen=True, kw_only=True):
-    """Published after a write is saved: the delta that was written."""
-
-    list_id: ListId
-    state: Blob
 
 
 class StatusRequest(Envelope, frozen=True, kw_only=True):
@@ -225,6 +213,13 @@ class Store(Envelope, frozen=True, kw_only=True):
     list_id: ListId
     state: Blob
     hint: Id = ""
+    #: the client whose frame ``state`` is (its public key); empty for
+    #: copies the cluster moves itself (repairs, handoffs), which are not
+    #: checked as a client's write is
+    writer: Id = ""
+    #: a change to the list's access list, made by the proxy (a client's
+    #: ``state`` never changes who has access: its access part is ignored)
+    access: AccessState | None = None
 
 
 class Stored(Envelope, frozen=True, kw_only=True):
@@ -432,4 +427,13 @@ Message = (
     | DebugFaults
     | DebugCrash
     | Done
+    | Share
+    | Revoke
+    | Invite
+    | CancelInvite
+    | Join
+    | Members
+    | AccessReply
+    | Watch
+    | Watching
 )

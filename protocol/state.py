@@ -15,6 +15,7 @@ from typing import Annotated
 
 import msgspec
 
+from protocol.access import AccessState
 from protocol.limits import MAX_DOTS, MAX_ITEMS, MAX_REPLICAS
 from protocol.types import Count, Id, ItemName, ListId, ListName, Quantity
 
@@ -44,8 +45,14 @@ class ItemState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     dots: Annotated[tuple[ItemDot, ...], msgspec.Meta(min_length=1, max_length=MAX_DOTS)]
 
 
-class ListState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """A whole list state or a delta; both have the same shape."""
+class ListState(
+    msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """A whole list state or a delta; both have the same shape.
+
+    ``access`` is last and omitted when ``None``: a list without one encodes
+    as lists did before access lists existed, and their bytes still decode.
+    """
 
     list_id: ListId
     replicas: Annotated[list[Id], msgspec.Meta(max_length=MAX_REPLICAS)]
@@ -55,9 +62,11 @@ class ListState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fie
     cloud: Annotated[list[Dot], msgspec.Meta(max_length=MAX_DOTS)]
     names: Annotated[list[NameDot], msgspec.Meta(max_length=MAX_DOTS)]
     items: Annotated[list[ItemState], msgspec.Meta(max_length=MAX_ITEMS)]
+    #: who may read and change the list (:mod:`crdt.access`)
+    access: AccessState | None = None
 
 
-class RawListState(msgspec.Struct, frozen=True, array_like=True):
+class RawListState(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
     """A :class:`ListState` whose items are already encoded; encoding only."""
 
     list_id: str
@@ -66,3 +75,4 @@ class RawListState(msgspec.Struct, frozen=True, array_like=True):
     cloud: list[tuple[int, int]]
     names: list[tuple[int, int, str]]
     items: list[msgspec.Raw]
+    access: AccessState | None = None

@@ -14,10 +14,14 @@ from typing import Any
 import msgspec
 import msgspec.inspect as mi
 from hypothesis import strategies as st
+from zmq.utils import z85
 
 from protocol import (
     PROTOCOL_VERSION,
+    AccessReply,
+    AccessState,
     Ack,
+    CancelInvite,
     DebugCrash,
     DebugFaults,
     Digest,
@@ -29,17 +33,22 @@ from protocol import (
     Fetched,
     Get,
     Handoff,
+    Invite,
     ItemState,
+    Join,
     Keys,
     KeysRequest,
     ListReply,
     ListState,
+    Members,
     MemberStatus,
     MemberUp,
     Message,
     Put,
+    Revoke,
     RingUpdate,
     Saved,
+    Share,
     SHello,
     SOnline,
     SReach,
@@ -50,10 +59,15 @@ from protocol import (
     Stored,
     StoredBatch,
     Update,
+    Watch,
+    Watching,
 )
+from protocol.access import OWNER_PATTERN, Z85_KEY_PATTERN
 from protocol.types import UUID4_PATTERN
 
 LIST_ID = str(uuid.UUID(int=0xC0FFEE, version=4))
+#: A client's public key, as the proxy names it (Z85 of 32 bytes).
+KEY = z85.encode(bytes(range(32))).decode()
 MESSAGE_CLASSES: tuple[type[Any], ...] = typing.get_args(Message)
 
 _ENVELOPE: dict[str, Any] = {
@@ -70,6 +84,23 @@ SAMPLES: dict[type[Any], Any] = {
     Get: Get(**_ENVELOPE, list_id=LIST_ID),
     ListReply: ListReply(**_ENVELOPE, reply_to="m-0", list_id=LIST_ID, state=b"\x00\xff"),
     Update: Update(**_ENVELOPE, list_id=LIST_ID, state=b"delta"),
+    Share: Share(**_ENVELOPE, list_id=LIST_ID, key=KEY, role="editor"),
+    Revoke: Revoke(**_ENVELOPE, list_id=LIST_ID, key=KEY),
+    Invite: Invite(**_ENVELOPE, list_id=LIST_ID, secret_hash=b"h" * 32, role="viewer"),
+    CancelInvite: CancelInvite(**_ENVELOPE, list_id=LIST_ID, secret_hash=b"h" * 32),
+    Join: Join(**_ENVELOPE, list_id=LIST_ID, secret=b"s" * 32),
+    Members: Members(**_ENVELOPE, list_id=LIST_ID),
+    AccessReply: AccessReply(
+        **_ENVELOPE,
+        reply_to="m0",
+        list_id=LIST_ID,
+        grant="owner",
+        owner=KEY,
+        members=[(KEY, "viewer")],
+        invites=[(b"h" * 32, "editor", 1_900_000_000)],
+    ),
+    Watch: Watch(**_ENVELOPE, list_ids=[LIST_ID]),
+    Watching: Watching(**_ENVELOPE, reply_to="m0", list_ids=[LIST_ID], refused=[], lapse_s=30),
     StatusRequest: StatusRequest(**_ENVELOPE),
     StatusReply: StatusReply(
         **_ENVELOPE,
@@ -102,7 +133,14 @@ SAMPLES: dict[type[Any], Any] = {
         pub_endpoint="tcp://127.0.0.1:5557",
     ),
     ErrorReply: ErrorReply(**_ENVELOPE, reply_to="m-0", code="unavailable", reason="1 of 2 acks"),
-    Store: Store(**_ENVELOPE, list_id=LIST_ID, state=b"state", hint="server-9"),
+    Store: Store(
+        **_ENVELOPE,
+        list_id=LIST_ID,
+        state=b"state",
+        hint="server-9",
+        writer=KEY,
+        access=AccessState(owner=KEY, members=[(KEY, 2, 1)], invites=[(b"h" * 32, 0, 0, True)]),
+    ),
     Stored: Stored(**_ENVELOPE, reply_to="m-0", list_id=LIST_ID),
     Fetch: Fetch(**_ENVELOPE, list_id=LIST_ID),
     Fetched: Fetched(**_ENVELOPE, reply_to="m-0", list_id=LIST_ID, state=None),
@@ -162,9 +200,12 @@ def strategy_for(t: mi.Type) -> st.SearchStrategy[Any]:
     """Values that satisfy the msgspec type ``t`` (NaN excluded so that equality holds)."""
     if isinstance(t, mi.StrType):
         if t.pattern is not None:
-            if t.pattern != UUID4_PATTERN:
-                raise NotImplementedError(t.pattern)
-            return st.uuids(version=4).map(str)
+            if t.pattern == UUID4_PATTERN:
+                return st.uuids(version=4).map(str)
+            if t.pattern in (Z85_KEY_PATTERN, OWNER_PATTERN):
+                keys = st.binary(min_size=32, max_size=32).map(lambda b: z85.encode(b).decode())
+                return keys if t.pattern == Z85_KEY_PATTERN else st.just("") | keys
+            raise NotImplementedError(t.pattern)
         return st.text(
             st.characters(codec="utf-8"),
             min_size=t.min_length or 0,
