@@ -38,6 +38,7 @@ __all__ = [
     "MAX_NEW_DOTS",
     "MIN_DOT_BYTES",
     "WriteLimits",
+    "join_size_bound",
     "merged_size_bound",
     "size_excess",
 ]
@@ -121,6 +122,17 @@ def merged_size_bound(parts: Sequence[tuple[ShoppingList, int]]) -> int:
     at most 5). ``tests/crdt/test_validation.py`` checks the bound.
     """
     return sum(_bytes_bound(size, _counts(state, None)) for state, size in parts)
+
+
+def join_size_bound(state: ShoppingList, size: int) -> int:
+    """At most what ``state``, of encoded ``size`` bytes (or at most that), adds
+    to the encoding of any join it is a part of (see :func:`merged_size_bound`).
+
+    Read without walking the items (its dots are bounded by its bytes), so a
+    caller can keep a bound on a list's size as deltas join it: the sum over
+    a join's parts (not a bound of a bound) bounds the join's encoded size.
+    """
+    return _bytes_bound(size, _counts(state, size))
 
 
 def size_excess(

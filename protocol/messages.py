@@ -101,6 +101,7 @@ ErrorCode = Literal[
     "not_member",  # a server that is not (yet) in the ring was asked to serve
     "forbidden",  # the client's key may not do this with this list (or it does not exist)
     "refused",  # a write that claims what its sender may not claim (see crdt.validation)
+    "undecided",  # a replica's copy cannot vouch for a write's claims (it may lag); nothing stored
     "internal",  # a bug on our side; the request may be retried
 ]
 

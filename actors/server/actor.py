@@ -39,6 +39,7 @@ from actors.kernel import (
 from actors.server.commit import Committer, stored_batches
 from actors.server.damage import RebuildWatch
 from actors.server.digests import DigestIndex
+from actors.server.gate import WriteGate
 from actors.server.handoff import HandoffSender
 from actors.server.hints import Hint
 from actors.server.store import ListStore, Update
@@ -112,6 +113,8 @@ class ServerActor(BridgedActor):
         self.committer = Committer(
             self.store, self._send_backend, self.send_now, self.ids, self.node_id
         )
+        #: checks the clients' frames before they are merged
+        self.gate = WriteGate(self.store, self.node_id)
         #: when a store that started again empty is full again (see RebuildWatch)
         self.rebuild = RebuildWatch()
         self.index = DigestIndex(None, c.n)
@@ -163,14 +166,17 @@ class ServerActor(BridgedActor):
         """Merge a poll's Stores in one transaction, then acknowledge them.
 
         A Store whose state does not decode, or belongs to another list, is
-        refused here (``bad_request``); the others are committed by the
-        :class:`~actors.server.commit.Committer`, which refuses them all on
-        a full disk and isolates any other failure, so that a poison write
-        is never re-delivered.
+        refused here (``bad_request``); so is a client's frame that the
+        :class:`~actors.server.gate.WriteGate` does not admit (``refused``,
+        ``undecided``), which changes nothing. The others are committed by
+        the :class:`~actors.server.commit.Committer`, which refuses them all
+        on a full disk and isolates any other failure, so that a poison
+        write is never re-delivered.
         """
         updates: list[Update] = []
         hints: list[Hint] = []
         accepted: list[Store] = []
+        self.gate.begin()
         for delivery, msg in stores:
             self._current = delivery
             try:
@@ -181,10 +187,18 @@ class ServerActor(BridgedActor):
             if state.list_id != msg.list_id:
                 self._error(delivery.channel, msg, "bad_request", "state belongs to another list")
                 continue
+            # The bytes stay the delta row's unless the gate changes the access part.
+            as_sent = msg.access is None and (state.access is None or not msg.writer)
+            refusal = self.gate.admit(msg, state)
+            if refusal is not None:
+                self._error(delivery.channel, msg, *refusal)
+                continue
             if msg.hint and msg.hint != self.node_id:
                 hints.append((msg.hint, msg.list_id, state))
-            else:
+            elif as_sent:
                 updates.append((msg.list_id, state, msg.state))
+            else:
+                updates.append((msg.list_id, state))
             accepted.append(msg)
         self._current = None
         if not accepted:

@@ -30,6 +30,7 @@ from actors.server.damage import BadRow, DiskWatch, StoreFull, decode_row, quara
 from actors.server.deltas import DeltaLog, ListRow
 from actors.server.entries import Entry, Join, join_all
 from actors.server.schema import position_bytes
+from crdt import ShoppingList
 
 __all__ = ["ListCache"]
 
@@ -47,7 +48,17 @@ class ListCache:
         size: how many lists to keep decoded (at least 1).
     """
 
-    __slots__ = ("_db", "_deltas", "_disk", "_log", "_path", "entries", "size", "unjoined")
+    __slots__ = (
+        "_db",
+        "_deltas",
+        "_disk",
+        "_log",
+        "_path",
+        "_waiting",
+        "entries",
+        "size",
+        "unjoined",
+    )
 
     def __init__(
         self, db: sqlite3.Connection, delta_log: DeltaLog, disk: DiskWatch, path: Path, size: int
@@ -63,7 +74,10 @@ class ListCache:
         #: how many lists to keep (lists with delta rows may exceed it a while)
         self.size = size
         #: joins of acknowledged deltas into cached lists, not done yet
+        #: (added by :meth:`defer`)
         self.unjoined: list[Join] = []
+        #: the states of ``unjoined``, by list
+        self._waiting: dict[str, list[ShoppingList]] = {}
 
     def hit(self, list_id: str) -> Entry | None:
         """The cached list, now the most recently used; ``None`` if not cached."""
@@ -93,17 +107,29 @@ class ListCache:
         entry = self.entries[list_id] = Entry(state, blob)
         return entry
 
+    def defer(self, joins: list[Join]) -> None:
+        """Leave ``joins`` (of committed deltas) for :meth:`join_pending`."""
+        self.unjoined += joins
+        waiting = self._waiting
+        for list_id, _, incoming, _ in joins:
+            waiting.setdefault(list_id, []).append(incoming)
+
+    def waiting(self, list_id: str) -> list[ShoppingList]:
+        """The committed deltas of ``list_id`` not yet joined into its cached state."""
+        return self._waiting.get(list_id, [])
+
     def join_pending(self) -> None:
         """Do the joins waiting (see :meth:`ListStore.join_pending
         <actors.server.store.ListStore.join_pending>`)."""
         if not self.unjoined:
             return
         joins, self.unjoined = self.unjoined, []
+        self._waiting = {}
         try:
             join_all(joins)
         except BaseException:
             # Committed, but the cache missed a join: load those lists again.
-            self.forget({list_id for list_id, _, _ in joins})
+            self.forget({join[0] for join in joins})
             raise
 
     def settle(self, list_ids: Iterable[str] | None = None) -> None:

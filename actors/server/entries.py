@@ -17,6 +17,7 @@ from typing import NamedTuple
 
 from actors.server.hints import Hint
 from crdt import ShoppingList
+from crdt.write_limits import join_size_bound
 
 __all__ = ["Entry", "Join", "Joined", "Update", "check_ids", "join_all", "join_lists"]
 
@@ -28,22 +29,40 @@ Update = tuple[str, ShoppingList] | tuple[str, ShoppingList, bytes]
 class Entry:
     """A cached list: its decoded state and, once encoded, its bytes."""
 
-    __slots__ = ("blob", "state")
+    __slots__ = ("blob", "bound", "state")
 
     def __init__(self, state: ShoppingList, blob: bytes | None) -> None:
         self.state = state
         #: the encoding of ``state``; ``None`` after a merge, until encoded
         self.blob = blob
+        #: while ``blob`` is ``None``: an upper bound on the size of the
+        #: encoding, kept by :func:`join_all` (``None``: not known)
+        self.bound: int | None = None
+
+    def size(self) -> int | None:
+        """The encoded size of ``state`` (exact while ``blob`` is held) or an
+        upper bound on it; ``None`` when neither is known. Costs nothing: the
+        write gate's size check takes it on every client write."""
+        return len(self.blob) if self.blob is not None else self.bound
 
 
-#: (list id, its cache entry, a state to join into it). A plain tuple: one is
-#: made per write, and a named one costs a Python-level ``__new__`` each.
-Join = tuple[str, Entry, ShoppingList]
+#: (list id, its cache entry, a state to join into it, the state's encoded
+#: size if known). A plain tuple: one is made per write, and a named one
+#: costs a Python-level ``__new__`` each.
+Join = tuple[str, Entry, ShoppingList, int | None]
 
 
 def join_all(joins: list[Join]) -> None:
-    """Merge each state into its entry, whose encoding is then stale."""
-    for _, entry, incoming in joins:
+    """Merge each state into its entry, whose encoding is then stale.
+
+    The entry's size bound (:meth:`Entry.size`) grows by what the state may
+    add to it, or is dropped if the state's size is not known.
+    """
+    for _, entry, incoming, size in joins:
+        if entry.blob is not None:
+            entry.bound = join_size_bound(entry.state, len(entry.blob))
+        if entry.bound is not None:
+            entry.bound = None if size is None else entry.bound + join_size_bound(incoming, size)
         entry.state.merge(incoming)
         entry.blob = None
 
@@ -107,9 +126,10 @@ def join_lists(
             # harmless, since a join is idempotent.)
             continue
         elif list_id in whole:
-            join_all([(list_id, entry, incoming)])
+            join_all([(list_id, entry, incoming, None)])  # written whole: its size is measured
         else:
-            deltas.setdefault(list_id, []).append(raw[0] if raw else incoming.encode())
-            later.append((list_id, entry, incoming))
+            blob = raw[0] if raw else incoming.encode()
+            deltas.setdefault(list_id, []).append(blob)
+            later.append((list_id, entry, incoming, len(blob)))
         changed.add(list_id)
     return Joined(changed, deltas, whole & changed, later)

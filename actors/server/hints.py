@@ -101,6 +101,16 @@ class HintTable:
                 merged.merge(hinted)
         return merged.encode() if merged is not None else None
 
+    def states(self, list_id: str) -> list[ShoppingList]:
+        """Every hint held for ``list_id``, decoded (a bad one is set aside)."""
+        if list_id not in self.lists:
+            return []
+        rows = self._db.execute(
+            "SELECT owner, state FROM hints WHERE list_id = ?", (list_id,)
+        ).fetchall()
+        decoded = (decode_hint(self._db, owner, list_id, bytes(blob)) for owner, blob in rows)
+        return [state for state in decoded if state is not None]
+
     def held(self, limit: int, skip: Collection[str] = ()) -> list[HintRow]:
         """Up to ``limit`` held writes, by owner and list; none for the owners of ``skip``."""
         marks = ", ".join("?" * len(skip))

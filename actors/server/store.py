@@ -35,7 +35,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 import logs
 from actors.kernel import Durability
@@ -47,7 +47,7 @@ from actors.server.hints import Hint, HintRow, HintTable
 from actors.server.schema import transaction
 from crdt import ShoppingList
 
-__all__ = ["MAX_DELTAS", "MAX_UNJOINED", "ListStore", "Update"]
+__all__ = ["MAX_DELTAS", "MAX_UNJOINED", "Knowledge", "ListStore", "Update"]
 
 log = logs.get_logger("server")
 
@@ -57,6 +57,18 @@ MAX_DELTAS: Final = 32
 #: Acknowledged deltas that may wait for their join into the cache (see
 #: :meth:`ListStore.join_pending`) before a write joins them at once.
 MAX_UNJOINED: Final = 4096
+
+
+class Knowledge(NamedTuple):
+    """What a store holds of one list, as the write gate weighs a frame against it."""
+
+    #: the cached state (``None``: the list is not stored here)
+    state: ShoppingList | None
+    #: other genuine states of the list: committed deltas not yet joined
+    #: into ``state``, and (for a hinted write) the hints held for it
+    witnesses: list[ShoppingList]
+    #: ``state``'s encoded size, or an upper bound on it
+    size: int | None
 
 
 class ListStore:
@@ -152,6 +164,31 @@ class ListStore:
         self._lists.shrink()
         return entry.state
 
+    def knowledge(self, list_id: str, hinted: bool = False) -> Knowledge:
+        """What this store holds of ``list_id``, for the write gate.
+
+        The cached list is used as it is (loaded if need be, as the write
+        that follows would load it), with its committed deltas that wait for
+        their join as witnesses: nothing is joined or encoded here, except
+        the one encoding of a list whose size is not known yet. ``hinted``:
+        the hints held for the list count too (a stand-in's knowledge).
+
+        Raises:
+            StoreFull, sqlite3.Error: as for a read that meets a bad row
+                and cannot set it aside.
+        """
+        entry = self._lists.lookup(list_id)
+        witnesses = list(self._lists.waiting(list_id))
+        if hinted:
+            witnesses += self._hints.states(list_id)
+        if entry is None:
+            return Knowledge(None, witnesses, None)
+        size = entry.size()
+        if size is None:
+            entry.blob = entry.state.encode()  # the encoding of the state as it is
+            size = len(entry.blob)
+        return Knowledge(entry.state, witnesses, size)
+
     def cached(self) -> set[str]:
         """The ids of the lists held decoded in memory."""
         return set(self._cache)
@@ -230,7 +267,7 @@ class ListStore:
             self._disk.ok(self.path)
         if hinted:
             self._hints.stored(hinted)
-        self._lists.unjoined += later
+        self._lists.defer(later)
         if committed is not None:
             committed()
         if len(self._lists.unjoined) > MAX_UNJOINED:
