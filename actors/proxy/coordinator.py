@@ -9,7 +9,11 @@ is suspect, its first attempt already goes to such a stand-in, with a hint
 naming the owner (sloppy quorum with hinted handoff).
 
 * A write is answered ``Saved`` once W slots committed, and published to
-  subscribers; the other slots still run to completion.
+  subscribers; the other slots still run to completion. A client's write
+  names its writer in every Store, and each replica checks the frame before
+  it stores it: a replica's refusal is the client's answer (``refused``, not
+  retried elsewhere); replicas that cannot decide (their copy may lag) are
+  resolved by :mod:`actors.proxy.verification` when fewer than W accepted.
 * A read is answered once R slots replied, with the join of their copies;
   when every slot is done, owners whose copy was behind the join get it
   (read repair).
@@ -45,8 +49,10 @@ from actors.proxy.quorum import (
     attempt_policy,
 )
 from actors.proxy.responder import Publish, Reply, Responder, Send
+from actors.proxy.verification import Verifier
 from logs import Logger, Tracer
 from protocol import (
+    AccessState,
     ErrorCode,
     ErrorReply,
     Fetch,
@@ -105,6 +111,8 @@ class Coordinator:
         self.repairs_inflight = 0
         #: clients' requests not yet answered, bounded (``overloaded`` beyond)
         self.admission = Admission(log, target_s=config.request_timeout_s * CONGESTED_LATENCY)
+        #: resolves the writes that replicas could not decide
+        self.verifier = Verifier(self)
 
     @property
     def repairs_sent(self) -> int:
@@ -113,8 +121,14 @@ class Coordinator:
 
     # -------------------------------------------------------------- requests
 
-    def put(self, peer: bytes, msg: Put, now: float) -> None:
-        self._start("put", peer, msg, now)
+    def put(
+        self, peer: bytes, msg: Put, now: float, writer: str = "", access: AccessState | None = None
+    ) -> None:
+        """A client's write. ``writer``: its authenticated public key (Z85), named
+        in every Store so the replicas check the frame (``docs/security.md``;
+        empty: unchecked). ``access``: the proxy's change to the list's access
+        list, sent with every Store (the frame's own access part is ignored)."""
+        self._start("put", peer, msg, now, writer=writer, access=access)
 
     def get(self, peer: bytes, msg: Get, now: float) -> None:
         self._start("get", peer, msg, now)
@@ -148,6 +162,8 @@ class Coordinator:
         msg: Put | Get | Handoff,
         now: float,
         targets: list[str] | None = None,
+        writer: str = "",
+        access: AccessState | None = None,
     ) -> None:
         ring = self.membership.ring
         channel: Channel = "backend" if kind == "handoff" else "frontend"
@@ -173,7 +189,7 @@ class Coordinator:
             owners, spares = walk[:n], walk[n:]
             need = self.config.r if kind == "get" else self.config.w
         req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
-        req.started_s = now
+        req.started_s, req.writer, req.access = now, writer, access
         self.inflight += 1
         if msg.traced:
             self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
@@ -206,16 +222,22 @@ class Coordinator:
                 list_id=m.list_id,
                 state=m.state,
                 hint=hint,
+                writer=req.writer,
+                access=req.access,
             )
         else:
             out = Fetch(**next_envelope(m, slot.msg_id, self.node_id), list_id=m.list_id)
-        self.pending[slot.msg_id] = (req, slot)
-        heapq.heappush(self._timers, (now + self.config.request_timeout_s, slot.msg_id))
         if m.traced:
             self.tracer.hop(
                 self.log, "proxy.attempt", out, to=node, owner=slot.owner, attempt=slot.attempt
             )
-        self._send(node, out)
+        self._dispatch(req, slot, out, now)
+
+    def _dispatch(self, req: Request, slot: Slot, out: Message, now: float) -> None:
+        """Send ``slot``'s attempt ``out`` to ``slot.node``; its answer or time-out is awaited."""
+        self.pending[slot.msg_id] = (req, slot)
+        heapq.heappush(self._timers, (now + self.config.request_timeout_s, slot.msg_id))
+        self._send(slot.node, out)
 
     # ------------------------------------------------------------- outcomes
 
@@ -225,7 +247,14 @@ class Coordinator:
             return  # late answer to an attempt that already timed out, or a repair
         req, slot = entry
         self.membership.seen(node, now)
+        if slot.check:
+            slot.blob = msg.state if isinstance(msg, Fetched) else None
+            self.verifier.checked(req, slot, "ok" if isinstance(msg, Fetched) else "failed", now)
+            return
         if isinstance(msg, ErrorReply):
+            if msg.code in ("refused", "undecided"):
+                self.verifier.gated(req, slot, msg, now)
+                return
             if msg.code == "bad_request":
                 # Another replica would refuse it too: fail the slot, don't retry.
                 req.refusals += 1
@@ -246,7 +275,10 @@ class Coordinator:
         entry = self._answered(node, reply_to)
         if entry is not None:
             self.membership.seen(node, now)
-            self._ok(node, *entry, now)
+            if entry[1].check:  # a Fetch is not answered so
+                self.verifier.checked(*entry, "failed", now)
+            else:
+                self._ok(node, *entry, now)
 
     def _answered(self, node: str, reply_to: str) -> tuple[Request, Slot] | None:
         """The attempt ``reply_to`` answers, if ``node`` is the server it was
@@ -284,6 +316,9 @@ class Coordinator:
 
     def _failed(self, req: Request, slot: Slot, reason: str, now: float) -> None:
         self.tracer.hop(self.log, "proxy.replica_failed", req.msg, replica=slot.node, reason=reason)
+        if slot.check:
+            self.verifier.checked(req, slot, "failed", now)
+            return
         if slot.retry is None:
             slot.retry = tenacity.RetryCallState(self.policy, None, (), {})
         slot.retry.set_exception((AttemptFailed, AttemptFailed(reason), None))
@@ -323,6 +358,11 @@ class Coordinator:
                 self._replied(req, now, congested=False)
                 self.responder.succeed(req, ok)
             elif ok + active < need:
+                if req.undecided and not req.escalated:
+                    self.verifier.escalate(req, now)
+                    return
+                if req.checking:
+                    return  # the verification decides
                 self._replied(req, now, congested=req.refusals == 0)
                 # When refusals alone leave too few slots, the request is
                 # malformed: the client's to fix, not to retry.
@@ -340,7 +380,7 @@ class Coordinator:
                     reason,
                     "backend" if req.kind == "handoff" else "frontend",
                 )
-        if active == 0:
+        if active == 0 and req.checking == 0:
             self.inflight -= 1
             if req.kind == "repair":
                 self.repairs_inflight -= 1

@@ -12,7 +12,7 @@ from typing import Literal
 
 import tenacity
 
-from protocol import Get, Handoff, Put
+from protocol import AccessState, Get, Handoff, Put
 
 __all__ = [
     "AttemptFailed",
@@ -53,8 +53,10 @@ class QuorumConfig:
 #: What a request is: a client's write or read, a server's handoff of a
 #: hinted write, or a background repair of a replica group.
 RequestKind = Literal["put", "get", "handoff", "repair"]
-#: Where a slot is: waiting for its current attempt, answered, or out of attempts.
-SlotStatus = Literal["active", "ok", "failed"]
+#: Where a slot is: waiting for its current attempt, answered, out of
+#: attempts, or answered that its copy cannot decide a client's write (it
+#: may lag behind the others: see :mod:`actors.proxy.verification`).
+SlotStatus = Literal["active", "ok", "failed", "undecided"]
 
 
 @dataclass(eq=False)
@@ -70,6 +72,9 @@ class Slot:
     msg_id: str = ""
     status: SlotStatus = "active"
     blob: bytes | None = None
+    #: a fetch of the owner's copy made to verify a write (not one of the
+    #: request's N copies: it never counts toward W or R)
+    check: bool = False
 
 
 @dataclass(eq=False)
@@ -94,10 +99,33 @@ class Request:
     refused: str = ""
     #: when the proxy took it on (monotonic seconds)
     started_s: float = 0.0
+    #: a client's write: its authenticated key (Z85), named in every Store so
+    #: that the replicas check the frame (empty: the cluster's own copies)
+    writer: str = ""
+    #: a change to the list's access list made by the proxy, sent with every Store
+    access: AccessState | None = None
+    #: slots whose replica answered "undecided" (a write's copy that lags)
+    undecided: int = 0
+    #: the fetches of every owner's copy that verify a write no copy
+    #: decided (see :mod:`actors.proxy.verification`); made at most once
+    checks: list[Slot] = field(default_factory=list)
+    #: checks still waiting for their answer
+    checking: int = 0
+    #: the checks were sent; and then answered (the undecided copies resent)
+    escalated: bool = False
+    verified: bool = False
 
-    def finish(self, slot: Slot, status: Literal["ok", "failed"]) -> None:
-        """Move an active slot to "ok" or "failed", keeping the counts."""
+    def finish(self, slot: Slot, status: Literal["ok", "failed", "undecided"]) -> None:
+        """Move an active slot to "ok", "failed" or "undecided", keeping the counts."""
         slot.status = status
         self.active -= 1
         if status == "ok":
             self.ok += 1
+        elif status == "undecided":
+            self.undecided += 1
+
+    def resume(self, slot: Slot) -> None:
+        """Make an undecided slot active again (its frame is sent once more)."""
+        slot.status = "active"
+        self.undecided -= 1
+        self.active += 1
