@@ -7,9 +7,13 @@ separate step that may happen much later, even after a restart. A pending
 delta is cleared only if it is still the one that was pushed, so an edit
 made while a push was in flight is not lost.
 
-The replica id under which this client edits is the client id plus a random
-suffix drawn when the store is created. A client that loses its store and
-starts again under the same name therefore never reuses a dot.
+The replica id under which this client edits is derived from the store's
+own CurveZMQ public key and a random device name drawn when the id is made
+(:func:`crdt.replica_ids.replica_id_for`): the cluster lets a key mint dots
+only under its own replica ids. A client that loses its store starts again
+with a new key, and so never reuses a dot. A store whose replica id is not
+its key's (made before ids came from keys) takes a new one when it opens:
+its lists keep the old id's dots, and new edits use the new id.
 
 A store file found damaged when it opens is moved aside (never deleted)
 and a new one is started: :attr:`ClientStore.quarantined` says where it went.
@@ -24,16 +28,18 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
+import string
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
 import zmq
+from zmq.utils import z85
 
 import logs
 from actors.kernel import check_read_only, is_corrupt, set_aside
-from crdt import ShoppingList
+from crdt import ShoppingList, key_tag, replica_id_for, writer_of
 
 __all__ = ["ClientStore"]
 
@@ -50,6 +56,11 @@ CREATE TABLE IF NOT EXISTS pending (
     delta   BLOB NOT NULL      -- every local edit not yet saved by the cluster, merged
 ) WITHOUT ROWID;
 """
+
+
+#: The characters of a device name, and how many a store draws.
+_DEVICE_ALPHABET: Final = string.digits + string.ascii_lowercase
+_DEVICE_CHARS: Final = 8
 
 
 class ClientStore:
@@ -89,12 +100,18 @@ class ClientStore:
         return None
 
     def _replica_id(self) -> str:
+        """The replica id of this store's key: the one saved, or a new one (with a
+        fresh device name) if none is saved or the saved one is not the key's."""
+        public_key = z85.decode(self.curve_keys()[0])
         with self._tx():
             row = self._db.execute("SELECT value FROM meta WHERE key = 'replica_id'").fetchone()
-            if row is not None:
+            if row is not None and writer_of(str(row[0])) == key_tag(public_key):
                 return str(row[0])
-            replica = f"{self.client_id}.{secrets.token_hex(4)}"
-            self._db.execute("INSERT INTO meta VALUES ('replica_id', ?)", (replica,))
+            device = "".join(secrets.choice(_DEVICE_ALPHABET) for _ in range(_DEVICE_CHARS))
+            replica = replica_id_for(public_key, device)
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('replica_id', ?)", (replica,))
+            if row is not None:
+                log.info("client.replica_id_renewed", old=str(row[0]), new=replica)
             return replica
 
     def curve_keys(self) -> tuple[bytes, bytes]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from zmq.utils import z85
 
 from actors.client import ClientStore
-from crdt import ShoppingList, UnknownItemError
+from crdt import ShoppingList, UnknownItemError, key_tag, may_write_for, writer_of
 
 LIST_ID = "3f2504e0-4f89-41d3-9a0c-0305e82c3301"
 
@@ -41,9 +43,52 @@ def test_the_replica_id_persists_across_reopening(tmp_path: Path) -> None:
     again = ClientStore(tmp_path / "c", "alice")
     try:
         assert replica == again.replica_id
-        assert replica.startswith("alice.")
     finally:
         again.close()
+
+
+def test_the_replica_id_is_one_the_stores_own_key_may_write(store: ClientStore) -> None:
+    public_key = z85.decode(store.curve_keys()[0])
+    assert key_tag(public_key) == writer_of(store.replica_id)
+    assert may_write_for(public_key)(store.replica_id)
+    device = store.replica_id.split(".")[1]
+    assert (8, True) == (
+        len(device),
+        all(c in "0123456789abcdefghijklmnopqrstuvwxyz" for c in device),
+    )
+
+
+def test_a_store_with_an_id_not_of_its_key_takes_a_new_one_and_keeps_the_old_dots(
+    tmp_path: Path,
+) -> None:
+    """A store made before replica ids came from keys: its lists keep the old
+    id's dots, and its next edit is made under an id of its key."""
+    first = ClientStore(tmp_path / "c", "alice")
+    created = first.create("groceries")
+    first.close()
+    with sqlite3.connect(tmp_path / "c" / "client.db") as db:
+        old = ShoppingList(created.list_id, "alice.0badc0de", "groceries")
+        old.add("milk")
+        db.execute("UPDATE meta SET value = 'alice.0badc0de' WHERE key = 'replica_id'")
+        db.execute("UPDATE lists SET state = ? WHERE list_id = ?", (old.encode(), old.list_id))
+    db.close()
+    again = ClientStore(tmp_path / "c", "alice")
+    try:
+        public_key = z85.decode(again.curve_keys()[0])
+        assert may_write_for(public_key)(again.replica_id)
+        edited = again.edit(created.list_id, lambda s: s.add("eggs"))
+        assert edited is not None
+        state, delta = edited
+        assert ["eggs", "milk"] == state.items()
+        assert {"alice.0badc0de", again.replica_id} == state.context.replicas()
+        assert {again.replica_id} == delta.context.replicas()
+    finally:
+        again.close()
+    reopened = ClientStore(tmp_path / "c", "alice")
+    try:
+        assert again.replica_id == reopened.replica_id
+    finally:
+        reopened.close()
 
 
 def test_the_same_client_id_in_another_store_gets_another_replica_id(tmp_path: Path) -> None:
