@@ -46,7 +46,7 @@ from rich.table import Table
 
 from actors.kernel import CurveClient, apply_curve
 from benchmarks.baseline import measure_baseline
-from benchmarks.loadgen import client_main, curve_to_json, own_pair, run_client
+from benchmarks.loadgen import client_main, curve_to_json, own_pair, run_client, writer_replica
 from crdt import ShoppingList
 from protocol import Get, ListReply, Put, Saved, decode, encode
 from supervisor.endpoints import read_endpoints
@@ -223,7 +223,7 @@ def preload(
     ledger: dict[str, dict[str, int]] = {}
     puts = []
     for k in range(lists):
-        state = ShoppingList(str(uuid.uuid4()), "preload", f"list {k}")
+        state = ShoppingList(str(uuid.uuid4()), writer_replica(curve, "preload"), f"list {k}")
         for item in items:
             state.add(item, 1)
         puts.append(

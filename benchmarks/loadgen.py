@@ -33,9 +33,10 @@ from multiprocessing.process import BaseProcess
 from typing import Any
 
 import zmq
+from zmq.utils import z85
 
 from actors.kernel import CurveClient, CurveKeys, apply_curve
-from crdt import ShoppingList
+from crdt import ShoppingList, replica_id_for
 from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
 from supervisor.transport import ephemeral_keys
 
@@ -72,6 +73,15 @@ def own_pair(curve: CurveClient | None) -> CurveClient | None:
     return CurveClient(ephemeral_keys(), curve.server_public)
 
 
+def writer_replica(curve: CurveClient | None, device: str) -> str:
+    """The replica id a client with ``curve``'s key edits under: a secured
+    cluster lets a key mint dots only under its own ids. Plaintext (no key
+    to check against): ``device`` alone. ``device``: 1 to 32 of [0-9a-z]."""
+    if curve is None:
+        return device
+    return replica_id_for(z85.decode(curve.keys.public), device)
+
+
 def curve_from_json(value: list[str] | None) -> CurveClient | None:
     """The inverse of :func:`curve_to_json`.
 
@@ -104,7 +114,8 @@ class Workload:
 
     Each request is (msg_id, frame, list id, item, quantity); reads have an
     empty item. Writes are real deltas of this client's replicas (10% the
-    replica's whole state instead).
+    replica's whole state instead), under ``replica_id`` (by default one
+    made of ``name`` and ``seed``, of no key: for a plaintext cluster).
     """
 
     def __init__(
@@ -115,6 +126,7 @@ class Workload:
         read_ratio: float,
         full_ratio: float,
         seed: int,
+        replica_id: str = "",
     ) -> None:
         self.name = name
         self.lists = lists
@@ -122,7 +134,7 @@ class Workload:
         self.read_ratio = read_ratio
         self.full_ratio = full_ratio
         self.rng = random.Random(seed)
-        self.replica_id = f"{name}-{seed}"
+        self.replica_id = replica_id or f"{name}-{seed}"
         self.replicas: dict[str, ShoppingList] = {}
         self.made = 0
         self.ready: list[tuple[str, bytes, str, str, int]] = []
@@ -177,7 +189,8 @@ def run_client(
     """Drive the cluster until ``seconds`` pass or ``max_requests`` are answered,
     over CurveZMQ with ``curve`` (``None``: plaintext; a secured cluster
     answers nothing then)."""
-    work = workload or Workload(name, lists, items, read_ratio, full_ratio, seed)
+    replica_id = writer_replica(curve, f"d{seed}") if curve is not None else ""
+    work = workload or Workload(name, lists, items, read_ratio, full_ratio, seed, replica_id)
     ctx: zmq.Context[Any] = zmq.Context()
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
@@ -270,6 +283,7 @@ def client_main(conn: Connection, kwargs_json: bytes) -> None:
         kwargs["read_ratio"],
         kwargs.get("full_ratio", 0.1),
         kwargs["seed"],
+        writer_replica(curve, f"d{kwargs['seed']}") if curve is not None else "",
     )
     workload.prepare(prebuild)
     conn.send_bytes(json.dumps({"ready": True}).encode())

@@ -68,7 +68,13 @@ from benchmarks.cluster_bench import (
     preload,
     verify,
 )
-from benchmarks.loadgen import curve_to_json, own_pair, spawn_client, stop_clients
+from benchmarks.loadgen import (
+    curve_to_json,
+    own_pair,
+    spawn_client,
+    stop_clients,
+    writer_replica,
+)
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved
 from supervisor.probe import ProxyUnreachable, ask_proxy, fetch_status
@@ -280,7 +286,7 @@ def serves_normally(
 ) -> tuple[bool, str]:
     """One fresh Put of a new list, then a Get that returns it, over CurveZMQ
     with ``curve`` (``None``: plaintext); (ok, what failed)."""
-    state = ShoppingList(str(uuid.uuid4()), "overload-probe", "probe")
+    state = ShoppingList(str(uuid.uuid4()), writer_replica(curve, "probe"), "probe")
     state.add("probe", 1)
     tag = f"{time.monotonic_ns()}"
     put = Put(msg_id=f"op{tag}", sender="overload", list_id=state.list_id, state=state.encode())
