@@ -100,6 +100,8 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
                 max_batch=FRONTEND_MAX_BATCH if channel == "frontend" else MAX_BATCH,
                 curve=curve,
                 peers=peers,
+                # Who sent a client's request is its key: its writes name it.
+                users=channel == "frontend" and transport is not None,
             )
         )
 

@@ -22,6 +22,7 @@ from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick, 
 from actors.kernel.outbox import Waker
 from actors.kernel.runtime import ActorHost, HostedActor, HostThreadAskError
 from actors.kernel.security import (
+    CLIENT_PREFIX,
     CurveClient,
     CurveKeys,
     CurveServer,
@@ -40,6 +41,7 @@ from actors.kernel.sqlite_files import (
 from actors.kernel.supervision import ActorSupervisor
 
 __all__ = [
+    "CLIENT_PREFIX",
     "MAX_BATCH",
     "ActorHost",
     "ActorSupervisor",

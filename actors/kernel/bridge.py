@@ -113,6 +113,9 @@ class SocketSpec:
     #: is who its key says, not who its routing id claims. ROUTER_HANDOVER
     #: is then off: no connection can take over another's routing id.
     peers: Mapping[str, bytes] | None = None
+    #: deliver each frame with its connection's ZAP User-Id (a ROUTER of
+    #: CURVE clients: who sent a request is its key)
+    users: bool = False
 
 
 @dataclass(order=True)
@@ -250,6 +253,7 @@ class Bridge(threading.Thread):
             self._bad_frame,
             spec.max_batch,
             spec.peers,
+            spec.users,
         )
         if self.faults is not None:
             # Decided here, once: without faults a message never asks.

@@ -66,6 +66,8 @@ class SocketLink:
         peers: for a ROUTER of authenticated peers: the name of a key (the
             frame's ZAP ``User-Id``) -> the routing id it may use; a frame of
             any other pairing goes to ``bad_frame``. ``None``: not checked.
+        users: put each frame's ZAP ``User-Id`` in its delivery (always so
+            with ``peers``).
     """
 
     __slots__ = (
@@ -75,6 +77,7 @@ class SocketLink:
         "_max_bytes",
         "_peers",
         "_routed",
+        "_users",
         "channel",
         "kind",
         "sock",
@@ -90,6 +93,7 @@ class SocketLink:
         bad_frame: Callable[[SocketLink, bytes, str], None],
         max_batch: int = MAX_BATCH,
         peers: Mapping[str, bytes] | None = None,
+        users: bool = False,
     ) -> None:
         self.channel: Channel = channel
         self.sock = sock
@@ -101,6 +105,7 @@ class SocketLink:
         self._bad_frame = bad_frame
         self._max_batch = min(max_batch, MAX_BATCH)
         self._peers = peers
+        self._users = users or peers is not None
 
     def read(self, batch: list[Delivery]) -> None:
         """Decode what arrived into ``batch``; see :meth:`Link.read`.
@@ -108,7 +113,7 @@ class SocketLink:
         A frame that does not decode goes to ``bad_frame`` and never into
         the batch.
         """
-        if self._peers is not None:
+        if self._users:
             self._read_authenticated(batch, self._peers)
             return
         sock, channel, kind, max_bytes = self.sock, self.channel, self.kind, self._max_bytes
@@ -141,12 +146,13 @@ class SocketLink:
                 continue
             batch.append(Delivery(channel, peer, msg))
 
-    def _read_authenticated(self, batch: list[Delivery], peers: Mapping[str, bytes]) -> None:
+    def _read_authenticated(self, batch: list[Delivery], peers: Mapping[str, bytes] | None) -> None:
         """:meth:`read` of a ROUTER whose peers are known by their keys.
 
         Frames are read as zmq frames (not bytes) for their ``User-Id``: the
-        name the gatekeeper gave the connection's key. A frame whose routing
-        id is not the one that key may use is dropped as a bad frame.
+        name the gatekeeper gave the connection's key, put in the delivery.
+        With ``peers``, a frame whose routing id is not the one that key may
+        use is dropped as a bad frame.
         """
         sock, channel, max_bytes = self.sock, self.channel, self._max_bytes
         for n in range(self._max_batch):
@@ -161,7 +167,7 @@ class SocketLink:
                 self._bad_frame(self, peer, f"expected 1 payload frame, got {len(frames) - 1}")
                 continue
             user = str(frames[1].get("User-Id"))
-            if peers.get(user) != peer:
+            if peers is not None and peers.get(user) != peer:
                 self._bad_frame(self, peer, f"routing id {peer!r} is not the one of key {user}")
                 continue
             try:
@@ -169,7 +175,7 @@ class SocketLink:
             except ProtocolError as exc:
                 self._bad_frame(self, peer, str(exc))
                 continue
-            batch.append(Delivery(channel, peer, msg))
+            batch.append(Delivery(channel, peer, msg, user))
 
     def send(self, peer: bytes, payload: bytes) -> None:
         """Send without blocking; see :meth:`Link.send`.

@@ -32,6 +32,10 @@ class Delivery:
     #: the ROUTER routing id of the sender; empty on DEALER and SUB sockets
     peer: bytes
     msg: Message
+    #: the ZAP User-Id of the connection it came on (its CURVE key's name,
+    #: see :mod:`actors.kernel.security`), on sockets whose spec reads it
+    #: (:attr:`~actors.kernel.bridge.SocketSpec.users`); empty elsewhere
+    user: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from typing_extensions import override
 
 import logs
 from actors.kernel import (
+    CLIENT_PREFIX,
     Bridge,
     BridgedActor,
     Channel,
@@ -225,7 +226,7 @@ class ProxyActor(BridgedActor):
     def handle(self, delivery: Delivery) -> None:
         msg, channel, peer, now = delivery.msg, delivery.channel, delivery.peer, time.monotonic()
         if channel == "frontend":
-            self._frontend(peer, msg, now)
+            self._frontend(peer, msg, now, delivery.user)
         elif channel == "backend":
             node = _node(peer)
             if isinstance(msg, Digest | Keys):
@@ -249,12 +250,15 @@ class ProxyActor(BridgedActor):
         else:
             self._refuse(channel, peer, msg)
 
-    def _frontend(self, peer: bytes, msg: Message, now: float) -> None:
+    def _frontend(self, peer: bytes, msg: Message, now: float, user: str = "") -> None:
         if isinstance(msg, Put):
             # The state blob is the replicas' to check: they decode it anyway,
             # and their refusal reaches the client as bad_request. A decode
             # here too cost the proxy, every write's one hub, ~12% of its time.
-            self.coordinator.put(peer, msg, now)
+            # On a secured frontend the writer is the client's key, and the
+            # replicas check what the frame claims against it.
+            writer = user.removeprefix(CLIENT_PREFIX) if user.startswith(CLIENT_PREFIX) else ""
+            self.coordinator.put(peer, msg, now, writer=writer)
         elif isinstance(msg, Get):
             self.coordinator.get(peer, msg, now)
         elif isinstance(msg, StatusRequest):
