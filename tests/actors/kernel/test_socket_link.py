@@ -1,4 +1,4 @@
-"""SocketLink: what one read of a socket takes, and what it leaves there."""
+"""SocketLink: what one read of a socket takes, what it leaves there, and who sent it."""
 
 from __future__ import annotations
 
@@ -7,9 +7,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import structlog
 import zmq
 
-from actors.kernel import MAX_BATCH
+from actors.kernel import (
+    CLIENT_PREFIX,
+    MAX_BATCH,
+    CurveClient,
+    CurveKeys,
+    CurveServer,
+    Gatekeeper,
+    apply_curve,
+)
 from actors.kernel.channels import SocketLink
 from actors.kernel.messages import Delivery
 from protocol import Get, encode
@@ -72,3 +81,36 @@ def test_a_batch_is_never_larger_than_the_bridge_wide_bound(
     batch: list[Delivery] = []
     link(router, max_batch=10 * MAX_BATCH).read(batch)
     assert MAX_BATCH == len(batch)
+
+
+def test_a_link_that_reads_users_delivers_each_frame_with_its_clients_key() -> None:
+    """A CurveZMQ ROUTER of clients: who sent a frame is its connection's key,
+    as the gatekeeper named it, whatever routing id the client chose."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    gatekeeper = Gatekeeper(ctx, {}, structlog.get_logger())
+    gatekeeper.start()
+    server, client = CurveKeys(*zmq.curve_keypair()), CurveKeys(*zmq.curve_keypair())
+    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    try:
+        apply_curve(router, CurveServer(server, "clients"))
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        dealer.setsockopt(zmq.ROUTING_ID, b"someone-else")
+        apply_curve(dealer, CurveClient(client, server.public))
+        dealer.connect(f"tcp://127.0.0.1:{port}")
+        send_gets(dealer, router, 1)
+
+        def unexpected(*_: object) -> None:
+            raise AssertionError("nothing here is undeliverable or malformed")
+
+        batch: list[Delivery] = []
+        SocketLink(
+            "frontend", router, zmq.ROUTER, 1 << 20, unexpected, unexpected, users=True
+        ).read(batch)
+        assert [(b"someone-else", CLIENT_PREFIX + client.public.decode())] == [
+            (d.peer, d.user) for d in batch
+        ]
+    finally:
+        router.close(linger=0)
+        dealer.close(linger=0)
+        gatekeeper.stop()
+        ctx.term()
