@@ -83,6 +83,8 @@ def check_write(
     complete: bool = False,
     limits: WriteLimits = DEFAULT_LIMITS,
     stored_size: int | None = None,
+    witness_sizes: Sequence[int | None] = (),
+    incoming_size: int | None = None,
 ) -> Verdict:
     """Whether the copy ``stored`` may merge ``incoming``, a client's delta or state.
 
@@ -101,7 +103,13 @@ def check_write(
             everything any copy has seen; what they have not seen then does
             not exist, and is refused instead of left undecided.
         limits: the bounds of :mod:`crdt.write_limits`.
-        stored_size: ``stored``'s encoded size, if the caller has it.
+        stored_size: ``stored``'s encoded size, if the caller has it (an
+            upper bound will do: where the cheap bounds do not decide, the
+            join is measured; the verdict is the same, only slower).
+        witness_sizes: the witnesses' encoded sizes (or upper bounds), in
+            their order, where the caller has them; the others are encoded.
+        incoming_size: ``incoming``'s encoded size (or an upper bound), if
+            the caller has it (the bytes it was decoded from).
 
     Returns:
         :class:`Accepted`, :class:`Refused` or :class:`Undecided` (never with
@@ -132,8 +140,10 @@ def check_write(
     if refusal is None and unseen:
         return unseen.verdict(known, limits.max_new_dots, complete)
     if refusal is None:
-        parts = [(s, stored_size if s is stored else None) for s in sources]
-        excess = size_excess(parts, incoming, limits)
+        sizes = [*witness_sizes[: len(witnesses)], *[None] * (len(witnesses) - len(witness_sizes))]
+        parts = [] if stored is None else [(stored, stored_size)]
+        parts += zip(witnesses, sizes, strict=True)
+        excess = size_excess(parts, incoming, limits, incoming_size)
         if excess is not None:
             measure, value, cap = excess
             refusal = Refused(

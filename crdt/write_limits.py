@@ -139,12 +139,15 @@ def size_excess(
     parts: Sequence[tuple[ShoppingList, int | None]],
     incoming: ShoppingList,
     limits: WriteLimits = DEFAULT_LIMITS,
+    incoming_size: int | None = None,
 ) -> tuple[str, int, int] | None:
     """Whether joining ``incoming`` into the join of ``parts`` outgrows ``limits``.
 
     ``parts`` are what the copy knows of the list (its stored state, and any
     other copies), each with its encoded size when the caller has it (a
-    server has the stored bytes), else ``None`` and it is encoded here. A
+    server has the stored bytes), else ``None`` and it is encoded here; so
+    is ``incoming``, unless ``incoming_size`` gives its size. Upper bounds
+    of sizes will do: they decide the same, at worst by the join below. A
     write that shrinks a measure, or leaves it as it was, passes even on a
     list that is already over a limit (so a remove always goes through).
 
@@ -157,7 +160,9 @@ def size_excess(
         its limit, or ``None``.
     """
     states = [state for state, _ in parts]
-    sized = [(s, len(s.encode()) if n is None else n) for s, n in [*parts, (incoming, None)]]
+    sized = [
+        (s, len(s.encode()) if n is None else n) for s, n in [*parts, (incoming, incoming_size)]
+    ]
     caps = _caps(limits)
     # Each measure of the join is at most the sum over the parts: first with
     # the dots bounded by the bytes (no walk over the items), then counted

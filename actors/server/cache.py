@@ -6,7 +6,7 @@ until its row is rewritten whole (*flushed*, which drops its delta rows):
 only the cache holds its joined state. Beyond its size the cache evicts its
 coldest lists, flushing those with deltas first (:meth:`ListCache.shrink`).
 The joins of acknowledged deltas wait in :attr:`ListCache.unjoined` until
-:meth:`ListCache.join_pending`. After a failed batch,
+:meth:`ListCache.join_pending` (or :meth:`ListCache.join_list`, for one list). After a failed batch,
 :meth:`ListCache.forget` makes the cache what the database holds again; a
 row that does not decode is quarantined (:meth:`ListCache.quarantine`), and
 its list is then absent.
@@ -30,7 +30,6 @@ from actors.server.damage import BadRow, DiskWatch, StoreFull, decode_row, quara
 from actors.server.deltas import DeltaLog, ListRow
 from actors.server.entries import Entry, Join, join_all
 from actors.server.schema import position_bytes
-from crdt import ShoppingList
 
 __all__ = ["ListCache"]
 
@@ -54,10 +53,10 @@ class ListCache:
         "_disk",
         "_log",
         "_path",
-        "_waiting",
         "entries",
         "size",
         "unjoined",
+        "unjoined_count",
     )
 
     def __init__(
@@ -73,11 +72,11 @@ class ListCache:
         self.entries: OrderedDict[str, Entry] = OrderedDict()
         #: how many lists to keep (lists with delta rows may exceed it a while)
         self.size = size
-        #: joins of acknowledged deltas into cached lists, not done yet
-        #: (added by :meth:`defer`)
-        self.unjoined: list[Join] = []
-        #: the states of ``unjoined``, by list
-        self._waiting: dict[str, list[ShoppingList]] = {}
+        #: joins of acknowledged deltas into cached lists, not done yet, by
+        #: list, each list's in their order (added by :meth:`defer`)
+        self.unjoined: dict[str, list[Join]] = {}
+        #: how many joins ``unjoined`` holds
+        self.unjoined_count = 0
 
     def hit(self, list_id: str) -> Entry | None:
         """The cached list, now the most recently used; ``None`` if not cached."""
@@ -109,22 +108,31 @@ class ListCache:
 
     def defer(self, joins: list[Join]) -> None:
         """Leave ``joins`` (of committed deltas) for :meth:`join_pending`."""
-        self.unjoined += joins
-        waiting = self._waiting
-        for list_id, _, incoming, _ in joins:
-            waiting.setdefault(list_id, []).append(incoming)
+        unjoined = self.unjoined
+        for join in joins:
+            unjoined.setdefault(join[0], []).append(join)
+        self.unjoined_count += len(joins)
 
-    def waiting(self, list_id: str) -> list[ShoppingList]:
-        """The committed deltas of ``list_id`` not yet joined into its cached state."""
-        return self._waiting.get(list_id, [])
+    def join_list(self, list_id: str) -> None:
+        """Do the joins waiting for one list now (its cached state then holds
+        every write it committed)."""
+        joins = self.unjoined.pop(list_id, None)
+        if not joins:
+            return
+        self.unjoined_count -= len(joins)
+        try:
+            join_all(joins)
+        except BaseException:
+            self.forget({list_id})  # committed, but the cache missed a join
+            raise
 
     def join_pending(self) -> None:
         """Do the joins waiting (see :meth:`ListStore.join_pending
         <actors.server.store.ListStore.join_pending>`)."""
         if not self.unjoined:
             return
-        joins, self.unjoined = self.unjoined, []
-        self._waiting = {}
+        pending, self.unjoined, self.unjoined_count = self.unjoined, {}, 0
+        joins = [join for waiting in pending.values() for join in waiting]
         try:
             join_all(joins)
         except BaseException:

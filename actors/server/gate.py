@@ -5,9 +5,9 @@ whose ``Put`` the proxy relays) carries a frame that the client made; the
 server checks it with :func:`crdt.validation.check_write` before merging it
 (``docs/security.md``):
 
-* against the cached copy of the list (loaded if need be), with the deltas
-  committed and not yet joined into it, and the states accepted earlier in
-  the same poll, as witnesses; a hinted write (this server a stand-in) also
+* against the cached copy of the list (loaded if need be, and its committed
+  deltas joined into it), with the join of the states admitted earlier in
+  the same poll as a witness; a hinted write (this server a stand-in) also
   with the hints held for the list;
 * ``may_write`` from the writer's key: it may mint dots only under its own
   replica ids (:func:`crdt.replica_ids.may_write_for`).
@@ -20,8 +20,10 @@ access and joins the change into it). Stores without a writer (read repair,
 anti-entropy, handoff: copies of genuine states) are not checked.
 
 Costs: an add or acquire of the sender's own replica is checked in the
-size of the frame plus the copy's cloud; the copy's size comes from the
-cache's bound (:meth:`~actors.server.entries.Entry.size`), not an encoding.
+size of the frame plus the copy's cloud (and the join, in the size of each
+frame, of the poll's earlier frames of the list, if any); the copy's size
+comes from the cache's bound (:meth:`~actors.server.entries.Entry.size`),
+not an encoding.
 
 Runs on the server's bridge thread, which owns the store.
 """
@@ -30,18 +32,22 @@ from __future__ import annotations
 
 import sqlite3
 import struct
-from typing import Literal
+from typing import Final, Literal
 
 from zmq.utils import z85
 
 from actors.server.damage import StoreFull
 from actors.server.store import ListStore
-from crdt import Accepted, Refused, ShoppingList, check_write, may_write_for
+from crdt import Accepted, MayWrite, Refused, ShoppingList, check_write, may_write_for
 from crdt.access import AccessList
+from crdt.write_limits import join_size_bound
 from protocol import Store
 from protocol.limits import MAX_REASON_CHARS
 
-__all__ = ["Admission", "WriteGate"]
+__all__ = ["MAX_WRITERS_KEPT", "Admission", "WriteGate"]
+
+#: Writers whose ``may_write`` is kept (all are forgotten beyond: a cache, not a record).
+MAX_WRITERS_KEPT: Final = 4096
 
 #: What :meth:`WriteGate.admit` decided: merge (``None``), or the error code
 #: and reason to answer instead.
@@ -59,9 +65,11 @@ class WriteGate:
     def __init__(self, store: ListStore, node_id: str) -> None:
         self.store = store
         self.node_id = node_id
-        #: the states accepted in this poll, by list: witnesses for the
+        #: the states admitted in this poll, by list: witnesses for the
         #: frames after them (committed with them, or not at all)
-        self._poll: dict[str, list[ShoppingList]] = {}
+        self._poll: dict[str, _Earlier] = {}
+        #: ``may_write`` of the writers seen lately (a client writes again and again)
+        self._writers: dict[str, MayWrite] = {}
 
     def begin(self) -> None:
         """A new poll: forget the states of the last one."""
@@ -78,6 +86,7 @@ class WriteGate:
             frame claims), ``bad_request`` (the writer is not a key), or
             ``unavailable`` (the copy could not be read). Nothing is stored.
         """
+        as_sent = msg.access is None and (state.access is None or not msg.writer)
         if msg.writer:
             state.access = None
         if msg.access is not None:
@@ -87,30 +96,80 @@ class WriteGate:
             else:
                 state.access.merge(change)
         if msg.writer:
-            answer = self._check(msg, state)
+            answer = self._check(msg, state, len(msg.state) if as_sent else None)
             if answer is not None:
                 return answer
-        self._poll.setdefault(msg.list_id, []).append(state)
+        earlier = self._poll.get(msg.list_id)
+        if earlier is None:
+            earlier = self._poll[msg.list_id] = _Earlier()
+        earlier.add(state, len(msg.state) if as_sent else None)
         return None
 
-    def _check(self, msg: Store, state: ShoppingList) -> Admission:
-        try:
-            may_write = may_write_for(z85.decode(msg.writer))
-        except (ValueError, KeyError, struct.error):
-            return "bad_request", "the writer is not a public key in Z85"
+    def _check(self, msg: Store, state: ShoppingList, size: int | None) -> Admission:
+        may_write = self._writers.get(msg.writer)
+        if may_write is None:
+            try:
+                may_write = may_write_for(z85.decode(msg.writer))
+            except (ValueError, KeyError, struct.error):
+                return "bad_request", "the writer is not a public key in Z85"
+            if len(self._writers) >= MAX_WRITERS_KEPT:
+                self._writers.clear()
+            self._writers[msg.writer] = may_write
         hinted = bool(msg.hint) and msg.hint != self.node_id
         try:
             knowledge = self.store.knowledge(msg.list_id, hinted)
         except (StoreFull, sqlite3.Error) as exc:
             return "unavailable", f"this replica cannot read the list ({type(exc).__name__})"
         witnesses = knowledge.witnesses
+        sizes: list[int | None] = [None] * len(witnesses)
         earlier = self._poll.get(msg.list_id)
-        if earlier:
-            witnesses = [*witnesses, *earlier]
+        if earlier is not None:
+            witnesses.append(earlier.join())
+            sizes.append(earlier.bound)
         verdict = check_write(
-            knowledge.state, state, may_write, witnesses=witnesses, stored_size=knowledge.size
+            knowledge.state,
+            state,
+            may_write,
+            witnesses=witnesses,
+            stored_size=knowledge.size,
+            witness_sizes=sizes,
+            incoming_size=size,
         )
         if isinstance(verdict, Accepted):
             return None
         reason = f"{verdict.kind}: {verdict.message}"[:MAX_REASON_CHARS]
         return ("refused" if isinstance(verdict, Refused) else "undecided"), reason
+
+
+class _Earlier:
+    """The states of one list admitted earlier in a poll, joined only when a
+    later frame of the list is checked (most polls hold one write of a list)."""
+
+    __slots__ = ("_joined", "_merged", "_sized", "bound", "states")
+
+    def __init__(self) -> None:
+        #: (state, its encoded size if known), in the order admitted
+        self.states: list[tuple[ShoppingList, int | None]] = []
+        self._joined: ShoppingList | None = None
+        self._merged = 0
+        self._sized = 0
+        #: an upper bound on the encoded size of :meth:`join`
+        #: (:func:`~crdt.write_limits.join_size_bound` of each state)
+        self.bound = 0
+
+    def add(self, state: ShoppingList, size: int | None) -> None:
+        """Note an admitted state; it must not change after (it is not copied)."""
+        self.states.append((state, size))
+
+    def join(self) -> ShoppingList:
+        """The join of the states so far, brought up to date (and ``bound`` with it)."""
+        for state, size in self.states[self._sized :]:
+            self.bound += join_size_bound(state, len(state.encode()) if size is None else size)
+        self._sized = len(self.states)
+        if self._joined is None:
+            self._joined = self.states[0][0].copy()
+            self._merged = 1
+        for state, _ in self.states[self._merged :]:
+            self._joined.merge(state)
+        self._merged = len(self.states)
+        return self._joined

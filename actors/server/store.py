@@ -62,10 +62,10 @@ MAX_UNJOINED: Final = 4096
 class Knowledge(NamedTuple):
     """What a store holds of one list, as the write gate weighs a frame against it."""
 
-    #: the cached state (``None``: the list is not stored here)
+    #: the cached state, every committed write joined (``None``: the list
+    #: is not stored here)
     state: ShoppingList | None
-    #: other genuine states of the list: committed deltas not yet joined
-    #: into ``state``, and (for a hinted write) the hints held for it
+    #: other genuine states of the list: for a hinted write, the hints held for it
     witnesses: list[ShoppingList]
     #: ``state``'s encoded size, or an upper bound on it
     size: int | None
@@ -167,20 +167,21 @@ class ListStore:
     def knowledge(self, list_id: str, hinted: bool = False) -> Knowledge:
         """What this store holds of ``list_id``, for the write gate.
 
-        The cached list is used as it is (loaded if need be, as the write
-        that follows would load it), with its committed deltas that wait for
-        their join as witnesses: nothing is joined or encoded here, except
-        the one encoding of a list whose size is not known yet. ``hinted``:
-        the hints held for the list count too (a stand-in's knowledge).
+        The cached list (loaded if need be, as the write that follows would
+        load it), with the committed deltas that waited for their join
+        joined into it now (each delta is joined once, now rather than on
+        the tick: passed as witnesses instead, they would be weighed again
+        by every write until then). Nothing is encoded, except once a list
+        whose size the cache does not know yet. ``hinted``: the hints held
+        for the list count too (a stand-in's knowledge).
 
         Raises:
             StoreFull, sqlite3.Error: as for a read that meets a bad row
                 and cannot set it aside.
         """
         entry = self._lists.lookup(list_id)
-        witnesses = list(self._lists.waiting(list_id))
-        if hinted:
-            witnesses += self._hints.states(list_id)
+        self._lists.join_list(list_id)
+        witnesses = self._hints.states(list_id) if hinted else []
         if entry is None:
             return Knowledge(None, witnesses, None)
         size = entry.size()
@@ -270,7 +271,7 @@ class ListStore:
         self._lists.defer(later)
         if committed is not None:
             committed()
-        if len(self._lists.unjoined) > MAX_UNJOINED:
+        if self._lists.unjoined_count > MAX_UNJOINED:
             self.join_pending()
         if len(self._cache) > self._cache_lists:
             self._lists.shrink()
