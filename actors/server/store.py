@@ -11,7 +11,9 @@ transaction as the batch they came in.
 A bounded LRU cache (:mod:`actors.server.cache`) keeps hot lists decoded,
 so a delta costs a merge, not a read and a decode. That merge waits until
 the server is between requests (:meth:`ListStore.join_pending`, on its
-tick), where a run of them is cheap.
+tick), where a run of them is cheap, or until a client's next write to the
+list, which the write gate weighs against every committed write
+(:meth:`ListStore.knowledge`).
 A write to a list already stored appends the delta to the delta log
 (:mod:`actors.server.deltas`) instead of rewriting the list: encoding a
 whole list was a quarter of a server's work per write. A list's row is
