@@ -69,7 +69,7 @@ def own_pair(curve: CurveClient | None) -> CurveClient | None:
     proxy knows a client by its key."""
     if curve is None:
         return None
-    return CurveClient(ephemeral_keys(), curve.server_public)
+    return CurveClient(ephemeral_keys(), curve.server_public, keyed=True)
 
 
 def curve_from_json(value: list[str] | None) -> CurveClient | None:

@@ -105,7 +105,7 @@ def client_curve(topology: Topology, keys: CurveKeys | None = None) -> CurveClie
     ``None`` returned: plaintext)."""
     if topology.cluster.security == "off":
         return None
-    return CurveClient(keys or ephemeral_keys(), _proxy_public(topology))
+    return CurveClient(keys or ephemeral_keys(), _proxy_public(topology), keyed=True)
 
 
 def ephemeral_keys() -> CurveKeys:

@@ -110,10 +110,6 @@ class ClusterLink:
                 curve=self.curve,
             )
         ]
-        if self.subscribe and "publish" in self.endpoints:
-            specs.append(
-                SocketSpec("updates", zmq.SUB, connect=self.endpoints["publish"], curve=self.curve)
-            )
         holder: dict[str, pykka.ActorRef[Any]] = {}
         self._bridge = Bridge(self._zmq, specs, lambda: holder.get("actor"), self.client_id)
         self._bridge.start()

@@ -113,6 +113,9 @@ class SocketSpec:
     #: is who its key says, not who its routing id claims. ROUTER_HANDOVER
     #: is then off: no connection can take over another's routing id.
     peers: Mapping[str, bytes] | None = None
+    #: a ROUTER of authenticated clients: each frame's routing id must begin
+    #: with its connection's key (see SocketLink); handover is off, as for ``peers``
+    keyed: bool = False
 
 
 @dataclass(order=True)
@@ -250,6 +253,7 @@ class Bridge(threading.Thread):
             self._bad_frame,
             spec.max_batch,
             spec.peers,
+            spec.keyed,
         )
         if self.faults is not None:
             # Decided here, once: without faults a message never asks.
@@ -272,7 +276,7 @@ class Bridge(threading.Thread):
             # An unroutable reply must be an error, not a silent drop; a peer
             # that reconnects under the same id (a restarted server) takes over.
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-            if spec.peers is None:
+            if spec.peers is None and not spec.keyed:
                 sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
             else:
                 # Without handover a stale connection (a peer gone without a

@@ -47,6 +47,7 @@ from actors.proxy.quorum import (
 from actors.proxy.responder import Publish, Reply, Responder, Send
 from logs import Logger, Tracer
 from protocol import (
+    AccessState,
     ErrorCode,
     ErrorReply,
     Fetch,
@@ -113,8 +114,17 @@ class Coordinator:
 
     # -------------------------------------------------------------- requests
 
-    def put(self, peer: bytes, msg: Put, now: float) -> None:
-        self._start("put", peer, msg, now)
+    def put(
+        self,
+        peer: bytes,
+        msg: Put,
+        now: float,
+        writer: str = "",
+        access: AccessState | None = None,
+    ) -> None:
+        """A client's write; ``writer`` is its key (the replicas check what
+        the frame claims), ``access`` an access change to write with it."""
+        self._start("put", peer, msg, now, writer=writer, access=access)
 
     def get(self, peer: bytes, msg: Get, now: float) -> None:
         self._start("get", peer, msg, now)
@@ -148,6 +158,8 @@ class Coordinator:
         msg: Put | Get | Handoff,
         now: float,
         targets: list[str] | None = None,
+        writer: str = "",
+        access: AccessState | None = None,
     ) -> None:
         ring = self.membership.ring
         channel: Channel = "backend" if kind == "handoff" else "frontend"
@@ -174,6 +186,7 @@ class Coordinator:
             need = self.config.r if kind == "get" else self.config.w
         req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
         req.started_s = now
+        req.writer, req.access = writer, access
         self.inflight += 1
         if msg.traced:
             self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
@@ -206,6 +219,8 @@ class Coordinator:
                 list_id=m.list_id,
                 state=m.state,
                 hint=hint,
+                writer=req.writer,
+                access=req.access,
             )
         else:
             out = Fetch(**next_envelope(m, slot.msg_id, self.node_id), list_id=m.list_id)

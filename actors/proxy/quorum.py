@@ -12,7 +12,7 @@ from typing import Literal
 
 import tenacity
 
-from protocol import Get, Handoff, Put
+from protocol import AccessState, Get, Handoff, Put
 
 __all__ = [
     "AttemptFailed",
@@ -94,6 +94,9 @@ class Request:
     refused: str = ""
     #: when the proxy took it on (monotonic seconds)
     started_s: float = 0.0
+    #: a client's write: its key, and an access change written with it
+    writer: str = ""
+    access: AccessState | None = None
 
     def finish(self, slot: Slot, status: Literal["ok", "failed"]) -> None:
         """Move an active slot to "ok" or "failed", keeping the counts."""
