@@ -46,7 +46,7 @@ from rich.table import Table
 
 from actors.kernel import CurveClient, apply_curve
 from benchmarks.baseline import measure_baseline
-from benchmarks.loadgen import client_main, curve_to_json, own_pair, run_client
+from benchmarks.loadgen import client_main, curve_to_json, run_client
 from crdt import ShoppingList
 from protocol import Get, ListReply, Put, Saved, decode, encode
 from supervisor.endpoints import read_endpoints
@@ -301,8 +301,9 @@ def _throughput(
     console: Console,
 ) -> list[dict[str, Any]]:
     """``args.clients`` load processes for ``args.seconds``, their sockets
-    over CurveZMQ (each with a key pair of its own, trusting ``curve``'s
-    server; ``None``: plaintext); their reports.
+    over CurveZMQ with ``curve``'s key pair (``None``: plaintext): the key
+    that created the lists, so their owner, as one person's devices are;
+    their reports.
 
     Raises:
         RuntimeError: a process did not get ready or died without a report.
@@ -322,7 +323,7 @@ def _throughput(
             "read_ratio": args.read_ratio,
             "seed": c + 1,
             "prebuild": args.prebuild,
-            "curve": curve_to_json(own_pair(curve)),
+            "curve": curve_to_json(curve),
         }
         proc = spawn.Process(target=client_main, args=(child, json.dumps(kwargs).encode()))
         proc.start()

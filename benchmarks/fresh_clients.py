@@ -59,7 +59,7 @@ from typing import Any
 
 from actors.kernel import CurveClient
 from benchmarks.cluster_bench import ROOT, Cluster, add_cluster_arguments
-from benchmarks.loadgen import curve_to_json, own_pair, spawn_client, stop_clients
+from benchmarks.loadgen import curve_to_json, spawn_client, stop_clients
 from ui.cli import read_trace
 
 RUN = str(ROOT / "run.py")
@@ -227,7 +227,7 @@ class BackgroundLoad:
                 "read_ratio": 0.1,
                 "seed": c + 1,
                 "prebuild": 2000,
-                "curve": curve_to_json(own_pair(curve)),
+                "curve": curve_to_json(curve),
             }
             conn, proc = spawn_client(kwargs)
             self.conns.append(conn)

@@ -68,7 +68,7 @@ from benchmarks.cluster_bench import (
     preload,
     verify,
 )
-from benchmarks.loadgen import curve_to_json, own_pair, spawn_client, stop_clients
+from benchmarks.loadgen import curve_to_json, spawn_client, stop_clients
 from crdt import ShoppingList
 from protocol import ErrorReply, Get, ListReply, Put, Saved
 from supervisor.probe import ProxyUnreachable, ask_proxy, fetch_status
@@ -229,7 +229,7 @@ class Load:
                 "seed": c + 1,
                 "prebuild": prebuild,
                 "timeout_s": answer_timeout_s,
-                "curve": curve_to_json(own_pair(curve)),
+                "curve": curve_to_json(curve),
             }
             conn, proc = spawn_client(kwargs)
             self.conns.append(conn)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import psutil
 
-from actors.client import ClientSession
+from actors.client import ClientSession, ClientStore
 from actors.kernel import CurveClient
 from protocol import StatusReply
 from supervisor.endpoints import read_endpoints
@@ -290,6 +290,20 @@ class ClusterHarness:
         )
         session.open()
         return session
+
+    def key_of(self, client_id: str) -> str:
+        """The public key of a client of this harness (made on first use)."""
+        store = ClientStore(self.base / "clients" / client_id, client_id)
+        try:
+            return store.curve_keys()[0].decode()
+        finally:
+            store.close()
+
+    def share(self, owner: str, list_id: str, *members: str, read_only: bool = False) -> None:
+        """``owner`` (the client that created the list) shares it with ``members``."""
+        with self.session(owner) as session:
+            for member in members:
+                session.share(list_id, self.key_of(member), "viewer" if read_only else "editor")
 
     def log_events(self, pattern: str = "*.jsonl") -> Iterator[dict[str, Any]]:
         for path in sorted(self.log_dir.glob(pattern)):
