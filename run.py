@@ -271,7 +271,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trace", action="store_true", help="trace this command's requests")
     p.add_argument("command", choices=COMMANDS)
-    p.add_argument("args", nargs="*")
+    # The rest is the command's own (its options too: share LIST --with KEY).
+    p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_client)
 
     p = sub.add_parser("status", help="ring members, joiners and probe results")

@@ -110,6 +110,8 @@ class ClientSession:
         self.subscribe = subscribe
         self.on_update = on_update
         self.last_trace_id = ""
+        #: lists whose pending edits the cluster refused (no write access)
+        self.forbidden: set[str] = set()
         self.store = ClientStore(store_dir, client_id)
         curve = None
         if proxy_key is not None:
@@ -220,9 +222,15 @@ class ClientSession:
                 # at once, so that offline edits stay quick; a lost request or
                 # an unavailable cluster is tried again like any request.
                 self._put(pending_id, delta, self.attempts, retry_unconnected=list_id is None)
+            except Forbidden:
+                # Kept pending: access may be given (or given back) later.
+                self.forbidden.add(pending_id)
+                ok = False
+                continue
             except (ClusterUnreachable, ClusterUnavailable):
                 ok = False
                 continue
+            self.forbidden.discard(pending_id)
             self.store.clear_pending(pending_id, delta)
         return ok
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from typing import Any
 
 from rich.table import Table
 
@@ -159,13 +160,19 @@ def cmd_show(session: ClientSession, opts: ClientOptions, args: list[str]) -> in
 def _edit_result(
     session: ClientSession, opts: ClientOptions, state: ShoppingList, pushed: bool, what: str
 ) -> int:
-    emit(
-        opts,
-        session,
-        {"pushed": pushed, "list": state.to_json()},
-        f"{what} ({_saved_note(pushed)})",
+    """Report an edit. It is saved here in any case; if the cluster refused
+    it (no write access), exit code 5 says so."""
+    refused = state.list_id in session.forbidden
+    note = (
+        "[red]saved here only: the cluster refused it (no write access)[/red]"
+        if refused
+        else _saved_note(pushed)
     )
-    return EXIT_OK
+    doc: dict[str, Any] = {"pushed": pushed, "list": state.to_json()}
+    if refused:
+        doc["refused"] = "forbidden"
+    emit(opts, session, doc, f"{what} ({note})")
+    return EXIT_FORBIDDEN if refused else EXIT_OK
 
 
 def cmd_add(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
