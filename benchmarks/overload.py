@@ -358,7 +358,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             args.answer_timeout,
             curve=curve,
         )
-        sampler = Sampler(endpoint, pids, args.status_timeout, curve=curve)
+        sampler = Sampler(endpoint, pids, args.status_timeout, curve=cluster.operator())
         idle_rss = sampler.rss_now()
         started = load.go(ready_timeout_s=300.0)
         sampler.start()

@@ -100,6 +100,7 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
                 peers=peers,
                 # A client is its key: the routing id must begin with it.
                 keyed=for_clients and transport is not None,
+                named=transport.operators if for_clients and transport is not None else None,
             )
         )
 
@@ -122,6 +123,9 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
             faults=bridge.faults,
             on_crash=on_crash,
             servers=None if transport is None else frozenset(topology.server_ids()),
+            operators=None
+            if transport is None
+            else frozenset(k.decode() for k in transport.operators.values()),
         )
 
     allowed = None if transport is None else transport.allowed

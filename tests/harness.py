@@ -31,7 +31,7 @@ from protocol import StatusReply
 from supervisor.endpoints import read_endpoints
 from supervisor.probe import ProxyUnreachable, fetch_status
 from supervisor.topology import load_topology
-from supervisor.transport import client_curve
+from supervisor.transport import client_curve, operator_curve
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = str(ROOT / "run.py")
@@ -143,7 +143,7 @@ class ClusterHarness:
         return read_endpoints(self.data_dir / "endpoints.json")
 
     def status(self, timeout_s: float = 1.0) -> StatusReply:
-        return fetch_status(self.endpoints()["frontend"], timeout_s, self.curve())
+        return fetch_status(self.endpoints()["frontend"], timeout_s, self.operator_curve())
 
     def wait_ring(self, members: int, deadline_s: float = 30.0) -> StatusReply:
         def ready() -> StatusReply | None:
@@ -274,6 +274,11 @@ class ClusterHarness:
             self._curve = client_curve(load_topology(self.topology))
             self._curve_loaded = True
         return self._curve
+
+    def operator_curve(self) -> CurveClient | None:
+        """The keys an operator asks for status and debugging with (the
+        supervisor's); ``None`` if the cluster is not secured."""
+        return operator_curve(load_topology(self.topology))
 
     def proxy_key(self) -> bytes | None:
         """The proxy's public key, for a client of a secured cluster."""

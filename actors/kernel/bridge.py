@@ -116,6 +116,8 @@ class SocketSpec:
     #: a ROUTER of authenticated clients: each frame's routing id must begin
     #: with its connection's key (see SocketLink); handover is off, as for ``peers``
     keyed: bool = False
+    #: with ``keyed``: allowed keys that may connect too, name -> public key (Z85)
+    named: Mapping[str, bytes] | None = None
 
 
 @dataclass(order=True)
@@ -254,6 +256,7 @@ class Bridge(threading.Thread):
             spec.max_batch,
             spec.peers,
             spec.keyed,
+            spec.named,
         )
         if self.faults is not None:
             # Decided here, once: without faults a message never asks.

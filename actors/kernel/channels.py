@@ -71,6 +71,8 @@ class SocketLink:
             must begin with the Z85 public key of its connection (see
             :func:`actors.kernel.security.client_routing_id`); a frame of any
             other goes to ``bad_frame``. The routing id then names the key.
+        named: with ``keyed``, the allowed keys that may connect too (the
+            gatekeeper names them): name -> public key (Z85).
     """
 
     __slots__ = (
@@ -79,6 +81,7 @@ class SocketLink:
         "_keyed",
         "_max_batch",
         "_max_bytes",
+        "_named",
         "_peers",
         "_routed",
         "channel",
@@ -97,6 +100,7 @@ class SocketLink:
         max_batch: int = MAX_BATCH,
         peers: Mapping[str, bytes] | None = None,
         keyed: bool = False,
+        named: Mapping[str, bytes] | None = None,
     ) -> None:
         self.channel: Channel = channel
         self.sock = sock
@@ -109,6 +113,7 @@ class SocketLink:
         self._max_batch = min(max_batch, MAX_BATCH)
         self._peers = peers
         self._keyed = keyed
+        self._named = named or {}
 
     def read(self, batch: list[Delivery]) -> None:
         """Decode what arrived into ``batch``; see :meth:`Link.read`.
@@ -171,12 +176,13 @@ class SocketLink:
             user = str(frames[1].get("User-Id"))
             if peers is not None:
                 authentic = peers.get(user) == peer
-            else:
+            elif user.startswith(CLIENT_PREFIX):
                 authentic = (
-                    user.startswith(CLIENT_PREFIX)
-                    and len(peer) > KEY_CHARS
+                    len(peer) > KEY_CHARS
                     and peer[:KEY_CHARS] == user[len(CLIENT_PREFIX) :].encode()
                 )
+            else:
+                authentic = len(peer) > KEY_CHARS and self._named.get(user) == peer[:KEY_CHARS]
             if not authentic:
                 self._bad_frame(self, peer, f"routing id {peer[:48]!r} is not one of key {user}")
                 continue

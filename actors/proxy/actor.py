@@ -39,7 +39,7 @@ from actors.kernel import (
 )
 from actors.proxy.antientropy import AntiEntropy
 from actors.proxy.coordinator import Coordinator
-from actors.proxy.front import ClientFront
+from actors.proxy.front import ClientFront, client_key
 from actors.proxy.membership import Membership
 from actors.proxy.membership_store import MembershipFile
 from actors.proxy.quorum import QuorumConfig
@@ -109,6 +109,7 @@ class ProxyActor(BridgedActor):
         faults: FaultInjector | None = None,
         on_crash: CrashHandler | None = None,
         servers: frozenset[str] | None = None,
+        operators: frozenset[str] | None = None,
     ) -> None:
         super().__init__(bridge, "proxy", on_crash)
         self.cluster = cluster
@@ -117,6 +118,9 @@ class ProxyActor(BridgedActor):
         #: the cluster's servers, when the transport admits only them (a
         #: hello for any other id is refused, whoever vouches); None: any
         self.servers = servers
+        #: the public keys (Z85) that may ask for status and debugging, when
+        #: the transport is secured; None: anyone (security off)
+        self.operators = operators
 
     @override
     def started(self) -> None:
@@ -278,12 +282,18 @@ class ProxyActor(BridgedActor):
             # anyway, and their refusal reaches the client. A decode here too
             # cost the proxy, every write's one hub, ~12% of its time.
             self.front.request(peer, msg, now)
+        elif isinstance(msg, StatusRequest | DebugFaults | DebugCrash) and not self._operator(peer):
+            # The ring's members and addresses are the operators' business.
+            self.front.forbid(peer, msg)
         elif isinstance(msg, StatusRequest):
             self._reply("frontend", peer, self._status(msg, now))
         elif isinstance(msg, DebugFaults | DebugCrash) and self.cluster.debug:
             self._debug(peer, msg)
         else:
             self._refuse("frontend", peer, msg)
+
+    def _operator(self, peer: bytes) -> bool:
+        return self.operators is None or client_key(peer) in self.operators
 
     def _debug(self, peer: bytes, msg: DebugFaults | DebugCrash) -> None:
         done = Done(**reply_envelope(msg, self.ids(), "proxy"))

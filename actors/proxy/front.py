@@ -306,6 +306,10 @@ class ClientFront:
 
     # ---------------------------------------------------------------- errors
 
+    def forbid(self, peer: bytes, msg: Message) -> None:
+        """Refuse ``msg`` as ``forbidden`` (logged with the sender's key)."""
+        self._forbid(peer, client_key(peer), msg)
+
     def _forbid(self, peer: bytes, key: str, msg: Message) -> None:
         self._count_refusal(key, msg, 1)
         # One answer for "no access" and "no such list": it tells nothing.

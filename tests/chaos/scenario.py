@@ -211,5 +211,7 @@ def wait_restarted(cluster: ClusterHarness, name: str, old_pid: int) -> None:
 
 
 def ask_debug(cluster: ClusterHarness, msg: DebugCrash | DebugFaults) -> None:
-    reply = ask_proxy(cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.curve())
+    reply = ask_proxy(
+        cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.operator_curve()
+    )
     assert isinstance(reply, Done), reply

@@ -18,7 +18,20 @@ import zmq
 from actors.client import Forbidden
 from actors.kernel import CurveClient, apply_curve
 from crdt import ShoppingList
-from protocol import Get, ListReply, Put, Update, Watch, Watching, decode, encode
+from protocol import (
+    DebugCrash,
+    Get,
+    ListReply,
+    Put,
+    StatusReply,
+    StatusRequest,
+    Update,
+    Watch,
+    Watching,
+    decode,
+    encode,
+)
+from supervisor.probe import ask_proxy
 from supervisor.transport import ephemeral_keys
 from tests.harness import ClusterHarness, wait_until
 from ui.contract import EXIT_FORBIDDEN, EXIT_OK
@@ -248,3 +261,14 @@ def test_a_connection_cannot_speak_under_another_keys_routing_id(
     finally:
         sock.close(linger=0)
         ctx.term()
+
+
+def test_status_and_debugging_are_for_operators_only(cluster: ClusterHarness) -> None:
+    """A client's key may not see the ring; the operator's (a supervisor's) may."""
+    endpoint = cluster.endpoints()["frontend"]
+    for msg in (StatusRequest(msg_id="s1"), DebugCrash(msg_id="c1", target="proxy")):
+        answer = ask_proxy(endpoint, msg, timeout_s=5.0, curve=outsider(cluster))
+        assert "forbidden" == getattr(answer, "code", None), answer
+    status = ask_proxy(endpoint, StatusRequest(msg_id="s2"), 5.0, cluster.operator_curve())
+    assert isinstance(status, StatusReply)
+    assert "curve" == status.security
