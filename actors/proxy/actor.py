@@ -284,7 +284,7 @@ class ProxyActor(BridgedActor):
             self.front.request(peer, msg, now)
         elif isinstance(msg, StatusRequest | DebugFaults | DebugCrash) and not self._operator(peer):
             # The ring's members and addresses are the operators' business.
-            self.front.forbid(peer, msg)
+            self.front.forbid(peer, msg, "status and debugging are for the cluster's operators")
         elif isinstance(msg, StatusRequest):
             self._reply("frontend", peer, self._status(msg, now))
         elif isinstance(msg, DebugFaults | DebugCrash) and self.cluster.debug:

@@ -306,9 +306,10 @@ class ClientFront:
 
     # ---------------------------------------------------------------- errors
 
-    def forbid(self, peer: bytes, msg: Message) -> None:
-        """Refuse ``msg`` as ``forbidden`` (logged with the sender's key)."""
-        self._forbid(peer, client_key(peer), msg)
+    def forbid(self, peer: bytes, msg: Message, reason: str) -> None:
+        """Refuse ``msg`` as ``forbidden`` for ``reason`` (logged with the sender's key)."""
+        self._count_refusal(client_key(peer), msg, 1)
+        self._error(peer, msg, "forbidden", reason)
 
     def _forbid(self, peer: bytes, key: str, msg: Message) -> None:
         self._count_refusal(key, msg, 1)
