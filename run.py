@@ -136,14 +136,15 @@ def cmd_status(args: argparse.Namespace) -> int:
         from supervisor.keys import KeysMissing  # noqa: PLC0415
         from supervisor.probe import ProxyUnreachable, fetch_status  # noqa: PLC0415
         from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
-        from supervisor.transport import client_curve  # noqa: PLC0415
+        from supervisor.transport import operator_curve  # noqa: PLC0415
         from ui.cli import print_status, status_to_json  # noqa: PLC0415
 
     try:
         topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
         endpoint = args.proxy or resolve_endpoints(topology)["frontend"]
         try:
-            curve = client_curve(topology)
+            # The ring is the operator's to see: this host's supervisor key.
+            curve = operator_curve(topology)
         except KeysMissing:
             curve = None  # no key for a secured proxy here: it will not answer
         status = fetch_status(endpoint, curve=curve)
@@ -206,7 +207,7 @@ def cmd_default(_args: argparse.Namespace) -> int:
     from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
     from supervisor.probe import ProxyUnreachable, wait_for_ring  # noqa: PLC0415
     from supervisor.topology import load_topology  # noqa: PLC0415
-    from supervisor.transport import client_curve  # noqa: PLC0415
+    from supervisor.transport import operator_curve  # noqa: PLC0415
     from ui.client import ClientOptions  # noqa: PLC0415
     from ui.menu import Shell  # noqa: PLC0415
 
@@ -229,7 +230,7 @@ def cmd_default(_args: argparse.Namespace) -> int:
                 30.0,
                 running=lambda: cluster.poll() is None,
                 # The supervisor makes the keys on a first run: read once there.
-                curve=lambda: client_curve(topology),
+                curve=lambda: operator_curve(topology),
             )
         except ProxyUnreachable as exc:
             console.print(f"[red]the cluster did not come up: {exc}[/red]")
@@ -271,7 +272,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trace", action="store_true", help="trace this command's requests")
     p.add_argument("command", choices=COMMANDS)
-    p.add_argument("args", nargs="*")
+    # The rest is the command's own (its options too: share LIST --with KEY).
+    p.add_argument("args", nargs=argparse.REMAINDER)
     p.set_defaults(func=cmd_client)
 
     p = sub.add_parser("status", help="ring members, joiners and probe results")

@@ -46,13 +46,13 @@ from rich.table import Table
 
 from actors.kernel import CurveClient, apply_curve
 from benchmarks.baseline import measure_baseline
-from benchmarks.loadgen import client_main, curve_to_json, own_pair, run_client, writer_replica
+from benchmarks.loadgen import client_main, curve_to_json, run_client, writer_replica
 from crdt import ShoppingList
 from protocol import Get, ListReply, Put, Saved, decode, encode
 from supervisor.endpoints import read_endpoints
 from supervisor.probe import wait_for_ring
 from supervisor.topology import TopologyError, load_topology
-from supervisor.transport import client_curve
+from supervisor.transport import client_curve, operator_curve
 
 ROOT = Path(__file__).resolve().parent.parent
 SERVERS = ("s1", "s2", "s3", "s4", "s5")
@@ -139,9 +139,20 @@ class Cluster:
             self._curve = client_curve(load_topology(self.topology))
         return self._curve
 
+    def operator(self) -> CurveClient | None:
+        """The keys that may ask the proxy for ``status``: the supervisor's
+        (an operator's); ``None`` if the cluster is plaintext.
+
+        Raises:
+            KeysMissing: the supervisor has not made the key files yet.
+        """
+        if self.security == "off":
+            return None
+        return operator_curve(load_topology(self.topology))
+
     def wait(self) -> str:
         """Wait (up to 60 s) until every server answers a status probe, sent
-        with :meth:`curve`'s keys; the proxy's frontend endpoint.
+        with :meth:`operator`'s keys; the proxy's frontend endpoint.
 
         Raises:
             ProxyUnreachable: the ring was not up in time, or the cluster died.
@@ -151,7 +162,7 @@ class Cluster:
             len(SERVERS),
             60.0,
             running=lambda: self.proc.poll() is None,
-            curve=self.curve,
+            curve=self.operator,
         )
         return self.endpoint()
 
@@ -301,8 +312,9 @@ def _throughput(
     console: Console,
 ) -> list[dict[str, Any]]:
     """``args.clients`` load processes for ``args.seconds``, their sockets
-    over CurveZMQ (each with a key pair of its own, trusting ``curve``'s
-    server; ``None``: plaintext); their reports.
+    over CurveZMQ with ``curve``'s key pair (``None``: plaintext): the key
+    that created the lists, so their owner, as one person's devices are;
+    their reports.
 
     Raises:
         RuntimeError: a process did not get ready or died without a report.
@@ -322,7 +334,7 @@ def _throughput(
             "read_ratio": args.read_ratio,
             "seed": c + 1,
             "prebuild": args.prebuild,
-            "curve": curve_to_json(own_pair(curve)),
+            "curve": curve_to_json(curve),
         }
         proc = spawn.Process(target=client_main, args=(child, json.dumps(kwargs).encode()))
         proc.start()

@@ -1,8 +1,9 @@
 """How long a fresh client process takes: ``python -m benchmarks.fresh_clients``.
 
-What a person waits for when they type ``run.py client ... pull LIST`` on a
+What a person waits for when they type ``run.py client ... join INVITE`` on a
 machine that has never run a client: a new Python process, its imports, a
-new local store, a new DEALER connecting to the proxy, one request, exit.
+new local store and key pair, a new DEALER connecting to the proxy, two
+requests (redeem the invite, then pull the list), exit.
 A first request sent before the DEALER's handshake was done used to wait
 for the whole client time-out (2 s); this measures that it no longer does.
 
@@ -14,7 +15,8 @@ for the whole client time-out (2 s); this measures that it no longer does.
    load generators use :meth:`~benchmarks.cluster_bench.Cluster.curve`.
 2. Phase "idle": runs ``--clients`` fresh client processes one after another,
    each ``python run.py client --id fresh-idle-<i> --topology T --store S
-   --json --trace pull LIST`` with its own empty store, and times each from
+   --json --trace join INVITE`` with its own empty store (one invite, made
+   by the list's owner, serves them all), and times each from
    spawn to exit (wall clock). From each client's own trace (its JSON log)
    it also takes the time from spawn to its first request (interpreter,
    imports, opening the session, waiting for the link) and from the first
@@ -59,7 +61,7 @@ from typing import Any
 
 from actors.kernel import CurveClient
 from benchmarks.cluster_bench import ROOT, Cluster, add_cluster_arguments
-from benchmarks.loadgen import curve_to_json, own_pair, spawn_client, stop_clients
+from benchmarks.loadgen import curve_to_json, spawn_client, stop_clients
 from ui.cli import read_trace
 
 RUN = str(ROOT / "run.py")
@@ -114,7 +116,7 @@ def _client_trace(log_file: Path, spawned: float) -> tuple[float | None, float |
 
 
 def _run_fresh(
-    client_id: str, base: Path, topology: Path, list_id: str, timeout_s: float
+    client_id: str, base: Path, topology: Path, list_id: str, invite: str, timeout_s: float
 ) -> FreshClient:
     cmd = [
         sys.executable,
@@ -128,8 +130,8 @@ def _run_fresh(
         str(base / "clients" / client_id),
         "--json",
         "--trace",
-        "pull",
-        list_id,
+        "join",
+        invite,
     ]
     spawned = time.time()
     t0 = time.perf_counter()
@@ -227,7 +229,7 @@ class BackgroundLoad:
                 "read_ratio": 0.1,
                 "seed": c + 1,
                 "prebuild": 2000,
-                "curve": curve_to_json(own_pair(curve)),
+                "curve": curve_to_json(curve),
             }
             conn, proc = spawn_client(kwargs)
             self.conns.append(conn)
@@ -276,8 +278,9 @@ class BackgroundLoad:
         }
 
 
-def _create_list(base: Path, topology: Path, timeout_s: float) -> str:
-    """A list with one item, saved to the cluster by a client of its own."""
+def _create_list(base: Path, topology: Path, timeout_s: float) -> tuple[str, str]:
+    """A list with one item, saved to the cluster by a client of its own,
+    and an invite to it (editor, no expiry)."""
     common = [sys.executable, RUN, "client", "--id", "creator", "--topology", str(topology)]
     common += ["--store", str(base / "clients" / "creator"), "--json"]
     made = subprocess.run(
@@ -301,7 +304,15 @@ def _create_list(base: Path, topology: Path, timeout_s: float) -> str:
     )
     if not json.loads(added.stdout.strip().splitlines()[-1]).get("pushed"):
         raise RuntimeError(f"the item was not saved to the cluster: {added.stdout}")
-    return str(doc["id"])
+    invited = subprocess.run(
+        [*common, "invite", doc["id"]],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        check=True,
+    )
+    return str(doc["id"]), str(json.loads(invited.stdout.strip().splitlines()[-1])["invite"])
 
 
 def _quantile(values: list[float], q: int) -> float:
@@ -334,7 +345,12 @@ def _summary(runs: list[FreshClient]) -> dict[str, Any]:
 
 
 def _phase(
-    name: str, args: argparse.Namespace, base: Path, topology: Path, list_id: str
+    name: str,
+    args: argparse.Namespace,
+    base: Path,
+    topology: Path,
+    list_id: str,
+    invite: str,
 ) -> tuple[dict[str, Any], list[FreshClient]]:
     """The fresh clients of one phase, with the start-up baselines spread among them."""
     every = max(1, args.clients // max(1, args.baseline_runs))
@@ -344,7 +360,7 @@ def _phase(
         if i % every == 0 and len(startup["import_client"]) < args.baseline_runs:
             for key, cmd in STARTUP.items():
                 startup[key].append(_time_process(cmd, args.client_timeout))
-        run = _run_fresh(f"fresh-{name}-{i}", base, topology, list_id, args.client_timeout)
+        run = _run_fresh(f"fresh-{name}-{i}", base, topology, list_id, invite, args.client_timeout)
         runs.append(run)
         if not args.json:
             flag = "" if run.ok else "  FAILED"
@@ -380,9 +396,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         try:
             endpoint = cluster.wait()
-            list_id = _create_list(base, cluster.topology, args.client_timeout)
+            list_id, invite = _create_list(base, cluster.topology, args.client_timeout)
             print(f"cluster up, list {list_id}; {args.clients} fresh clients idle...", file=out)
-            phases["idle"], runs = _phase("idle", args, base, cluster.topology, list_id)
+            phases["idle"], runs = _phase("idle", args, base, cluster.topology, list_id, invite)
             bad += [r for r in runs if not r.ok or r.wall_ms > SLOW_MS]
             print(f"{args.busy_clients} load generators; {args.clients} clients busy...", file=out)
             load = BackgroundLoad(
@@ -390,7 +406,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             )
             try:
                 load.start()
-                phases["busy"], runs = _phase("busy", args, base, cluster.topology, list_id)
+                phases["busy"], runs = _phase("busy", args, base, cluster.topology, list_id, invite)
                 bad += [r for r in runs if not r.ok or r.wall_ms > SLOW_MS]
                 if load.alive() != args.busy_clients:
                     raise RuntimeError("a load generator died during the busy phase")

@@ -16,7 +16,9 @@ report counts its requests sent and, of its errors, those that were
 Against a secured cluster the DEALER speaks CurveZMQ with the keys it is
 given (:class:`~actors.kernel.CurveClient`); a process gets them in its
 JSON arguments as ``"curve"``: :func:`curve_to_json`'s form, ``null`` for
-plaintext. Each process is given a pair of its own (:func:`own_pair`).
+plaintext. The bench gives every process the key that created its lists
+(their owner: one person's devices), each connection with a routing id of
+its own.
 """
 
 from __future__ import annotations
@@ -38,14 +40,12 @@ from zmq.utils import z85
 from actors.kernel import CurveClient, CurveKeys, apply_curve
 from crdt import ShoppingList, replica_id_for
 from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
-from supervisor.transport import ephemeral_keys
 
 __all__ = [
     "ClientReport",
     "client_main",
     "curve_from_json",
     "curve_to_json",
-    "own_pair",
     "run_client",
     "spawn_client",
     "stop_clients",
@@ -62,15 +62,6 @@ def curve_to_json(curve: CurveClient | None) -> list[str] | None:
     if curve is None:
         return None
     return [curve.keys.public.decode(), curve.keys.secret.decode(), curve.server_public.decode()]
-
-
-def own_pair(curve: CurveClient | None) -> CurveClient | None:
-    """``curve`` with a new key pair of its own, trusting the same server
-    (``None`` stays ``None``): each load process a client apart, as the
-    proxy knows a client by its key."""
-    if curve is None:
-        return None
-    return CurveClient(ephemeral_keys(), curve.server_public)
 
 
 def writer_replica(curve: CurveClient | None, device: str) -> str:
@@ -93,7 +84,7 @@ def curve_from_json(value: list[str] | None) -> CurveClient | None:
     if len(value) != 3 or not all(isinstance(v, str) for v in value):
         raise ValueError("curve keys must be [public, secret, server public] as Z85 text")
     public, secret, server_public = (v.encode() for v in value)
-    return CurveClient(CurveKeys(public, secret), server_public)
+    return CurveClient(CurveKeys(public, secret), server_public, keyed=True)
 
 
 @dataclass

@@ -70,7 +70,6 @@ from benchmarks.cluster_bench import (
 )
 from benchmarks.loadgen import (
     curve_to_json,
-    own_pair,
     spawn_client,
     stop_clients,
     writer_replica,
@@ -235,7 +234,7 @@ class Load:
                 "seed": c + 1,
                 "prebuild": prebuild,
                 "timeout_s": answer_timeout_s,
-                "curve": curve_to_json(own_pair(curve)),
+                "curve": curve_to_json(curve),
             }
             conn, proc = spawn_client(kwargs)
             self.conns.append(conn)
@@ -364,7 +363,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             args.answer_timeout,
             curve=curve,
         )
-        sampler = Sampler(endpoint, pids, args.status_timeout, curve=curve)
+        sampler = Sampler(endpoint, pids, args.status_timeout, curve=cluster.operator())
         idle_rss = sampler.rss_now()
         started = load.go(ready_timeout_s=300.0)
         sampler.start()

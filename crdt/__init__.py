@@ -5,6 +5,7 @@ Pure code: no sockets, no threads, no I/O.
 
 from __future__ import annotations
 
+from crdt.access import AccessList
 from crdt.context import CausalContext, Dot
 from crdt.errors import OverAcquireError, ShoppingListError, UnknownItemError
 from crdt.replica_ids import key_tag, may_write_for, replica_id_for, writer_of
@@ -18,6 +19,7 @@ __all__ = [
     "DEFAULT_LIMITS",
     "MAX_NEW_DOTS",
     "Accepted",
+    "AccessList",
     "CausalContext",
     "Dot",
     "MayWrite",

@@ -111,6 +111,8 @@ class AccessList:
         """Make ``owner`` the owner of a list that has none."""
         if self.owner:
             raise ValueError("the list has an owner already")
+        if not owner:
+            raise ValueError("an owner is a public key, not empty")
         self.owner = owner
         return AccessList(owner)
 

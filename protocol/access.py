@@ -52,8 +52,11 @@ MAX_INVITES: Final = 1_000
 
 #: (member key, epoch, rank): the entry with the greatest (epoch, rank) wins.
 MemberEntry = tuple[PublicKey, Count, Rank]
-#: (SHA-256 of the secret, rank, expiry in Unix seconds or 0 for none, cancelled)
-InviteEntry = tuple[SecretHash, Annotated[int, msgspec.Meta(ge=0, le=1)], Count, bool]
+#: An invite's expiry in Unix seconds, 0 for none (below 2**62, which the join
+#: uses for "never").
+Expiry = Annotated[int, msgspec.Meta(ge=0, lt=2**62)]
+#: (SHA-256 of the secret, rank, expiry, cancelled)
+InviteEntry = tuple[SecretHash, Annotated[int, msgspec.Meta(ge=0, le=1)], Expiry, bool]
 
 
 class AccessState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):

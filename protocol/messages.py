@@ -185,8 +185,6 @@ class StatusReply(Envelope, frozen=True, kw_only=True):
     r: Count
     w: Count
     ring_epoch: Count
-    #: where clients subscribe to list updates
-    pub_endpoint: Annotated[str, msgspec.Meta(max_length=256)]
     #: "curve": every socket speaks CurveZMQ and the servers' sockets admit
     #: only the cluster's keys; "off": plaintext (a comparison setup)
     security: TransportSecurity = "off"

@@ -18,7 +18,7 @@ Watch              -> Watching; then Update, on the same connection, for
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Final
 
 import msgspec
 
@@ -27,6 +27,8 @@ from protocol.envelope import Envelope
 from protocol.types import Blob, Count, Id, ListId
 
 __all__ = [
+    "MAX_WATCHED",
+    "WATCH_LAPSE_S",
     "AccessReply",
     "CancelInvite",
     "Invite",
@@ -40,7 +42,9 @@ __all__ = [
 ]
 
 #: Most lists one Watch names (a client re-sends its set while it watches).
-MAX_WATCHED = 1024
+MAX_WATCHED: Final = 1024
+#: A watch lapses this long after the last Watch, unless the proxy says otherwise.
+WATCH_LAPSE_S: Final = 30
 WatchedIds = Annotated[list[ListId], msgspec.Meta(max_length=MAX_WATCHED)]
 
 
@@ -66,8 +70,8 @@ class Invite(Envelope, frozen=True, kw_only=True):
     list_id: ListId
     secret_hash: SecretHash
     role: Role
-    #: seconds from now until it expires; 0: never
-    expires_in_s: Count = 0
+    #: seconds from now until it expires (at most ten years); 0: never
+    expires_in_s: Annotated[int, msgspec.Meta(ge=0, le=10 * 365 * 86400)] = 0
 
 
 class CancelInvite(Envelope, frozen=True, kw_only=True):

@@ -50,8 +50,10 @@ class ListState(
 ):
     """A whole list state or a delta; both have the same shape.
 
-    ``access`` is last and omitted when ``None``: a list without one encodes
-    as lists did before access lists existed, and their bytes still decode.
+    ``access`` is last, with a default: the six-field blobs stored before
+    access lists existed still decode (as lists without one). msgspec writes
+    a ``None`` as a trailing nil all the same (``omit_defaults`` does not
+    apply to array-like structs).
     """
 
     list_id: ListId

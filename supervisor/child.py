@@ -78,10 +78,8 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
     host = topology.proxy.bind_host
     specs = []
     for channel in PROXY_CHANNELS:
-        # XPUB: the bridge learns which lists have subscribers (see has_subscriber).
-        kind = zmq.XPUB if channel == "publish" else zmq.ROUTER
         control = channel in ("hello", "liveness")
-        for_clients = channel in ("frontend", "publish")
+        for_clients = channel == "frontend"
         curve, peers = None, None
         if transport is not None:
             curve = CurveServer(transport.keys, "clients" if for_clients else "servers")
@@ -90,7 +88,7 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
         specs.append(
             SocketSpec(
                 channel,
-                kind,
+                zmq.ROUTER,
                 bind=f"tcp://{host}:{topology.proxy.port(channel)}",
                 max_frame_bytes=MAX_CONTROL_FRAME_BYTES if control else MAX_FRAME_BYTES,
                 hwm=1000 if control else 50_000,
@@ -100,8 +98,9 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
                 max_batch=FRONTEND_MAX_BATCH if channel == "frontend" else MAX_BATCH,
                 curve=curve,
                 peers=peers,
-                # Who sent a client's request is its key: its writes name it.
-                users=channel == "frontend" and transport is not None,
+                # A client is its key: the routing id must begin with it.
+                keyed=for_clients and transport is not None,
+                named=transport.operators if for_clients and transport is not None else None,
             )
         )
 
@@ -112,7 +111,7 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
         if endpoints_conn is not None:
             endpoints_conn.send_bytes(msgspec.json.encode(endpoints))
             endpoints_conn.close()
-        return {"pub_endpoint": endpoints["publish"]}
+        return {}
 
     def factory(
         ctx: zmq.Context[Any], bridge: Bridge, extra: dict[str, Any]
@@ -121,10 +120,12 @@ def proxy_main(topology_json: bytes, endpoints_conn: Connection | None = None) -
             bridge,
             topology.cluster,
             topology.data_dir,
-            extra["pub_endpoint"],
             faults=bridge.faults,
             on_crash=on_crash,
             servers=None if transport is None else frozenset(topology.server_ids()),
+            operators=None
+            if transport is None
+            else frozenset(k.decode() for k in transport.operators.values()),
         )
 
     allowed = None if transport is None else transport.allowed

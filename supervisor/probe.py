@@ -15,7 +15,7 @@ from typing import Any
 import zmq
 
 from actors.kernel import CurveClient, apply_curve
-from protocol import Message, ProtocolError, StatusReply, StatusRequest, decode, encode
+from protocol import ErrorReply, Message, ProtocolError, StatusReply, StatusRequest, decode, encode
 from protocol.limits import MAX_FRAME_BYTES
 from supervisor.keys import KeysMissing
 from supervisor.topology import TopologyError
@@ -59,6 +59,9 @@ def fetch_status(
 ) -> StatusReply:
     request = StatusRequest(msg_id=f"status.{os.getpid()}.{time.monotonic_ns()}", sender="status")
     reply = ask_proxy(endpoint, request, timeout_s, curve)
+    if isinstance(reply, ErrorReply):
+        # "forbidden": status is for the cluster's operators (a supervisor's key).
+        raise ProxyUnreachable(f"the proxy refused: {reply.code}: {reply.reason}")
     if not isinstance(reply, StatusReply):
         raise ProxyUnreachable(f"unexpected answer {type(reply).__name__}")
     return reply

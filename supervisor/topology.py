@@ -15,7 +15,7 @@ Example (``topologies/local.toml``)::
 
     [proxy]
     host = "127.0.0.1"
-    base_port = 5550          # or frontend_port = ..., publish_port = ..., ...
+    base_port = 5550          # or frontend_port = ..., backend_port = ..., ...
 
     [[servers]]
     id = "s1"
@@ -52,7 +52,7 @@ DialHost = Annotated[
 ]
 
 #: The proxy's sockets in port order, as offsets from ``base_port``.
-PROXY_CHANNELS: tuple[Channel, ...] = ("frontend", "publish", "backend", "hello", "liveness")
+PROXY_CHANNELS: tuple[Channel, ...] = ("frontend", "backend", "hello", "liveness")
 
 
 class TopologyError(ValueError):
@@ -65,10 +65,9 @@ class ProxyConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     host: str = "127.0.0.1"
     #: address to bind; defaults to ``host`` (use "0.0.0.0" to listen everywhere)
     bind: str = ""
-    #: frontend, publish, backend, hello and liveness take base_port + 0..4
+    #: frontend, backend, hello and liveness take base_port + 0..3
     base_port: Port | None = None
     frontend_port: Port | None = None
-    publish_port: Port | None = None
     backend_port: Port | None = None
     hello_port: Port | None = None
     liveness_port: Port | None = None

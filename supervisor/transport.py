@@ -35,6 +35,7 @@ __all__ = [
     "ProxyTransport",
     "client_curve",
     "ephemeral_keys",
+    "operator_curve",
     "proxy_transport",
     "server_curve",
     "supervisor_curve",
@@ -53,6 +54,10 @@ class ProxyTransport:
     servers: dict[str, bytes]
     #: the same, plus each host's supervisor, on hello
     hello: dict[str, bytes]
+    #: key name -> public key (Z85) of the keys that may ask for ``status``
+    #: (and debug requests) on the client socket: each host's supervisor,
+    #: whose key the operator of that host has
+    operators: dict[str, bytes]
 
 
 def proxy_transport(topology: Topology) -> ProxyTransport | None:
@@ -72,11 +77,14 @@ def proxy_transport(topology: Topology) -> ProxyTransport | None:
         allowed[load_public(keys_dir, name)] = name
         servers[name] = server.id.encode()
     hello = dict(servers)
+    operators: dict[str, bytes] = {}
     for host in sorted(topology.hosts()):
         name = supervisor_name(host)
-        allowed[load_public(keys_dir, name)] = name
+        public = load_public(keys_dir, name)
+        allowed[public] = name
         hello[name] = name.encode()
-    return ProxyTransport(CurveKeys(pair.public, pair.secret), allowed, servers, hello)
+        operators[name] = public
+    return ProxyTransport(CurveKeys(pair.public, pair.secret), allowed, servers, hello, operators)
 
 
 def server_curve(topology: Topology, server_id: str) -> CurveClient | None:
@@ -100,12 +108,25 @@ def supervisor_curve(topology: Topology, host: str | None) -> CurveClient | None
     return CurveClient(CurveKeys(pair.public, pair.secret), _proxy_public(topology))
 
 
+def operator_curve(topology: Topology, host: str | None = None) -> CurveClient | None:
+    """An operator's socket to the proxy's client socket, for ``status``: the
+    key of this host's supervisor (``None`` returned: plaintext).
+
+    Raises:
+        KeysMissing: this host has no supervisor key (run ``run.py keys``).
+    """
+    if topology.cluster.security == "off":
+        return None
+    pair = load_pair(topology.keys_dir, supervisor_identity(topology, host))
+    return CurveClient(CurveKeys(pair.public, pair.secret), _proxy_public(topology), keyed=True)
+
+
 def client_curve(topology: Topology, keys: CurveKeys | None = None) -> CurveClient | None:
     """A client's sockets to the proxy, with ``keys`` (a new pair if ``None``;
     ``None`` returned: plaintext)."""
     if topology.cluster.security == "off":
         return None
-    return CurveClient(keys or ephemeral_keys(), _proxy_public(topology))
+    return CurveClient(keys or ephemeral_keys(), _proxy_public(topology), keyed=True)
 
 
 def ephemeral_keys() -> CurveKeys:

@@ -25,13 +25,13 @@ from typing import Any, TypeVar
 
 import psutil
 
-from actors.client import ClientSession
+from actors.client import ClientSession, ClientStore
 from actors.kernel import CurveClient
 from protocol import StatusReply
 from supervisor.endpoints import read_endpoints
 from supervisor.probe import ProxyUnreachable, fetch_status
 from supervisor.topology import load_topology
-from supervisor.transport import client_curve
+from supervisor.transport import client_curve, operator_curve
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = str(ROOT / "run.py")
@@ -143,7 +143,7 @@ class ClusterHarness:
         return read_endpoints(self.data_dir / "endpoints.json")
 
     def status(self, timeout_s: float = 1.0) -> StatusReply:
-        return fetch_status(self.endpoints()["frontend"], timeout_s, self.curve())
+        return fetch_status(self.endpoints()["frontend"], timeout_s, self.operator_curve())
 
     def wait_ring(self, members: int, deadline_s: float = 30.0) -> StatusReply:
         def ready() -> StatusReply | None:
@@ -275,6 +275,11 @@ class ClusterHarness:
             self._curve_loaded = True
         return self._curve
 
+    def operator_curve(self) -> CurveClient | None:
+        """The keys an operator asks for status and debugging with (the
+        supervisor's); ``None`` if the cluster is not secured."""
+        return operator_curve(load_topology(self.topology))
+
     def proxy_key(self) -> bytes | None:
         """The proxy's public key, for a client of a secured cluster."""
         curve = self.curve()
@@ -290,6 +295,20 @@ class ClusterHarness:
         )
         session.open()
         return session
+
+    def key_of(self, client_id: str) -> str:
+        """The public key of a client of this harness (made on first use)."""
+        store = ClientStore(self.base / "clients" / client_id, client_id)
+        try:
+            return store.curve_keys()[0].decode()
+        finally:
+            store.close()
+
+    def share(self, owner: str, list_id: str, *members: str, read_only: bool = False) -> None:
+        """``owner`` (the client that created the list) shares it with ``members``."""
+        with self.session(owner) as session:
+            for member in members:
+                session.share(list_id, self.key_of(member), "viewer" if read_only else "editor")
 
     def log_events(self, pattern: str = "*.jsonl") -> Iterator[dict[str, Any]]:
         for path in sorted(self.log_dir.glob(pattern)):

@@ -18,8 +18,6 @@ from rich.table import Table
 import logs
 from actors.client import (
     ClientSession,
-    ClusterUnavailable,
-    ClusterUnreachable,
     UpdateCallback,
 )
 from crdt import ShoppingList
@@ -103,15 +101,6 @@ def open_session(
         session.open()
         return session
 
-    if subscribe and endpoints is not None and "publish" not in endpoints:
-        # Only the frontend was given: ask the proxy where it publishes.
-        probe = make(endpoints)
-        try:
-            endpoints = {**endpoints, "publish": probe.status().pub_endpoint}
-        except (ClusterUnreachable, ClusterUnavailable):
-            pass
-        finally:
-            probe.close()
     return make(endpoints)
 
 

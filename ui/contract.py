@@ -12,7 +12,14 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["COMMANDS", "EXIT_OK", "EXIT_UNKNOWN", "EXIT_UNREACHABLE", "EXIT_USAGE"]
+__all__ = [
+    "COMMANDS",
+    "EXIT_FORBIDDEN",
+    "EXIT_OK",
+    "EXIT_UNKNOWN",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+]
 
 #: The client commands, in the order ``--help`` lists them.
 COMMANDS: Final = (
@@ -28,6 +35,11 @@ COMMANDS: Final = (
     "delete",
     "watch",
     "whoami",
+    "share",
+    "invite",
+    "join",
+    "members",
+    "revoke",
     "shell",
 )
 
@@ -35,3 +47,4 @@ EXIT_OK: Final = 0
 EXIT_USAGE: Final = 2
 EXIT_UNKNOWN: Final = 3
 EXIT_UNREACHABLE: Final = 4
+EXIT_FORBIDDEN: Final = 5

@@ -3,15 +3,19 @@
 :class:`ClientSession` is what user interfaces call: it reads and edits the
 :class:`ClientStore` (always, online or not) and pushes, pulls and watches
 through its actor. Its errors say why the cluster was not reached
-(:class:`ClusterUnreachable`, :class:`ClusterUnavailable`) or that a list is
-not known (:class:`UnknownList`).
+(:class:`ClusterUnreachable`, :class:`ClusterUnavailable`), that a list is
+not known (:class:`UnknownList`), or that this client's key may not do that
+(:class:`Forbidden`). Lists are shared by key or by invite link
+(:class:`InviteLink`).
 """
 
 from actors.client.actor import UpdateCallback
+from actors.client.invites import InviteLink, parse_invite
 from actors.client.session import (
     ClientSession,
     ClusterUnavailable,
     ClusterUnreachable,
+    Forbidden,
     UnknownList,
 )
 from actors.client.store import ClientStore
@@ -21,6 +25,9 @@ __all__ = [
     "ClientStore",
     "ClusterUnavailable",
     "ClusterUnreachable",
+    "Forbidden",
+    "InviteLink",
     "UnknownList",
     "UpdateCallback",
+    "parse_invite",
 ]

@@ -8,23 +8,28 @@ the user's thread with ``tell`` only, and waits on the future it passed.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import pykka
 from typing_extensions import override
 
 import logs
 from actors.client.store import ClientStore
-from actors.kernel import Bridge, BridgedActor, Delivery, LinkEvent, Undeliverable
+from actors.kernel import Bridge, BridgedActor, Delivery, LinkEvent, MsgIds, Undeliverable
 from crdt import ShoppingList
-from protocol import ErrorReply, Message, ProtocolError, Update
+from protocol import ErrorReply, Message, ProtocolError, Update, Watch, Watching
+from protocol.sharing import MAX_WATCHED, WATCH_LAPSE_S
 
 __all__ = ["ClientActor", "Forget", "NotSent", "Request", "Subscribe", "UpdateCallback"]
 
 log = logs.get_logger("client")
+
+#: A watch is sent again this often, well within the proxy's lapse time.
+RENEW_S: Final = WATCH_LAPSE_S / 3
 
 
 class NotSent(Exception):
@@ -48,7 +53,8 @@ class Forget:
 
 @dataclass(frozen=True, slots=True)
 class Subscribe:
-    """Receive the published updates of these lists."""
+    """Receive the updates of these lists too (the proxy sends those the
+    client's key may read)."""
 
     list_ids: tuple[str, ...]
 
@@ -74,6 +80,10 @@ class ClientActor(BridgedActor):
         self.link_up = link_up
         self.on_update = on_update
         self.waiting: dict[str, pykka.Future[Message]] = {}
+        #: the lists whose updates this client asked for
+        self.watched: dict[str, None] = {}
+        self.ids = MsgIds(client_id)
+        self._renew_at = float("inf")
 
     @override
     def started(self) -> None:
@@ -92,9 +102,26 @@ class ClientActor(BridgedActor):
         elif isinstance(message, Forget):
             self.waiting.pop(message.msg_id, None)
         elif isinstance(message, Subscribe):
+            before = len(self.watched)
             for list_id in message.list_ids:
-                self.outbox.subscribe("updates", list_id.encode())
+                if len(self.watched) < MAX_WATCHED:
+                    self.watched[list_id] = None
+            if len(self.watched) != before:
+                self._send_watch(time.monotonic())
         return None
+
+    def _send_watch(self, now: float) -> None:
+        """Tell the proxy the whole set; it replaces the one sent before."""
+        if not self.watched or not self.link_up.is_set():
+            return
+        watch = Watch(msg_id=self.ids(), sender=self.node_id, list_ids=list(self.watched))
+        self.outbox.send("frontend", b"", watch)
+        self._renew_at = now + RENEW_S
+
+    @override
+    def on_tick(self, now: float) -> None:
+        if now >= self._renew_at:
+            self._send_watch(now)
 
     @override
     def on_undeliverable(self, event: Undeliverable) -> None:
@@ -110,6 +137,8 @@ class ClientActor(BridgedActor):
         if event.channel == "frontend":
             if event.connected:
                 self.link_up.set()
+                # A proxy that restarted, or a new connection, knows no watch.
+                self._send_watch(time.monotonic())
             else:
                 self.link_up.clear()
 
@@ -123,6 +152,9 @@ class ClientActor(BridgedActor):
         future = self.waiting.pop(reply_to, None)
         if future is not None:
             future.set(msg)
+        elif isinstance(msg, Watching):
+            if msg.refused:
+                log.info("client.watch_refused", lists=len(msg.refused))
         elif isinstance(msg, ErrorReply):
             log.warning("client.error_from_proxy", code=msg.code, reason=msg.reason)
 

@@ -32,7 +32,7 @@ from actors.kernel import Bridge, CurveClient, MsgIds, SocketSpec
 from logs import Tracer
 from protocol import ErrorReply, Message
 
-__all__ = ["ClusterLink", "ClusterUnavailable", "ClusterUnreachable"]
+__all__ = ["ClusterLink", "ClusterUnavailable", "ClusterUnreachable", "Forbidden"]
 
 log = logs.get_logger("client")
 
@@ -43,6 +43,11 @@ class ClusterUnreachable(Exception):
 
 class ClusterUnavailable(Exception):
     """The proxy answered, but could not reach enough replicas (or refused)."""
+
+
+class Forbidden(ClusterUnavailable):
+    """This client's key may not do that with the list, or there is no such list
+    (the cluster does not say which)."""
 
 
 class _AttemptFailed(Exception):
@@ -110,10 +115,6 @@ class ClusterLink:
                 curve=self.curve,
             )
         ]
-        if self.subscribe and "publish" in self.endpoints:
-            specs.append(
-                SocketSpec("updates", zmq.SUB, connect=self.endpoints["publish"], curve=self.curve)
-            )
         holder: dict[str, pykka.ActorRef[Any]] = {}
         self._bridge = Bridge(self._zmq, specs, lambda: holder.get("actor"), self.client_id)
         self._bridge.start()
@@ -212,6 +213,8 @@ class ClusterLink:
                         last_error = reply
                         if reply.code in ("unavailable", "overloaded", "internal"):
                             raise _AttemptFailed(reply.reason)
+                        if reply.code == "forbidden":
+                            raise Forbidden(reply.reason)
                         raise ClusterUnavailable(f"{reply.code}: {reply.reason}")
                     return reply
         except _AttemptFailed as exc:

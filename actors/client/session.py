@@ -19,20 +19,30 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from actors.client.actor import UpdateCallback
-from actors.client.link import ClusterLink, ClusterUnavailable, ClusterUnreachable
+from actors.client.invites import InviteLink, new_invite, parse_invite
+from actors.client.link import ClusterLink, ClusterUnavailable, ClusterUnreachable, Forbidden
 from actors.client.store import ClientStore
 from actors.kernel import CurveClient, CurveKeys
 from crdt import ShoppingList
 from logs import Tracer, new_trace_id
 from protocol import (
+    AccessReply,
+    CancelInvite,
     Get,
+    Invite,
+    Join,
     ListReply,
+    Members,
     Message,
     ProtocolError,
     Put,
+    Revoke,
+    Role,
     Saved,
+    Share,
     StatusReply,
     StatusRequest,
 )
@@ -41,6 +51,7 @@ __all__ = [
     "ClientSession",
     "ClusterUnavailable",
     "ClusterUnreachable",
+    "Forbidden",
     "SyncReport",
     "UnknownList",
 ]
@@ -99,10 +110,12 @@ class ClientSession:
         self.subscribe = subscribe
         self.on_update = on_update
         self.last_trace_id = ""
+        #: lists whose pending edits the cluster refused (no write access)
+        self.forbidden: set[str] = set()
         self.store = ClientStore(store_dir, client_id)
         curve = None
         if proxy_key is not None:
-            curve = CurveClient(CurveKeys(*self.store.curve_keys()), proxy_key)
+            curve = CurveClient(CurveKeys(*self.store.curve_keys()), proxy_key, keyed=True)
         self._link = ClusterLink(
             client_id,
             store_dir,
@@ -182,6 +195,8 @@ class ClientSession:
         if self.store.load(list_id) is None:
             try:
                 self.pull(list_id)
+            except Forbidden:
+                raise
             except (ClusterUnreachable, ClusterUnavailable):
                 raise UnknownList(list_id) from None
         done = self.store.edit(list_id, op)
@@ -207,9 +222,15 @@ class ClientSession:
                 # at once, so that offline edits stay quick; a lost request or
                 # an unavailable cluster is tried again like any request.
                 self._put(pending_id, delta, self.attempts, retry_unconnected=list_id is None)
+            except Forbidden:
+                # Kept pending: access may be given (or given back) later.
+                self.forbidden.add(pending_id)
+                ok = False
+                continue
             except (ClusterUnreachable, ClusterUnavailable):
                 ok = False
                 continue
+            self.forbidden.discard(pending_id)
             self.store.clear_pending(pending_id, delta)
         return ok
 
@@ -276,8 +297,10 @@ class ClientSession:
             try:
                 self.pull(list_id)
                 report.pulled.append(list_id)
-            except UnknownList:
-                # Created here and never saved by the cluster: push it whole.
+            except (UnknownList, Forbidden):
+                # Created here and never saved by the cluster (to which a
+                # list it has never seen is "forbidden"): push it whole; a
+                # list of someone else's stays refused.
                 try:
                     self.push(list_id)
                     report.pushed.append(list_id)
@@ -286,6 +309,97 @@ class ClientSession:
             except (ClusterUnreachable, ClusterUnavailable):
                 report.failed.append(list_id)
         return report
+
+    # --------------------------------------------------------------- sharing
+
+    def whoami(self) -> str:
+        """This client's public key (Z85): what others share lists with."""
+        return self.store.curve_keys()[0].decode()
+
+    def share(self, list_id: str, key: str, role: Role = "editor") -> AccessReply:
+        """Give the client of ``key`` ``role`` on a list this client owns.
+
+        A list not saved by the cluster yet is pushed first (its first write
+        makes this client its owner).
+
+        Raises:
+            Forbidden: this client is not the list's owner.
+            ClusterUnreachable, ClusterUnavailable: nothing changed.
+        """
+        self._saved_first(list_id)
+        return self._access(
+            lambda mid, tid, traced: Share(
+                **self._envelope(mid, tid, traced), list_id=list_id, key=key, role=role
+            )
+        )
+
+    def revoke(self, list_id: str, key: str) -> AccessReply:
+        """Take the access of the client of ``key`` away (as :meth:`share`)."""
+        return self._access(
+            lambda mid, tid, traced: Revoke(
+                **self._envelope(mid, tid, traced), list_id=list_id, key=key
+            )
+        )
+
+    def invite(
+        self, list_id: str, role: Role = "editor", expires_in_s: int = 0
+    ) -> tuple[InviteLink, AccessReply]:
+        """A new invite to a list this client owns: whoever redeems it
+        (:meth:`join`) gets ``role``, until ``expires_in_s`` (0: never) or a cancel."""
+        self._saved_first(list_id)
+        link = new_invite(list_id)
+        reply = self._access(
+            lambda mid, tid, traced: Invite(
+                **self._envelope(mid, tid, traced),
+                list_id=list_id,
+                secret_hash=link.secret_hash,
+                role=role,
+                expires_in_s=expires_in_s,
+            )
+        )
+        return link, reply
+
+    def cancel_invite(self, list_id: str, secret_hash: bytes) -> AccessReply:
+        """Close one of the list's invites (its hash, as :meth:`members` shows them)."""
+        return self._access(
+            lambda mid, tid, traced: CancelInvite(
+                **self._envelope(mid, tid, traced), list_id=list_id, secret_hash=secret_hash
+            )
+        )
+
+    def join(self, invite: str) -> ShoppingList:
+        """Redeem an invite and fetch the list.
+
+        Raises:
+            ValueError: ``invite`` is not an invite link.
+            Forbidden: the invite is unknown, cancelled or expired.
+        """
+        link = parse_invite(invite)
+        self._access(
+            lambda mid, tid, traced: Join(
+                **self._envelope(mid, tid, traced), list_id=link.list_id, secret=link.secret
+            )
+        )
+        return self.pull(link.list_id)
+
+    def members(self, list_id: str) -> AccessReply:
+        """Who has access to the list (open invites too, for its owner)."""
+        return self._access(
+            lambda mid, tid, traced: Members(**self._envelope(mid, tid, traced), list_id=list_id)
+        )
+
+    def _saved_first(self, list_id: str) -> None:
+        if self.store.load(list_id) is not None and self.store.has_pending(list_id):
+            self.flush(list_id)
+
+    def _access(self, build: Callable[[str, str, bool], Message]) -> AccessReply:
+        reply = self._request(build)
+        if not isinstance(reply, AccessReply):
+            raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
+        return reply
+
+    def _envelope(self, msg_id: str, trace_id: str, traced: bool) -> dict[str, Any]:
+        return {"msg_id": msg_id, "trace_id": trace_id, "sender": self.client_id, "traced": traced}
 
     def status(self) -> StatusReply:
         reply = self._request(

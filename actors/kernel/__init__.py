@@ -22,13 +22,14 @@ from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick, 
 from actors.kernel.outbox import Waker
 from actors.kernel.runtime import ActorHost, HostedActor, HostThreadAskError
 from actors.kernel.security import (
-    CLIENT_PREFIX,
+    KEY_CHARS,
     CurveClient,
     CurveKeys,
     CurveServer,
     Gatekeeper,
     ZapDomain,
     apply_curve,
+    client_routing_id,
 )
 from actors.kernel.sqlite_files import (
     CorruptFile,
@@ -41,7 +42,7 @@ from actors.kernel.sqlite_files import (
 from actors.kernel.supervision import ActorSupervisor
 
 __all__ = [
-    "CLIENT_PREFIX",
+    "KEY_CHARS",
     "MAX_BATCH",
     "ActorHost",
     "ActorSupervisor",
@@ -74,6 +75,7 @@ __all__ = [
     "apply_curve",
     "check_file",
     "check_read_only",
+    "client_routing_id",
     "collector",
     "is_corrupt",
     "is_disk_full",

@@ -113,9 +113,11 @@ class SocketSpec:
     #: is who its key says, not who its routing id claims. ROUTER_HANDOVER
     #: is then off: no connection can take over another's routing id.
     peers: Mapping[str, bytes] | None = None
-    #: deliver each frame with its connection's ZAP User-Id (a ROUTER of
-    #: CURVE clients: who sent a request is its key)
-    users: bool = False
+    #: a ROUTER of authenticated clients: each frame's routing id must begin
+    #: with its connection's key (see SocketLink); handover is off, as for ``peers``
+    keyed: bool = False
+    #: with ``keyed``: allowed keys that may connect too, name -> public key (Z85)
+    named: Mapping[str, bytes] | None = None
 
 
 @dataclass(order=True)
@@ -253,7 +255,8 @@ class Bridge(threading.Thread):
             self._bad_frame,
             spec.max_batch,
             spec.peers,
-            spec.users,
+            spec.keyed,
+            spec.named,
         )
         if self.faults is not None:
             # Decided here, once: without faults a message never asks.
@@ -276,7 +279,7 @@ class Bridge(threading.Thread):
             # An unroutable reply must be an error, not a silent drop; a peer
             # that reconnects under the same id (a restarted server) takes over.
             sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-            if spec.peers is None:
+            if spec.peers is None and not spec.keyed:
                 sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
             else:
                 # Without handover a stale connection (a peer gone without a

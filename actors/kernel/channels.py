@@ -19,6 +19,7 @@ from typing import Any, Final, Protocol, cast
 import zmq
 
 from actors.kernel.messages import Channel, Delivery, SendFailure, Undeliverable
+from actors.kernel.security import CLIENT_PREFIX, KEY_CHARS
 from protocol import ProtocolError, decode
 
 __all__ = ["MAX_BATCH", "Link", "SocketLink"]
@@ -66,18 +67,23 @@ class SocketLink:
         peers: for a ROUTER of authenticated peers: the name of a key (the
             frame's ZAP ``User-Id``) -> the routing id it may use; a frame of
             any other pairing goes to ``bad_frame``. ``None``: not checked.
-        users: put each frame's ZAP ``User-Id`` in its delivery (always so
-            with ``peers``).
+        keyed: for a ROUTER of authenticated clients: a frame's routing id
+            must begin with the Z85 public key of its connection (see
+            :func:`actors.kernel.security.client_routing_id`); a frame of any
+            other goes to ``bad_frame``. The routing id then names the key.
+        named: with ``keyed``, the allowed keys that may connect too (the
+            gatekeeper names them): name -> public key (Z85).
     """
 
     __slots__ = (
         "_bad_frame",
         "_deliver",
+        "_keyed",
         "_max_batch",
         "_max_bytes",
+        "_named",
         "_peers",
         "_routed",
-        "_users",
         "channel",
         "kind",
         "sock",
@@ -93,7 +99,8 @@ class SocketLink:
         bad_frame: Callable[[SocketLink, bytes, str], None],
         max_batch: int = MAX_BATCH,
         peers: Mapping[str, bytes] | None = None,
-        users: bool = False,
+        keyed: bool = False,
+        named: Mapping[str, bytes] | None = None,
     ) -> None:
         self.channel: Channel = channel
         self.sock = sock
@@ -105,7 +112,8 @@ class SocketLink:
         self._bad_frame = bad_frame
         self._max_batch = min(max_batch, MAX_BATCH)
         self._peers = peers
-        self._users = users or peers is not None
+        self._keyed = keyed
+        self._named = named or {}
 
     def read(self, batch: list[Delivery]) -> None:
         """Decode what arrived into ``batch``; see :meth:`Link.read`.
@@ -113,8 +121,8 @@ class SocketLink:
         A frame that does not decode goes to ``bad_frame`` and never into
         the batch.
         """
-        if self._users:
-            self._read_authenticated(batch, self._peers)
+        if self._peers is not None or self._keyed:
+            self._read_authenticated(batch)
             return
         sock, channel, kind, max_bytes = self.sock, self.channel, self.kind, self._max_bytes
         for n in range(self._max_batch):
@@ -146,15 +154,14 @@ class SocketLink:
                 continue
             batch.append(Delivery(channel, peer, msg))
 
-    def _read_authenticated(self, batch: list[Delivery], peers: Mapping[str, bytes] | None) -> None:
+    def _read_authenticated(self, batch: list[Delivery]) -> None:
         """:meth:`read` of a ROUTER whose peers are known by their keys.
 
         Frames are read as zmq frames (not bytes) for their ``User-Id``: the
-        name the gatekeeper gave the connection's key, put in the delivery.
-        With ``peers``, a frame whose routing id is not the one that key may
-        use is dropped as a bad frame.
+        name the gatekeeper gave the connection's key. A frame whose routing
+        id is not one that key may use is dropped as a bad frame.
         """
-        sock, channel, max_bytes = self.sock, self.channel, self._max_bytes
+        sock, channel, max_bytes, peers = self.sock, self.channel, self._max_bytes, self._peers
         for n in range(self._max_batch):
             if n and not cast(int, sock.getsockopt(EVENTS)) & POLLIN:
                 return
@@ -167,15 +174,24 @@ class SocketLink:
                 self._bad_frame(self, peer, f"expected 1 payload frame, got {len(frames) - 1}")
                 continue
             user = str(frames[1].get("User-Id"))
-            if peers is not None and peers.get(user) != peer:
-                self._bad_frame(self, peer, f"routing id {peer!r} is not the one of key {user}")
+            if peers is not None:
+                authentic = peers.get(user) == peer
+            elif user.startswith(CLIENT_PREFIX):
+                authentic = (
+                    len(peer) > KEY_CHARS
+                    and peer[:KEY_CHARS] == user[len(CLIENT_PREFIX) :].encode()
+                )
+            else:
+                authentic = len(peer) > KEY_CHARS and self._named.get(user) == peer[:KEY_CHARS]
+            if not authentic:
+                self._bad_frame(self, peer, f"routing id {peer[:48]!r} is not one of key {user}")
                 continue
             try:
                 msg = decode(frames[1].bytes, max_bytes=max_bytes)
             except ProtocolError as exc:
                 self._bad_frame(self, peer, str(exc))
                 continue
-            batch.append(Delivery(channel, peer, msg, user))
+            batch.append(Delivery(channel, peer, msg))
 
     def send(self, peer: bytes, payload: bytes) -> None:
         """Send without blocking; see :meth:`Link.send`.

@@ -14,14 +14,14 @@ from protocol import Message
 __all__ = ["Channel", "Delivery", "Inbound", "LinkEvent", "SendFailure", "Tick", "Undeliverable"]
 
 #: The socket names of every process, so that mypy checks each name passed
-#: to a bridge or an outbox. The proxy binds ``frontend`` (clients, ROUTER),
-#: ``publish`` (updates, XPUB), and ``backend``, ``hello`` and ``liveness``
-#: (servers, ROUTER); a server connects a DEALER to each of the last three;
-#: a client connects ``frontend`` (DEALER) and ``updates`` (SUB, to the
-#: proxy's ``publish``). Nothing checks a name at run time, so tests name
-#: theirs as they like (``router``). Defined here, below every other kernel
-#: module, because these messages carry it.
-Channel = Literal["frontend", "publish", "backend", "hello", "liveness", "updates"]
+#: to a bridge or an outbox. The proxy binds ``frontend`` (clients: requests,
+#: replies, and the updates of the lists they watch), and ``backend``,
+#: ``hello`` and ``liveness`` (servers), all ROUTERs; a server connects a
+#: DEALER to each of the last three, a client one to ``frontend``. Nothing
+#: checks a name at run time, so tests name theirs as they like
+#: (``router``). Defined here, below every other kernel module, because
+#: these messages carry it.
+Channel = Literal["frontend", "backend", "hello", "liveness"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +32,6 @@ class Delivery:
     #: the ROUTER routing id of the sender; empty on DEALER and SUB sockets
     peer: bytes
     msg: Message
-    #: the ZAP User-Id of the connection it came on (its CURVE key's name,
-    #: see :mod:`actors.kernel.security`), on sockets whose spec reads it
-    #: (:attr:`~actors.kernel.bridge.SocketSpec.users`); empty elsewhere
-    user: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ the bridge reads it from every frame of a socket whose spec asks
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,18 +34,22 @@ from logs import Logger
 
 __all__ = [
     "CLIENT_PREFIX",
+    "KEY_CHARS",
     "CurveClient",
     "CurveKeys",
     "CurveServer",
     "Gatekeeper",
     "ZapDomain",
     "apply_curve",
+    "client_routing_id",
 ]
 
 #: Who a socket admits: the cluster's own processes, or any client key.
 ZapDomain = Literal["servers", "clients"]
 #: The User-Id of a connection whose key is not on the allow-list.
 CLIENT_PREFIX: Final = "client:"
+#: Characters of a public key in Z85.
+KEY_CHARS: Final = 40
 #: Refused keys are logged at most this often (a flood of bad peers must not
 #: become a flood of log lines).
 REFUSAL_LOG_INTERVAL_S: Final = 1.0
@@ -72,10 +77,26 @@ class CurveServer:
 
 @dataclass(frozen=True)
 class CurveClient:
-    """The CURVE side of a connect socket: its keys and the server it trusts."""
+    """The CURVE side of a connect socket: its keys and the server it trusts.
+
+    ``keyed``: the socket's routing id is made from its key
+    (:func:`client_routing_id`), as the proxy's client-facing ROUTER requires.
+    """
 
     keys: CurveKeys
     server_public: bytes
+    keyed: bool = False
+
+
+def client_routing_id(public: bytes) -> bytes:
+    """A client connection's routing id: its Z85 public key and a random suffix.
+
+    The proxy checks, per frame, that the routing id begins with the key of
+    the connection (so the routing id names who sent it), and does not let a
+    connection take over another's routing id; the suffix, known only to the
+    connection's owner, keeps two connections of one key apart.
+    """
+    return public + os.urandom(6).hex().encode()
 
 
 def apply_curve(sock: zmq.Socket[Any], curve: CurveServer | CurveClient | None) -> None:
@@ -91,6 +112,8 @@ def apply_curve(sock: zmq.Socket[Any], curve: CurveServer | CurveClient | None) 
         sock.setsockopt(zmq.ZAP_ENFORCE_DOMAIN, 1)
     else:
         sock.curve_serverkey = curve.server_public
+        if curve.keyed:
+            sock.setsockopt(zmq.ROUTING_ID, client_routing_id(curve.keys.public))
 
 
 class _Authenticator(ThreadAuthenticator):

@@ -7,8 +7,8 @@ drives their timers from the bridge's ticks.
 
 Channels (sockets of the proxy's bridge):
 
-``frontend`` (ROUTER)  client requests and replies
-``publish`` (PUB)      list updates, topic = list id
+``frontend`` (ROUTER)  client requests and replies, and updates to the
+                       clients watching a list (:mod:`actors.proxy.front`)
 ``backend`` (ROUTER)   Store/Fetch to servers and their replies; ring
                        announcements, anti-entropy, handoff
 ``hello`` (ROUTER)     S_HELLO in, ACK out: one reliable request/reply pair
@@ -27,7 +27,6 @@ from typing_extensions import override
 
 import logs
 from actors.kernel import (
-    CLIENT_PREFIX,
     Bridge,
     BridgedActor,
     Channel,
@@ -40,13 +39,16 @@ from actors.kernel import (
 )
 from actors.proxy.antientropy import AntiEntropy
 from actors.proxy.coordinator import Coordinator
+from actors.proxy.front import ClientFront, client_key
 from actors.proxy.membership import Membership
 from actors.proxy.membership_store import MembershipFile
 from actors.proxy.quorum import QuorumConfig
 from actors.proxy.status import status_reply
 from logs import Tracer
 from protocol import (
+    AccessState,
     Ack,
+    CancelInvite,
     DebugCrash,
     DebugFaults,
     Digest,
@@ -55,11 +57,16 @@ from protocol import (
     Fetched,
     Get,
     Handoff,
+    Invite,
+    Join,
     Keys,
+    Members,
     MemberUp,
     Message,
     Put,
+    Revoke,
     RingUpdate,
+    Share,
     SHello,
     SOnline,
     SReach,
@@ -69,6 +76,8 @@ from protocol import (
     StoreBatch,
     Stored,
     StoredBatch,
+    Update,
+    Watch,
     batching,
     reply_envelope,
 )
@@ -81,6 +90,8 @@ log = logs.get_logger("proxy")
 #: A Store's bytes in a batch frame beyond its state: the envelope's ids (at
 #: most MAX_ID_CHARS each), the list id and msgpack's framing.
 STORE_OVERHEAD_BYTES: Final = 5 * MAX_ID_CHARS
+#: What the client front decides (see actors.proxy.front).
+CLIENT_REQUESTS: Final = (Put, Get, Share, Revoke, Invite, CancelInvite, Join, Members, Watch)
 
 
 class CrashRequested(RuntimeError):
@@ -95,19 +106,21 @@ class ProxyActor(BridgedActor):
         bridge: Bridge,
         cluster: ClusterConfig,
         data_dir: Path,
-        pub_endpoint: str,
         faults: FaultInjector | None = None,
         on_crash: CrashHandler | None = None,
         servers: frozenset[str] | None = None,
+        operators: frozenset[str] | None = None,
     ) -> None:
         super().__init__(bridge, "proxy", on_crash)
         self.cluster = cluster
         self.data_dir = data_dir
-        self.pub_endpoint = pub_endpoint
         self.faults = faults
         #: the cluster's servers, when the transport admits only them (a
         #: hello for any other id is refused, whoever vouches); None: any
         self.servers = servers
+        #: the public keys (Z85) that may ask for status and debugging, when
+        #: the transport is secured; None: anyone (security off)
+        self.operators = operators
 
     @override
     def started(self) -> None:
@@ -154,6 +167,14 @@ class ProxyActor(BridgedActor):
             concurrency=c.repair_concurrency,
             log=log,
         )
+        self.front = ClientFront(
+            put=self._put,
+            get=self.coordinator.get,
+            reply=lambda peer, msg: self.outbox.send("frontend", peer, msg),
+            new_id=self.ids,
+            log=log,
+            enforce=c.security == "curve",
+        )
         if known:
             log.info("proxy.membership_restored", members=known, epoch=epoch)
             self.ae.ring_changed()
@@ -195,12 +216,17 @@ class ProxyActor(BridgedActor):
             self._flush_stores()
 
     def _reply(self, channel: Channel, peer: bytes, msg: Message) -> None:
+        if channel == "frontend" and self.front.answered(peer, msg, time.monotonic()):
+            return
         self.outbox.send(channel, peer, msg)
 
-    def _publish(self, list_id: str, msg: Message) -> None:
-        topic = list_id.encode()
-        if self._bridge.has_subscriber("publish", topic):
-            self.outbox.publish("publish", topic, msg)
+    def _publish(self, list_id: str, msg: Update) -> None:
+        self.front.publish(list_id, msg)
+
+    def _put(
+        self, peer: bytes, msg: Put, now: float, writer: str, access: AccessState | None
+    ) -> None:
+        self.coordinator.put(peer, msg, now, writer=writer, access=access)
 
     def _announce_ring(self, node: str) -> None:
         ring = self.membership.ring
@@ -226,7 +252,7 @@ class ProxyActor(BridgedActor):
     def handle(self, delivery: Delivery) -> None:
         msg, channel, peer, now = delivery.msg, delivery.channel, delivery.peer, time.monotonic()
         if channel == "frontend":
-            self._frontend(peer, msg, now, delivery.user)
+            self._frontend(peer, msg, now)
         elif channel == "backend":
             node = _node(peer)
             if isinstance(msg, Digest | Keys):
@@ -250,23 +276,24 @@ class ProxyActor(BridgedActor):
         else:
             self._refuse(channel, peer, msg)
 
-    def _frontend(self, peer: bytes, msg: Message, now: float, user: str = "") -> None:
-        if isinstance(msg, Put):
-            # The state blob is the replicas' to check: they decode it anyway,
-            # and their refusal reaches the client as bad_request. A decode
-            # here too cost the proxy, every write's one hub, ~12% of its time.
-            # On a secured frontend the writer is the client's key, and the
-            # replicas check what the frame claims against it.
-            writer = user.removeprefix(CLIENT_PREFIX) if user.startswith(CLIENT_PREFIX) else ""
-            self.coordinator.put(peer, msg, now, writer=writer)
-        elif isinstance(msg, Get):
-            self.coordinator.get(peer, msg, now)
+    def _frontend(self, peer: bytes, msg: Message, now: float) -> None:
+        if isinstance(msg, CLIENT_REQUESTS):
+            # A Put's state blob is the replicas' to check: they decode it
+            # anyway, and their refusal reaches the client. A decode here too
+            # cost the proxy, every write's one hub, ~12% of its time.
+            self.front.request(peer, msg, now)
+        elif isinstance(msg, StatusRequest | DebugFaults | DebugCrash) and not self._operator(peer):
+            # The ring's members and addresses are the operators' business.
+            self.front.forbid(peer, msg, "status and debugging are for the cluster's operators")
         elif isinstance(msg, StatusRequest):
             self._reply("frontend", peer, self._status(msg, now))
         elif isinstance(msg, DebugFaults | DebugCrash) and self.cluster.debug:
             self._debug(peer, msg)
         else:
             self._refuse("frontend", peer, msg)
+
+    def _operator(self, peer: bytes) -> bool:
+        return self.operators is None or client_key(peer) in self.operators
 
     def _debug(self, peer: bytes, msg: DebugFaults | DebugCrash) -> None:
         done = Done(**reply_envelope(msg, self.ids(), "proxy"))
@@ -350,6 +377,7 @@ class ProxyActor(BridgedActor):
     def _on_tick(self, now: float) -> None:
         c = self.cluster
         self.coordinator.expire(now)
+        self.front.expire(now)
         self._admit(now)
         if now >= self.next_probe:
             self.next_probe = now + c.probe_interval_s
@@ -401,14 +429,15 @@ class ProxyActor(BridgedActor):
             self._flush_stores()  # retries go out now, not at the next batch
         elif event.channel == "liveness":
             self.membership.failed(_node(event.peer), now)
-        # frontend: the client left before its answer; nothing to do.
+        elif event.channel == "frontend":
+            # The client left before its answer: nothing to do, but stop
+            # sending it updates.
+            self.front.gone(event.peer)
 
     # --------------------------------------------------------------- status
 
     def _status(self, msg: StatusRequest, now: float) -> StatusReply:
-        return status_reply(
-            msg, self.membership, self.health, self.cluster, self.pub_endpoint, self.ids(), now
-        )
+        return status_reply(msg, self.membership, self.health, self.cluster, self.ids(), now)
 
 
 def _store_bytes(store: Store) -> int:

@@ -42,7 +42,7 @@ __all__ = ["Publish", "Reply", "Responder", "Send", "join_copies"]
 Send = Callable[[str, Message], None]
 #: (channel, peer, message): frontend for clients, backend for servers
 Reply = Callable[[Channel, bytes, Message], None]
-Publish = Callable[[str, Message], None]
+Publish = Callable[[str, Update], None]
 
 
 def join_copies(blobs: list[bytes | None]) -> bytes | None:

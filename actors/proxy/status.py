@@ -19,7 +19,6 @@ def status_reply(
     membership: Membership,
     health: dict[str, SOnline],
     cluster: ClusterConfig,
-    pub_endpoint: str,
     msg_id: str,
     now: float,
 ) -> StatusReply:
@@ -55,6 +54,5 @@ def status_reply(
         r=cluster.r,
         w=cluster.w,
         ring_epoch=membership.epoch,
-        pub_endpoint=pub_endpoint,
         security=cluster.security,
     )

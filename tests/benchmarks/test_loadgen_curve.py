@@ -7,12 +7,12 @@ import json
 import pytest
 
 from actors.kernel import CurveClient
-from benchmarks.loadgen import curve_from_json, curve_to_json, own_pair
+from benchmarks.loadgen import curve_from_json, curve_to_json
 from supervisor.transport import ephemeral_keys
 
 
 def test_keys_survive_json_and_plaintext_stays_plaintext() -> None:
-    curve = CurveClient(ephemeral_keys(), ephemeral_keys().public)
+    curve = CurveClient(ephemeral_keys(), ephemeral_keys().public, keyed=True)
     assert curve == curve_from_json(json.loads(json.dumps(curve_to_json(curve))))
     assert curve_to_json(None) is None
     assert curve_from_json(None) is None
@@ -21,12 +21,3 @@ def test_keys_survive_json_and_plaintext_stays_plaintext() -> None:
 def test_malformed_keys_are_refused() -> None:
     with pytest.raises(ValueError, match="curve keys"):
         curve_from_json(["only", "two"])
-
-
-def test_each_load_process_gets_a_pair_of_its_own() -> None:
-    curve = CurveClient(ephemeral_keys(), ephemeral_keys().public)
-    own = own_pair(curve)
-    assert own is not None
-    assert curve.server_public == own.server_public
-    assert curve.keys != own.keys
-    assert own_pair(None) is None

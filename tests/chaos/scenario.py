@@ -39,6 +39,8 @@ CHAOS_SETTINGS: dict[str, Any] = {
 WRITE_BEFORE_S = 1.5
 FAULT_S = 4.0
 WRITE_AFTER_S = 1.5
+#: Writers w0.. w2: the first writes the hot list only, the others all three.
+WRITERS = 3
 CONVERGE_DEADLINE_S = 90.0
 
 
@@ -90,12 +92,14 @@ def run_scenario(
         # even if a push timed out on a loaded machine.
         for list_id in shared:
             assert flush_until_saved(setup, list_id), f"{list_id} was never saved"
+            for k in range(WRITERS):
+                setup.share(list_id, cluster.key_of(f"w{k}"))
     for list_id in shared:
         ledger.track(list_id)
     stop = threading.Event()
     writers = [
         Writer(cluster, f"w{k}", shared if k else shared[:1], ledger, stop, seed=k)
-        for k in range(3)
+        for k in range(WRITERS)
     ]
     for w in writers:
         w.start()
@@ -207,5 +211,7 @@ def wait_restarted(cluster: ClusterHarness, name: str, old_pid: int) -> None:
 
 
 def ask_debug(cluster: ClusterHarness, msg: DebugCrash | DebugFaults) -> None:
-    reply = ask_proxy(cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.curve())
+    reply = ask_proxy(
+        cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.operator_curve()
+    )
     assert isinstance(reply, Done), reply

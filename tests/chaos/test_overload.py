@@ -49,7 +49,12 @@ def test_a_burst_of_pipelining_clients(chaos_cluster: ClusterHarness) -> None:
         answer_timeout_s=ANSWER_TIMEOUT_S,
         curve=curve,
     )
-    sampler = Sampler(endpoint, ClusterPids(chaos_cluster.log_dir), ANSWER_TIMEOUT_S, curve=curve)
+    sampler = Sampler(
+        endpoint,
+        ClusterPids(chaos_cluster.log_dir),
+        ANSWER_TIMEOUT_S,
+        curve=chaos_cluster.operator_curve(),
+    )
     burst: dict[str, float | None] = {}
     reader: list[threading.Thread] = []
 

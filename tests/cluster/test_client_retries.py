@@ -37,12 +37,13 @@ def test_an_edit_whose_first_push_is_lost_is_pushed_by_a_later_attempt(
             debug_cluster.endpoints()["frontend"],
             DebugFaults(msg_id="lose", rules=[drop], duration_s=LOSS_S),
             timeout_s=5.0,
-            curve=debug_cluster.curve(),
+            curve=debug_cluster.operator_curve(),
         )
         assert isinstance(reply, Done), reply
         _, pushed = alice.add(state.list_id, "milk", 2)
         assert pushed
         assert [] == alice.store.pending()
+    debug_cluster.share("alice", state.list_id, "bob")
     pulled = debug_cluster.client("bob", "pull", state.list_id)
     assert 0 == pulled.code, pulled.stderr
     assert [("milk", 2)] == [(i["id"], i["needed"]) for i in pulled.out["list"]["list"]]

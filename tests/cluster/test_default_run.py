@@ -51,7 +51,7 @@ def test_run_without_arguments_opens_the_menu_and_stops_the_cluster_on_exit(
     text = out.decode()
     assert 0 == proc.returncode, text
     assert "cluster up" in text
-    assert "share this id" in text
+    assert "to share it, choose 10" in text
     assert "SAVED by the cluster" in text
     assert "unknown list" in text
     assert "'42' is not on the menu" in text

@@ -23,6 +23,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
 def test_subscribers_receive_updates_within_a_fraction_of_a_second(cluster: ClusterHarness) -> None:
     list_id = cluster.client("alice", "create", "shared").out["id"]
+    cluster.share("alice", list_id, "bob")
     assert 0 == cluster.client("bob", "pull", list_id).code
     watcher = subprocess.Popen(
         [
@@ -47,8 +48,8 @@ def test_subscribers_receive_updates_within_a_fraction_of_a_second(cluster: Clus
         assert first is not None
         assert [list_id] == json.loads(first)["watching"]
 
-        # The subscription is made once the watcher is connected; keep writing
-        # until one update arrives (a SUB joins late by design), then time one.
+        # The watcher sends its Watch over the frontend once connected, without
+        # waiting for the answer; keep writing until one update arrives, then time one.
         def updated() -> dict[str, object] | None:
             cluster.client("alice", "add", list_id, "bread", "1")
             line = lines.next_line(1.0)
@@ -129,7 +130,7 @@ def test_trace_follows_one_request_through_every_process(cluster: ClusterHarness
     assert "proxy.answered" in names
     assert {"client", "proxy", "server"} == {e["role"] for e in events}
     assert 3 == len({e["node"] for e in events if e["role"] == "server"})
-    stamps = [e["timestamp"] for e in events]
+    stamps = [str(e["timestamp"]) for e in events]
     assert sorted(stamps) == stamps
 
     table = subprocess.run(
@@ -175,6 +176,7 @@ def test_sigkill_of_the_supervisor_leaves_no_orphans(tmp_path: Path) -> None:
 def test_a_restarted_server_keeps_its_ring_position_and_its_data(cluster: ClusterHarness) -> None:
     list_id = cluster.client("alice", "create", "keep").out["id"]
     cluster.client("alice", "add", list_id, "salt", "1")
+    cluster.share("alice", list_id, "bob")
     epoch = cluster.status().ring_epoch
     victim = next(s for s in cluster.servers if _holds(cluster, s, list_id))
     pid = cluster.child_pids()[victim]

@@ -18,14 +18,18 @@ pytestmark = [pytest.mark.cluster, pytest.mark.timeout(180)]
 SERVERS = ["s1", "s2", "s3", "s4", "s5"]
 
 
-def _write_lists(cluster: ClusterHarness, count: int) -> list[str]:
+def _write_lists(cluster: ClusterHarness, count: int, *readers: str) -> list[str]:
+    """``count`` lists of "writer"'s, each shared with ``readers``."""
     ids = []
+    keys = [cluster.key_of(reader) for reader in readers]
     with cluster.session("writer") as writer:
         for k in range(count):
             state, pushed = writer.create(f"list {k}")
             assert pushed
             _, pushed = writer.add(state.list_id, "milk", k + 1)
             assert pushed
+            for key in keys:
+                writer.share(state.list_id, key)
             ids.append(state.list_id)
     return ids
 
@@ -83,7 +87,7 @@ def test_read_repair_brings_a_stale_replica_up_to_date(tmp_path: Path) -> None:
     cluster = ClusterHarness(tmp_path, SERVERS, {"ae_interval_s": 3600.0})
     try:
         cluster.start()
-        ids = _write_lists(cluster, 10)
+        ids = _write_lists(cluster, 10, "reader")
         lost = _owned_by(cluster, "s3", ids)
         assert lost
         _lose_disk(cluster, "s3")
@@ -101,7 +105,9 @@ def test_read_repair_brings_a_stale_replica_up_to_date(tmp_path: Path) -> None:
 
 
 def _ask(cluster: ClusterHarness, msg: Message) -> None:
-    reply = ask_proxy(cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.curve())
+    reply = ask_proxy(
+        cluster.endpoints()["frontend"], msg, timeout_s=5.0, curve=cluster.operator_curve()
+    )
     assert isinstance(reply, Done), reply
 
 

@@ -33,7 +33,7 @@ GARBAGE = [
 
 
 def dealer(ctx: zmq.Context[Any], endpoint: str, cluster: ClusterHarness) -> zmq.Socket[bytes]:
-    sock = ctx.socket(zmq.DEALER)
+    sock: zmq.Socket[bytes] = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, 5000)
     apply_curve(sock, cluster.curve())
@@ -79,8 +79,10 @@ def test_an_oversized_frame_is_dropped_and_service_continues(cluster: ClusterHar
     _still_serves(cluster)
 
 
-def test_raw_tcp_garbage_on_the_publish_socket_is_dropped(cluster: ClusterHarness) -> None:
-    host, port = cluster.endpoints()["publish"].removeprefix("tcp://").rsplit(":", 1)
+def test_raw_tcp_garbage_on_the_frontend_is_dropped(cluster: ClusterHarness) -> None:
+    """Bytes that are not ZMTP at all (an HTTP request, then every byte value)
+    on the client socket: the connection is dropped, and service goes on."""
+    host, port = cluster.endpoints()["frontend"].removeprefix("tcp://").rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as raw:
         raw.sendall(b"GET / HTTP/1.1\r\n\r\n" + bytes(range(256)) * 64)
     _still_serves(cluster)
@@ -89,8 +91,16 @@ def test_raw_tcp_garbage_on_the_publish_socket_is_dropped(cluster: ClusterHarnes
 def test_a_write_with_a_malformed_state_is_refused_and_changes_nothing(
     cluster: ClusterHarness,
 ) -> None:
+    """A Put whose state does not decode, from a key that may write the list,
+    is refused as ``bad_request``, and the list's stored copy is unchanged."""
     list_id = cluster.client("alice", "create", "safe").out["id"]
     cluster.client("alice", "add", list_id, "tea", "1")
+    cluster.share("alice", list_id, "bob")
+    curve = cluster.curve()
+    assert curve is not None
+    with cluster.session("alice") as alice:
+        # The test's key may write the list: its Puts reach the replicas, which check the state.
+        alice.share(list_id, curve.keys.public.decode())
     before = cluster.client("bob", "pull", list_id).out["list"]
     ctx: zmq.Context[Any] = zmq.Context()
     try:

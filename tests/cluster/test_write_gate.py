@@ -41,7 +41,7 @@ def hostile_client(cluster: ClusterHarness, owner: ClientSession) -> Iterator[zm
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.setsockopt(zmq.RCVTIMEO, int(DEADLINE_S * 1000))
-    apply_curve(sock, CurveClient(CurveKeys(*owner.store.curve_keys()), proxy_key))
+    apply_curve(sock, CurveClient(CurveKeys(*owner.store.curve_keys()), proxy_key, keyed=True))
     sock.connect(cluster.endpoints()["frontend"])
     try:
         yield sock

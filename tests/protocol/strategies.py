@@ -130,7 +130,6 @@ SAMPLES: dict[type[Any], Any] = {
         r=2,
         w=2,
         ring_epoch=7,
-        pub_endpoint="tcp://127.0.0.1:5557",
     ),
     ErrorReply: ErrorReply(**_ENVELOPE, reply_to="m-0", code="unavailable", reason="1 of 2 acks"),
     Store: Store(
@@ -263,9 +262,7 @@ def encoded_samples() -> list[bytes]:
         Put(list_id=LIST_ID, state=msgspec.msgpack.encode(SAMPLE_STATE)),
         ListReply(reply_to="", list_id=LIST_ID, state=None),
         Fetched(reply_to="m", list_id=LIST_ID, state=msgspec.msgpack.encode(SAMPLE_STATE)),
-        StatusReply(
-            reply_to="", members=[], queued=[], n=0, r=0, w=0, ring_epoch=0, pub_endpoint=""
-        ),
+        StatusReply(reply_to="", members=[], queued=[], n=0, r=0, w=0, ring_epoch=0),
         ErrorReply(reply_to="m", code="bad_frame", reason="x" * 100),
     ]
     return [msgspec.msgpack.encode(msg) for msg in [*SAMPLES.values(), *extra]]

@@ -67,7 +67,7 @@ def test_a_process_whose_actor_keeps_crashing_exits_and_is_restarted(tmp_path: P
                 cluster.endpoints()["frontend"],
                 DebugCrash(msg_id=f"c{k}", target="s2"),
                 5.0,
-                cluster.curve(),
+                cluster.operator_curve(),
             )
             assert isinstance(reply, Done)
         wait_until(

@@ -44,8 +44,8 @@ def test_the_local_topology_loads() -> None:
     assert (3, 2, 2) == (c.n, c.r, c.w)
     assert 5550 == topo.proxy.base_port
     ports = [topo.proxy.port(channel) for channel in PROXY_CHANNELS]
-    assert [5550, 5551, 5552, 5553, 5554] == ports
-    assert 5 == len({e.rsplit(":", 1)[1] for e in topo.proxy.endpoints().values()})
+    assert [5550, 5551, 5552, 5553] == ports
+    assert 4 == len({e.rsplit(":", 1)[1] for e in topo.proxy.endpoints().values()})
     assert {"127.0.0.1"} == topo.hosts()
     assert Path("var/local/data") / "endpoints.json" == topo.endpoints_file
 
@@ -82,12 +82,12 @@ def test_spread_gives_the_proxy_the_first_cpu_and_the_servers_the_others_first()
 
 def test_ephemeral_ports_are_all_zero() -> None:
     topo = parse_topology(toml(proxy="[proxy]\nbase_port = 0\n"))
-    assert [0] * 5 == [topo.proxy.port(channel) for channel in PROXY_CHANNELS]
+    assert [0] * 4 == [topo.proxy.port(channel) for channel in PROXY_CHANNELS]
 
 
 def test_explicit_ports_override_the_base_port() -> None:
     topo = parse_topology(toml(proxy="[proxy]\nbase_port = 6000\nliveness_port = 7000\n"))
-    assert [6000, 6001, 6002, 6003, 7000] == [topo.proxy.port(ch) for ch in PROXY_CHANNELS]
+    assert [6000, 6001, 6002, 7000] == [topo.proxy.port(ch) for ch in PROXY_CHANNELS]
 
 
 def test_a_missing_file_is_a_topology_error(tmp_path: Path) -> None:
@@ -179,8 +179,8 @@ def test_missing_ports_name_the_first_port_without_one() -> None:
     assert error_of(toml(proxy="")).endswith(
         "give base_port or every *_port - at `$.proxy.frontend_port`"
     )
-    partial = "[proxy]\nfrontend_port = 6000\npublish_port = 6001\n"
-    assert error_of(toml(proxy=partial)).endswith("- at `$.proxy.backend_port`")
+    partial = "[proxy]\nfrontend_port = 6000\nbackend_port = 6001\n"
+    assert error_of(toml(proxy=partial)).endswith("- at `$.proxy.hello_port`")
 
 
 def test_mixed_ephemeral_and_fixed_ports_are_an_error() -> None:
@@ -199,7 +199,7 @@ def test_a_port_used_twice_names_the_second_channel() -> None:
 
 def test_a_base_port_that_runs_off_the_end_names_base_port() -> None:
     assert error_of(toml(proxy="[proxy]\nbase_port = 65534\n")).endswith(
-        "backend would use port 65536 > 65535 - at `$.proxy.base_port`"
+        "hello would use port 65536 > 65535 - at `$.proxy.base_port`"
     )
 
 

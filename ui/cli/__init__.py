@@ -2,6 +2,7 @@
 
 from ui.cli.commands import (
     COMMANDS,
+    EXIT_FORBIDDEN,
     EXIT_OK,
     EXIT_UNKNOWN,
     EXIT_UNREACHABLE,
@@ -12,6 +13,7 @@ from ui.cli.ops import print_status, print_trace, read_trace, status_to_json
 
 __all__ = [
     "COMMANDS",
+    "EXIT_FORBIDDEN",
     "EXIT_OK",
     "EXIT_UNKNOWN",
     "EXIT_UNREACHABLE",

@@ -8,6 +8,8 @@ the commands, so that ``run.py`` parses without importing the client):
 2  bad usage or input (argparse, a bad quantity, an item not on the list)
 3  unknown list
 4  the cluster could not be reached (or could not save) for pull, push, sync
+5  forbidden: the cluster has no such list, or this client's key may not do
+   that with it (read it, change it, or share it: only its owner shares)
 == ==========================================================================
 
 With ``--json`` a command prints exactly one JSON object on stdout; with
@@ -22,17 +24,32 @@ import sys
 import threading
 from typing import Any
 
-from rich.console import Console
 from rich.table import Table
 
-from actors.client import ClientSession, ClusterUnavailable, ClusterUnreachable, UnknownList
+from actors.client import (
+    ClientSession,
+    ClusterUnavailable,
+    ClusterUnreachable,
+    Forbidden,
+    UnknownList,
+)
 from crdt import ShoppingList, ShoppingListError
 from supervisor.topology import TopologyError
+from ui.cli.output import emit, expect, fail, list_arg
+from ui.cli.sharing import SHARING_COMMANDS
 from ui.client import ClientOptions, open_session, render_list
-from ui.contract import COMMANDS, EXIT_OK, EXIT_UNKNOWN, EXIT_UNREACHABLE, EXIT_USAGE
+from ui.contract import (
+    COMMANDS,
+    EXIT_FORBIDDEN,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    EXIT_UNREACHABLE,
+    EXIT_USAGE,
+)
 
 __all__ = [
     "COMMANDS",
+    "EXIT_FORBIDDEN",
     "EXIT_OK",
     "EXIT_UNKNOWN",
     "EXIT_UNREACHABLE",
@@ -45,43 +62,41 @@ def run_client(opts: ClientOptions, command: str, args: list[str]) -> int:
     """Run one client command; returns its exit code."""
     handler = _COMMANDS.get(command)
     if handler is None:
-        return _fail(opts, EXIT_USAGE, f"unknown command {command!r}")
+        return fail(opts, EXIT_USAGE, f"unknown command {command!r}")
     try:
         session = open_session(opts)
     except TopologyError as exc:
-        return _fail(opts, EXIT_USAGE, str(exc))
+        return fail(opts, EXIT_USAGE, str(exc))
     try:
         return handler(session, opts, args)
-    except UnknownList as exc:
-        return _fail(opts, EXIT_UNKNOWN, f"unknown list {exc.args[0] if exc.args else ''}")
-    except (ClusterUnreachable, ClusterUnavailable) as exc:
-        return _fail(opts, EXIT_UNREACHABLE, f"cluster not reached, nothing changed here: {exc}")
-    except (ValueError, ShoppingListError, TypeError) as exc:
-        return _fail(opts, EXIT_USAGE, str(exc))
+    except (
+        UnknownList,
+        ClusterUnreachable,
+        ClusterUnavailable,
+        ValueError,
+        ShoppingListError,
+        TypeError,
+    ) as exc:
+        return fail(opts, *_failure(exc))
     finally:
         if opts.trace and session.last_trace_id:
             print(f"trace id: {session.last_trace_id}", file=sys.stderr)
         session.close()
 
 
+def _failure(exc: Exception) -> tuple[int, str]:
+    """The exit code and message of a command that failed with ``exc``."""
+    if isinstance(exc, UnknownList):
+        return EXIT_UNKNOWN, f"unknown list {exc.args[0] if exc.args else ''}"
+    if isinstance(exc, Forbidden):
+        reason = "forbidden: no such list in the cluster, or this client has no access to it"
+        return EXIT_FORBIDDEN, reason
+    if isinstance(exc, ClusterUnreachable | ClusterUnavailable):
+        return EXIT_UNREACHABLE, f"cluster not reached, nothing changed here: {exc}"
+    return EXIT_USAGE, str(exc)
+
+
 # ------------------------------------------------------------------ output
-
-
-def _emit(opts: ClientOptions, session: ClientSession, obj: dict[str, Any], text: str) -> None:
-    if opts.json:
-        if opts.trace and session.last_trace_id:
-            obj = {**obj, "trace_id": session.last_trace_id}
-        print(json.dumps(obj), flush=True)
-    else:
-        opts.console.print(text)
-
-
-def _fail(opts: ClientOptions, code: int, reason: str) -> int:
-    if opts.json:
-        print(json.dumps({"error": reason, "exit_code": code}), flush=True)
-    else:
-        Console(stderr=True, highlight=False).print(f"[red]error:[/red] {reason}")
-    return code
 
 
 def _saved_note(pushed: bool) -> str:
@@ -89,15 +104,6 @@ def _saved_note(pushed: bool) -> str:
 
 
 # ----------------------------------------------------------------- commands
-
-
-def _list_arg(session: ClientSession, args: list[str], index: int = 0) -> str:
-    if len(args) <= index:
-        raise ValueError("a list id is required")
-    list_id = session.resolve(args[index])
-    if list_id is None:
-        raise UnknownList(args[index])
-    return list_id
 
 
 def _qty(args: list[str], index: int) -> int:
@@ -109,24 +115,19 @@ def _qty(args: list[str], index: int) -> int:
         raise ValueError(f"quantity must be a whole number >= 1, got {args[index]!r}") from None
 
 
-def _expect(args: list[str], low: int, high: int, usage: str) -> None:
-    if not low <= len(args) <= high:
-        raise ValueError(f"usage: {usage}")
-
-
 def cmd_create(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 1, 1, "create NAME")
+    expect(args, 1, 1, "create NAME")
     state, pushed = session.create(args[0])
     doc = {"id": state.list_id, "name": state.name, "pushed": pushed}
     if opts.json:
-        _emit(opts, session, doc, "")
+        emit(opts, session, doc, "")
     else:
         print(state.list_id)
     return EXIT_OK
 
 
 def cmd_lists(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 0, 0, "lists")
+    expect(args, 0, 0, "lists")
     pending = {pid for pid, _ in session.store.pending()}
     states = session.lists()
     rows = [
@@ -138,19 +139,19 @@ def cmd_lists(session: ClientSession, opts: ClientOptions, args: list[str]) -> i
         note = "[yellow]unsaved edits[/yellow]" if s.list_id in pending else ""
         table.add_row(s.list_id, s.name, str(len(s)), note)
     if opts.json:
-        _emit(opts, session, {"lists": rows}, "")
+        emit(opts, session, {"lists": rows}, "")
     else:
         opts.console.print(table)
     return EXIT_OK
 
 
 def cmd_show(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 1, 1, "show LIST")
-    state = session.get_local(_list_arg(session, args))
+    expect(args, 1, 1, "show LIST")
+    state = session.get_local(list_arg(session, args))
     if state is None:
         raise UnknownList(args[0])
     if opts.json:
-        _emit(opts, session, state.to_json(), "")
+        emit(opts, session, state.to_json(), "")
     else:
         opts.console.print(render_list(state))
     return EXIT_OK
@@ -159,52 +160,58 @@ def cmd_show(session: ClientSession, opts: ClientOptions, args: list[str]) -> in
 def _edit_result(
     session: ClientSession, opts: ClientOptions, state: ShoppingList, pushed: bool, what: str
 ) -> int:
-    _emit(
-        opts,
-        session,
-        {"pushed": pushed, "list": state.to_json()},
-        f"{what} ({_saved_note(pushed)})",
+    """Report an edit. It is saved here in any case; if the cluster refused
+    it (no write access), exit code 5 says so."""
+    refused = state.list_id in session.forbidden
+    note = (
+        "[red]saved here only: the cluster refused it (no write access)[/red]"
+        if refused
+        else _saved_note(pushed)
     )
-    return EXIT_OK
+    doc: dict[str, Any] = {"pushed": pushed, "list": state.to_json()}
+    if refused:
+        doc["refused"] = "forbidden"
+    emit(opts, session, doc, f"{what} ({note})")
+    return EXIT_FORBIDDEN if refused else EXIT_OK
 
 
 def cmd_add(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 2, 3, "add LIST ITEM [QTY]")
+    expect(args, 2, 3, "add LIST ITEM [QTY]")
     qty = _qty(args, 2)
-    state, pushed = session.add(_list_arg(session, args), args[1], qty)
+    state, pushed = session.add(list_arg(session, args), args[1], qty)
     return _edit_result(session, opts, state, pushed, f"added {qty} {args[1].strip()}")
 
 
 def cmd_remove(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 2, 2, "remove LIST ITEM")
-    state, pushed = session.remove(_list_arg(session, args), args[1])
+    expect(args, 2, 2, "remove LIST ITEM")
+    state, pushed = session.remove(list_arg(session, args), args[1])
     return _edit_result(session, opts, state, pushed, f"removed {args[1].strip()}")
 
 
 def cmd_acquire(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 2, 3, "acquire LIST ITEM [QTY]")
+    expect(args, 2, 3, "acquire LIST ITEM [QTY]")
     qty = _qty(args, 2)
-    state, pushed = session.acquire(_list_arg(session, args), args[1], qty)
+    state, pushed = session.acquire(list_arg(session, args), args[1], qty)
     return _edit_result(session, opts, state, pushed, f"bought {qty} {args[1].strip()}")
 
 
 def cmd_pull(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 1, 1, "pull LIST")
+    expect(args, 1, 1, "pull LIST")
     list_id = session.resolve(args[0])
     if list_id is None:
         raise UnknownList(args[0])
     state = session.pull(list_id)
     if opts.json:
-        _emit(opts, session, {"list": state.to_json()}, "")
+        emit(opts, session, {"list": state.to_json()}, "")
     else:
         opts.console.print(render_list(state))
     return EXIT_OK
 
 
 def cmd_push(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 1, 1, "push LIST")
-    saved = session.push(_list_arg(session, args))
-    _emit(
+    expect(args, 1, 1, "push LIST")
+    saved = session.push(list_arg(session, args))
+    emit(
         opts,
         session,
         {"saved": True, "acks": saved.acks, "list_id": saved.list_id},
@@ -214,10 +221,10 @@ def cmd_push(session: ClientSession, opts: ClientOptions, args: list[str]) -> in
 
 
 def cmd_sync(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 0, 0, "sync")
+    expect(args, 0, 0, "sync")
     report = session.sync()
     doc = {"pushed": report.pushed, "pulled": report.pulled, "failed": report.failed}
-    _emit(
+    emit(
         opts,
         session,
         doc,
@@ -227,11 +234,11 @@ def cmd_sync(session: ClientSession, opts: ClientOptions, args: list[str]) -> in
 
 
 def cmd_delete(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    _expect(args, 1, 1, "delete LIST")
-    list_id = _list_arg(session, args)
+    expect(args, 1, 1, "delete LIST")
+    list_id = list_arg(session, args)
     if not session.delete(list_id):
         raise UnknownList(list_id)
-    _emit(opts, session, {"deleted": list_id}, f"deleted the local copy of {list_id}")
+    emit(opts, session, {"deleted": list_id}, f"deleted the local copy of {list_id}")
     return EXIT_OK
 
 
@@ -256,9 +263,9 @@ def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> i
 
 def cmd_whoami(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
     """This client's public key: who it is to a secured cluster (made on first use)."""
-    _expect(args, 0, 0, "whoami")
+    expect(args, 0, 0, "whoami")
     public = session.store.curve_keys()[0].decode()
-    _emit(
+    emit(
         opts,
         session,
         {"client_id": opts.client_id, "public_key": public},
@@ -289,5 +296,6 @@ _COMMANDS = {
     "delete": cmd_delete,
     "watch": cmd_watch,
     "whoami": cmd_whoami,
+    **SHARING_COMMANDS,
     "shell": cmd_shell,
 }

@@ -24,7 +24,6 @@ def status_to_json(status: StatusReply) -> dict[str, Any]:
         "r": status.r,
         "w": status.w,
         "ring_epoch": status.ring_epoch,
-        "pub_endpoint": status.pub_endpoint,
         "security": status.security,
         "queued": status.queued,
         "members": [
@@ -82,7 +81,6 @@ def print_status(status: StatusReply, console: Console, show_ranges: int = 2) ->
     console.print(table)
     queued = ", ".join(status.queued) if status.queued else "none"
     console.print(f"waiting to join: {queued}")
-    console.print(f"updates published on {status.pub_endpoint}")
     if status.security == "curve":
         console.print("security: CurveZMQ on every socket; only the cluster's server keys join")
     else:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from actors.client import ClusterUnavailable, ClusterUnreachable, UnknownList
+from actors.client import ClusterUnavailable, ClusterUnreachable, Forbidden, UnknownList
 from crdt import ShoppingList, ShoppingListError
+from protocol import Role
 from ui.client import ClientOptions, open_session, render_list
 
 __all__ = ["Shell"]
@@ -22,7 +23,9 @@ MENU: Final = """
  2. Print list            6. Get list from server
  3. Add item to list      7. Send list to server
  4. Remove item           8. Delete list (local copy)
- 9. My lists              0. Exit
+ 9. My lists             10. Share list (invite or key)
+11. Join a list (invite) 12. Members of a list
+ 0. Exit
 """
 
 
@@ -51,6 +54,8 @@ class Shell:
                     self._error(f"unknown list {exc.args[0] if exc.args else ''}")
                 except (ValueError, ShoppingListError) as exc:
                     self._error(str(exc))
+                except Forbidden:
+                    self._error("forbidden: no such list in the cluster, or no access to it")
                 except (ClusterUnreachable, ClusterUnavailable) as exc:
                     self._error(f"the cluster was not reached: {exc}")
         except (EOFError, KeyboardInterrupt):
@@ -69,6 +74,9 @@ class Shell:
             "7": self._push,
             "8": self._delete,
             "9": self._lists,
+            "10": self._share,
+            "11": self._join,
+            "12": self._members,
         }
 
     # ---------------------------------------------------------------- input
@@ -126,7 +134,8 @@ class Shell:
 
     def _create(self) -> None:
         state, pushed = self.session.create(self._ask_text("list name"))
-        self._client(f"created {state.name!r}: share this id -> [bold]{state.list_id}[/bold]")
+        self._client(f"created {state.name!r}: {state.list_id}")
+        self._client("to share it, choose 10")
         self._saved(pushed)
 
     def _print(self) -> None:
@@ -178,3 +187,31 @@ class Shell:
         for state in self.session.lists():
             mark = " [yellow](unsaved edits)[/yellow]" if state.list_id in pending else ""
             self._client(f"{state.list_id}  {state.name}  {len(state)} items{mark}")
+
+    def _share(self) -> None:
+        """An invite link to send, or a share with a known key."""
+        list_id = self._ask_list()
+        read_only = (self._ask("read-only? [y/N]") or "n").lower().startswith("y")
+        role: Role = "viewer" if read_only else "editor"
+        key = self._ask("their key (empty: make an invite link)")
+        if key:
+            self.session.share(list_id, key, role)
+            self._cluster(f"shared with {key} as {role}")
+            return
+        link, _ = self.session.invite(list_id, role)
+        self._cluster(f"invite ({role}); send it to them, they choose option 11:")
+        # Unwrapped, so that it can be copied whole from any terminal.
+        self.console.print(str(link), markup=False, highlight=False, soft_wrap=True)
+
+    def _join(self) -> None:
+        state = self.session.join(self._ask_text("invite link"))
+        self._cluster(f"joined {state.name or state.list_id}")
+        self.console.print(render_list(state))
+
+    def _members(self) -> None:
+        reply = self.session.members(self._ask_list())
+        self._client(f"owner {reply.owner}" + (" (you)" if reply.grant == "owner" else ""))
+        for key, role in reply.members:
+            self._client(f"{role:<7} {key}")
+        if reply.grant == "owner":
+            self._client(f"{len(reply.invites)} open invites; your key: {self.session.whoami()}")

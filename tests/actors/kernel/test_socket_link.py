@@ -11,7 +11,6 @@ import structlog
 import zmq
 
 from actors.kernel import (
-    CLIENT_PREFIX,
     MAX_BATCH,
     CurveClient,
     CurveKeys,
@@ -83,34 +82,47 @@ def test_a_batch_is_never_larger_than_the_bridge_wide_bound(
     assert MAX_BATCH == len(batch)
 
 
-def test_a_link_that_reads_users_delivers_each_frame_with_its_clients_key() -> None:
-    """A CurveZMQ ROUTER of clients: who sent a frame is its connection's key,
-    as the gatekeeper named it, whatever routing id the client chose."""
+def test_a_keyed_link_delivers_frames_whose_routing_id_begins_with_their_key() -> None:
+    """A CurveZMQ ROUTER of clients: a frame counts only if its routing id
+    begins with its connection's key; one that claims another is a bad frame."""
     ctx: zmq.Context[Any] = zmq.Context()
     gatekeeper = Gatekeeper(ctx, {}, structlog.get_logger())
     gatekeeper.start()
-    server, client = CurveKeys(*zmq.curve_keypair()), CurveKeys(*zmq.curve_keypair())
-    router, dealer = ctx.socket(zmq.ROUTER), ctx.socket(zmq.DEALER)
+    server = CurveKeys(*zmq.curve_keypair())
+    honest, liar = CurveKeys(*zmq.curve_keypair()), CurveKeys(*zmq.curve_keypair())
+    router = ctx.socket(zmq.ROUTER)
+    dealers = [ctx.socket(zmq.DEALER), ctx.socket(zmq.DEALER)]
     try:
         apply_curve(router, CurveServer(server, "clients"))
         port = router.bind_to_random_port("tcp://127.0.0.1")
-        dealer.setsockopt(zmq.ROUTING_ID, b"someone-else")
-        apply_curve(dealer, CurveClient(client, server.public))
-        dealer.connect(f"tcp://127.0.0.1:{port}")
-        send_gets(dealer, router, 1)
+        apply_curve(dealers[0], CurveClient(honest, server.public, keyed=True))
+        apply_curve(dealers[1], CurveClient(liar, server.public))
+        dealers[1].setsockopt(zmq.ROUTING_ID, honest.public + b"000000000000")
+        bad: list[bytes] = []
 
         def unexpected(*_: object) -> None:
-            raise AssertionError("nothing here is undeliverable or malformed")
+            raise AssertionError("nothing here is undeliverable")
 
+        link = SocketLink(
+            "frontend",
+            router,
+            zmq.ROUTER,
+            1 << 20,
+            unexpected,
+            lambda _link, peer, _reason: bad.append(peer),
+            keyed=True,
+        )
         batch: list[Delivery] = []
-        SocketLink(
-            "frontend", router, zmq.ROUTER, 1 << 20, unexpected, unexpected, users=True
-        ).read(batch)
-        assert [(b"someone-else", CLIENT_PREFIX + client.public.decode())] == [
-            (d.peer, d.user) for d in batch
-        ]
+        for dealer in dealers:
+            dealer.connect(f"tcp://127.0.0.1:{port}")
+            send_gets(dealer, router, 1)
+            link.read(batch)
+        assert 1 == len(batch)
+        assert batch[0].peer.startswith(honest.public)
+        assert [honest.public + b"000000000000"] == bad
     finally:
         router.close(linger=0)
-        dealer.close(linger=0)
+        for dealer in dealers:
+            dealer.close(linger=0)
         gatekeeper.stop()
         ctx.term()
