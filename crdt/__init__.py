@@ -8,6 +8,7 @@ from __future__ import annotations
 from crdt.access import AccessList
 from crdt.context import CausalContext, Dot
 from crdt.errors import OverAcquireError, ShoppingListError, UnknownItemError
+from crdt.observed import observed_blob, observed_context, peek_context
 from crdt.replica_ids import key_tag, may_write_for, replica_id_for, writer_of
 from crdt.shopping_list import ShoppingList
 from crdt.validation import MayWrite, check_write
@@ -36,6 +37,9 @@ __all__ = [
     "check_write",
     "key_tag",
     "may_write_for",
+    "observed_blob",
+    "observed_context",
+    "peek_context",
     "replica_id_for",
     "writer_of",
 ]

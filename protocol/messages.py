@@ -219,6 +219,10 @@ class Store(Envelope, frozen=True, kw_only=True):
     #: a change to the list's access list, made by the proxy (a client's
     #: ``state`` never changes who has access: its access part is ignored)
     access: AccessState | None = None
+    #: with ``writer``: what the cluster has shown that client of the list,
+    #: as a state holding that causal context (no items); a frame may remove
+    #: another replica's live dot only if it is there. ``None``: not tracked
+    observed: Blob | None = None
 
 
 class Stored(Envelope, frozen=True, kw_only=True):

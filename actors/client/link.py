@@ -32,7 +32,7 @@ from actors.kernel import Bridge, CurveClient, MsgIds, SocketSpec
 from logs import Tracer
 from protocol import ErrorReply, Message
 
-__all__ = ["ClusterLink", "ClusterUnavailable", "ClusterUnreachable", "Forbidden"]
+__all__ = ["ClusterLink", "ClusterUnavailable", "ClusterUnreachable", "Forbidden", "Refused"]
 
 log = logs.get_logger("client")
 
@@ -43,6 +43,15 @@ class ClusterUnreachable(Exception):
 
 class ClusterUnavailable(Exception):
     """The proxy answered, but could not reach enough replicas (or refused)."""
+
+
+class Refused(ClusterUnavailable):
+    """The replicas refused a write for what it claims (see
+    :mod:`crdt.validation`); ``kind`` names the rule (e.g. ``unobserved``)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"refused: {reason}")
+        self.kind = reason.split(":", 1)[0]
 
 
 class Forbidden(ClusterUnavailable):
@@ -215,6 +224,8 @@ class ClusterLink:
                             raise _AttemptFailed(reply.reason)
                         if reply.code == "forbidden":
                             raise Forbidden(reply.reason)
+                        if reply.code == "refused":
+                            raise Refused(reply.reason)
                         raise ClusterUnavailable(f"{reply.code}: {reply.reason}")
                     return reply
         except _AttemptFailed as exc:

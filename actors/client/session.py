@@ -23,7 +23,13 @@ from typing import Any
 
 from actors.client.actor import UpdateCallback
 from actors.client.invites import InviteLink, new_invite, parse_invite
-from actors.client.link import ClusterLink, ClusterUnavailable, ClusterUnreachable, Forbidden
+from actors.client.link import (
+    ClusterLink,
+    ClusterUnavailable,
+    ClusterUnreachable,
+    Forbidden,
+    Refused,
+)
 from actors.client.store import ClientStore
 from actors.kernel import CurveClient, CurveKeys
 from crdt import ShoppingList
@@ -413,6 +419,20 @@ class ClientSession:
 
     def _put(
         self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool = True
+    ) -> Saved:
+        """Write ``blob``. A write refused as ``unobserved`` (it removes what
+        the proxy has no record of showing this client: it restarted, or
+        forgot) is sent once more after a pull, which shows it."""
+        try:
+            return self._put_once(list_id, blob, attempts, retry_unconnected)
+        except Refused as exc:
+            if exc.kind != "unobserved":
+                raise
+        self.pull(list_id)
+        return self._put_once(list_id, blob, attempts, retry_unconnected)
+
+    def _put_once(
+        self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool
     ) -> Saved:
         reply = self._request(
             lambda mid, tid, traced: Put(

@@ -224,9 +224,15 @@ class ProxyActor(BridgedActor):
         self.front.publish(list_id, msg)
 
     def _put(
-        self, peer: bytes, msg: Put, now: float, writer: str, access: AccessState | None
+        self,
+        peer: bytes,
+        msg: Put,
+        now: float,
+        writer: str,
+        access: AccessState | None,
+        observed: bytes | None,
     ) -> None:
-        self.coordinator.put(peer, msg, now, writer=writer, access=access)
+        self.coordinator.put(peer, msg, now, writer=writer, access=access, observed=observed)
 
     def _announce_ring(self, node: str) -> None:
         ring = self.membership.ring

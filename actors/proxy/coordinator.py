@@ -122,13 +122,21 @@ class Coordinator:
     # -------------------------------------------------------------- requests
 
     def put(
-        self, peer: bytes, msg: Put, now: float, writer: str = "", access: AccessState | None = None
+        self,
+        peer: bytes,
+        msg: Put,
+        now: float,
+        writer: str = "",
+        access: AccessState | None = None,
+        observed: bytes | None = None,
     ) -> None:
         """A client's write. ``writer``: its authenticated public key (Z85), named
         in every Store so the replicas check the frame (``docs/security.md``;
         empty: unchecked). ``access``: the proxy's change to the list's access
-        list, sent with every Store (the frame's own access part is ignored)."""
-        self._start("put", peer, msg, now, writer=writer, access=access)
+        list, sent with every Store (the frame's own access part is ignored).
+        ``observed``: what the cluster has shown the writer of the list (an
+        encoded state holding that context; ``None``: not tracked)."""
+        self._start("put", peer, msg, now, writer=writer, access=access, observed=observed)
 
     def get(self, peer: bytes, msg: Get, now: float) -> None:
         self._start("get", peer, msg, now)
@@ -164,6 +172,7 @@ class Coordinator:
         targets: list[str] | None = None,
         writer: str = "",
         access: AccessState | None = None,
+        observed: bytes | None = None,
     ) -> None:
         ring = self.membership.ring
         channel: Channel = "backend" if kind == "handoff" else "frontend"
@@ -189,7 +198,7 @@ class Coordinator:
             owners, spares = walk[:n], walk[n:]
             need = self.config.r if kind == "get" else self.config.w
         req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
-        req.started_s, req.writer, req.access = now, writer, access
+        req.started_s, req.writer, req.access, req.observed = now, writer, access, observed
         self.inflight += 1
         if msg.traced:
             self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
@@ -224,6 +233,7 @@ class Coordinator:
                 hint=hint,
                 writer=req.writer,
                 access=req.access,
+                observed=req.observed,
             )
         else:
             out = Fetch(**next_envelope(m, slot.msg_id, self.node_id), list_id=m.list_id)

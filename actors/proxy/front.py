@@ -40,8 +40,9 @@ from actors.proxy.access import (
     decide,
     watched_ids,
 )
+from actors.proxy.observed import ObservedContexts
 from actors.proxy.watchers import Watchers
-from crdt import AccessList, ShoppingList
+from crdt import AccessList, CausalContext, ShoppingList, peek_context
 from logs import Logger
 from protocol import (
     AccessState,
@@ -69,7 +70,7 @@ MAX_CLAIMS: Final = 10_000
 #: Refusals are logged at most this often, with how many there were.
 REFUSAL_LOG_INTERVAL_S: Final = 1.0
 
-PutFn = Callable[[bytes, Put, float, str, AccessState | None], None]
+PutFn = Callable[[bytes, Put, float, str, AccessState | None, bytes | None], None]
 GetFn = Callable[[bytes, Get, float], None]
 ReplyFn = Callable[[bytes, Message], None]
 
@@ -78,7 +79,8 @@ class ClientFront:
     """See the module docstring. Owned by the proxy actor (its bridge thread).
 
     Args:
-        put: the coordinator's write: (peer, Put, now, writer key, access change).
+        put: the coordinator's write: (peer, Put, now, writer key, access
+            change, what the writer was shown of the list).
         get: the coordinator's read: (peer, Get, now).
         reply: sends a message to a client connection.
         new_id: a new message id.
@@ -108,6 +110,7 @@ class ClientFront:
         self.wall_s = wall_s
         self.cache = AccessCache()
         self.watchers = Watchers()
+        self.observed = ObservedContexts()
         #: lookup msg id -> list id
         self._lookups: dict[str, str] = {}
         #: access write msg id -> (client's routing id, its request, the change)
@@ -140,7 +143,8 @@ class ClientFront:
             if decision.change is not None:
                 self.cache.change(msg.list_id, decision.change)
                 self._claim(msg.list_id, decision.change.to_state())
-            self._put(peer, msg, now, key, self._claims.get(msg.list_id))
+            seen = self.observed.blob(key, msg.list_id)
+            self._put(peer, msg, now, key, self._claims.get(msg.list_id), seen)
         elif isinstance(msg, Get):
             self._get(peer, msg, now)
         elif decision.change is None:
@@ -150,7 +154,7 @@ class ClientFront:
 
     def _unchecked(self, peer: bytes, msg: ListRequest, now: float) -> None:
         if isinstance(msg, Put):
-            self._put(peer, msg, now, "", None)
+            self._put(peer, msg, now, "", None, None)
         elif isinstance(msg, Get):
             self._get(peer, msg, now)
         else:
@@ -223,7 +227,7 @@ class ClientFront:
             list_id=msg.list_id,
             state=empty,
         )
-        self._put(INTERNAL + peer, put, now, "", change.to_state())
+        self._put(INTERNAL + peer, put, now, "", change.to_state(), None)
 
     def _answer_access(self, peer: bytes, msg: ListRequest, key: str) -> None:
         access = self.cache.get(msg.list_id)
@@ -242,6 +246,8 @@ class ClientFront:
         if not peer.startswith(INTERNAL):
             if isinstance(msg, Saved):
                 self._claims.pop(msg.list_id, None)
+            elif isinstance(msg, ListReply) and msg.state is not None and self.enforce:
+                self._showed(client_key(peer), msg.list_id, msg.state)
             return False
         reply_to = getattr(msg, "reply_to", "")
         list_id = self._lookups.pop(reply_to, None)
@@ -291,11 +297,31 @@ class ClientFront:
         if not peers:
             return
         access = self.cache.get(list_id)
+        ctx: CausalContext | None = None
         for peer in peers:
-            if not self.enforce or _may_read(access, client_key(peer)):
+            key = client_key(peer)
+            if not self.enforce:
                 self._reply(peer, update)
+            elif _may_read(access, key):
+                self._reply(peer, update)
+                if ctx is None:
+                    ctx = self._context(list_id, update.state)
+                if ctx is not None:
+                    self.observed.saw(key, list_id, ctx)
             else:
                 self.watchers.unwatch(peer, list_id)
+
+    def _showed(self, key: str, list_id: str, state: bytes) -> None:
+        ctx = self._context(list_id, state)
+        if ctx is not None:
+            self.observed.saw(key, list_id, ctx)
+
+    def _context(self, list_id: str, state: bytes) -> CausalContext | None:
+        try:
+            return peek_context(state)
+        except ProtocolError as exc:
+            self.log.error("proxy.bad_copy", list_id=list_id, error=str(exc))
+            return None
 
     def gone(self, peer: bytes) -> None:
         """A message to ``peer`` could not be delivered: it left."""

@@ -104,6 +104,8 @@ class Request:
     writer: str = ""
     #: a change to the list's access list made by the proxy, sent with every Store
     access: AccessState | None = None
+    #: what the cluster has shown the writer of the list (see Store.observed)
+    observed: bytes | None = None
     #: slots whose replica answered "undecided" (a write's copy that lags)
     undecided: int = 0
     #: the fetches of every owner's copy that verify a write no copy

@@ -40,7 +40,7 @@ from actors.kernel import Channel
 from actors.proxy.membership import Membership
 from actors.proxy.quorum import Request, Slot, SlotStatus
 from actors.proxy.responder import Responder
-from crdt import Accepted, Refused, ShoppingList, check_write, may_write_for
+from crdt import Accepted, Refused, ShoppingList, check_write, may_write_for, observed_context
 from crdt.access import AccessList
 from logs import Logger, Tracer
 from protocol import (
@@ -167,7 +167,14 @@ def _check(
     if frame.list_id != msg.list_id:
         return Answer("bad_request", "state belongs to another list")
     complete = set(req.owners) <= owners_read
-    verdict = check_write(None, frame, may_write, witnesses=copies, complete=complete)
+    verdict = check_write(
+        None,
+        frame,
+        may_write,
+        observed=observed_context(req.observed),
+        witnesses=copies,
+        complete=complete,
+    )
     if isinstance(verdict, Accepted):
         return None
     if isinstance(verdict, Refused):

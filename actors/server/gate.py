@@ -38,10 +38,18 @@ from zmq.utils import z85
 
 from actors.server.damage import StoreFull
 from actors.server.store import ListStore
-from crdt import Accepted, MayWrite, Refused, ShoppingList, check_write, may_write_for
+from crdt import (
+    Accepted,
+    MayWrite,
+    Refused,
+    ShoppingList,
+    check_write,
+    may_write_for,
+    observed_context,
+)
 from crdt.access import AccessList
 from crdt.write_limits import join_size_bound
-from protocol import Store
+from protocol import ProtocolError, Store
 from protocol.limits import MAX_REASON_CHARS
 
 __all__ = ["MAX_WRITERS_KEPT", "Admission", "WriteGate"]
@@ -126,10 +134,15 @@ class WriteGate:
         if earlier is not None:
             witnesses.append(earlier.join())
             sizes.append(earlier.bound)
+        try:
+            observed = observed_context(msg.observed)
+        except ProtocolError as exc:
+            return "bad_request", f"the observed context does not decode: {exc}"[:MAX_REASON_CHARS]
         verdict = check_write(
             knowledge.state,
             state,
             may_write,
+            observed=observed,
             witnesses=witnesses,
             stored_size=knowledge.size,
             witness_sizes=sizes,

@@ -65,7 +65,7 @@ class Rig:
     def __post_init__(self) -> None:
         counter = iter(range(1, 10**9))
         self.front = ClientFront(
-            put=lambda p, m, now, w, a: self.puts.append((p, m, w, a)),
+            put=lambda p, m, now, w, a, o: self.puts.append((p, m, w, a)),
             get=lambda p, m, now: self.gets.append((p, m)),
             reply=lambda p, m: self.replies.append((p, m)),
             new_id=lambda: f"id{next(counter)}",
