@@ -3,7 +3,7 @@
 Starts its own cluster (:class:`benchmarks.cluster_bench.Cluster`, five
 servers, ``--security curve`` by default or ``off``: plaintext, no access
 control, no write checks) with its files under ``--var``. Alice, the victim,
-is a :class:`~actors.client.session.ClientSession` with her own store;
+is a :class:`~actors.client.ClientSession` with her own store;
 Mallory, the attacker, is raw sockets: her own CurveZMQ key on a secured
 cluster, plaintext on the other. Mallory is given alice's replica id and
 counters (the worst case: on a secured cluster she could not read them).
@@ -38,7 +38,7 @@ from rich.table import Table
 from rich.text import Text
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.client.session import ClientSession
+from actors.client import ClientSession
 from actors.kernel import CurveClient, CurveKeys, apply_curve
 from benchmarks.cluster_bench import Cluster, add_cluster_arguments
 from crdt import ShoppingList
