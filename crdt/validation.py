@@ -126,6 +126,10 @@ def check_write(
     if any(w.list_id != incoming.list_id for w in witnesses):
         raise ValueError("a witness is a state of another list")
     sources = [s for s in (stored, *witnesses) if s is not None]
+    if _own_additions(
+        sources, incoming, may_write, limits, [stored_size, *witness_sizes], incoming_size
+    ):
+        return _ACCEPTED
     claims = incoming.context
     refusal = _over_ceiling(claims, limits.max_counter)
     if refusal is not None:
@@ -153,6 +157,63 @@ def check_write(
 
 
 # ------------------------------------------------------------------ the checks
+
+
+def _own_additions(
+    sources: Sequence[ShoppingList],
+    incoming: ShoppingList,
+    may_write: MayWrite,
+    limits: WriteLimits,
+    sizes: Sequence[int | None],
+    incoming_size: int | None,
+) -> bool:
+    """True for the common write, which every rule lets through: a frame
+    that only adds operations of the sender's own replicas (it holds every
+    dot it claims, so it removes nothing), each new to the knowledge and
+    within ``max_new_dots`` of what it has seen of that replica and below
+    the counter ceiling, on a list small enough that no size limit can be
+    reached (the bytes of its parts bound every measure). ``False``: the
+    rules decide, one by one.
+    """
+    claims = incoming.context
+    if (
+        len(claims) != incoming.dot_count()
+        or len(claims) > _FAST_MAX_DOTS
+        or incoming_size is None
+        or len(sizes) < len(sources)
+        or any(n is None for n in sizes)
+        or incoming_size + sum(n or 0 for n in sizes) > _small_bytes(limits)
+    ):
+        return False
+    for replica, counter in claims.dots():
+        if not may_write(replica) or counter > limits.max_counter:
+            return False
+        highest = 0
+        for source in sources:
+            seen = source.context
+            if (replica, counter) in seen:
+                return False  # sent before: its content must be compared
+            highest = max(highest, seen.max_counter(replica))
+        if counter > highest + limits.max_new_dots:
+            return False
+    return True
+
+
+#: Dots of a frame the fast path looks at (an add or acquire carries one).
+_FAST_MAX_DOTS: Final = 64
+
+
+def _small_bytes(limits: WriteLimits) -> int:
+    """Parts whose encodings add up to fewer bytes cannot reach any limit:
+    a replica id takes at least 2 bytes, an item 8, a dot or a cloud entry
+    3, the join has at most what its parts have, and its bytes at most
+    three times theirs (indices and headers widen; see merged_size_bound)."""
+    return min(
+        limits.max_replicas * 2,
+        limits.max_items * 8,
+        limits.max_dots * 3,
+        limits.max_bytes // 3,
+    )
 
 
 def _over_ceiling(claims: CausalContext, max_counter: int) -> Refused | None:

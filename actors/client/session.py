@@ -431,9 +431,7 @@ class ClientSession:
         self.pull(list_id)
         return self._put_once(list_id, blob, attempts, retry_unconnected)
 
-    def _put_once(
-        self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool
-    ) -> Saved:
+    def _put_once(self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool) -> Saved:
         reply = self._request(
             lambda mid, tid, traced: Put(
                 msg_id=mid,

@@ -135,7 +135,10 @@ class WriteGate:
             witnesses.append(earlier.join())
             sizes.append(earlier.bound)
         try:
-            observed = observed_context(msg.observed)
+            # A frame that holds every dot it claims removes nothing: rule 3
+            # (observed removes) has nothing to look at, so skip the decode.
+            removes = len(state.context) != state.dot_count()
+            observed = observed_context(msg.observed) if removes else None
         except ProtocolError as exc:
             return "bad_request", f"the observed context does not decode: {exc}"[:MAX_REASON_CHARS]
         verdict = check_write(
