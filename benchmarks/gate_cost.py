@@ -23,8 +23,7 @@ from pathlib import Path
 import zmq
 from zmq.utils import z85
 
-from actors.server.gate import WriteGate
-from actors.server.store import ListStore
+from actors.server import ListStore, WriteGate
 from crdt import ShoppingList, observed_blob, replica_id_for
 from protocol import Store
 

@@ -8,7 +8,8 @@ digests anti-entropy compares).
 
 from actors.server.actor import ServerActor
 from actors.server.digests import DigestIndex
+from actors.server.gate import WriteGate
 from actors.server.handoff import HandoffSender
 from actors.server.store import ListStore, Update
 
-__all__ = ["DigestIndex", "HandoffSender", "ListStore", "ServerActor", "Update"]
+__all__ = ["DigestIndex", "HandoffSender", "ListStore", "ServerActor", "Update", "WriteGate"]
