@@ -32,7 +32,7 @@ from typing_extensions import override
 
 from protocol.access import AccessState, Grant, Role
 
-__all__ = ["AccessList", "grant_rank"]
+__all__ = ["AccessList"]
 
 _RANK_OF: Final[dict[Role, int]] = {"editor": 0, "viewer": 1}
 _ROLE_OF: Final[dict[int, Role]] = {0: "editor", 1: "viewer"}
@@ -42,11 +42,6 @@ _NEVER: Final = 2**62
 
 Member = tuple[int, int]  # (epoch, rank)
 Invite = tuple[int, int, bool]  # (rank, expires_s or 0, cancelled)
-
-
-def grant_rank(role: Role) -> int:
-    """The member rank of ``role``."""
-    return _RANK_OF[role]
 
 
 class AccessList:

@@ -20,7 +20,6 @@ the bridge reads it from every frame of a socket whose spec asks
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -30,7 +29,7 @@ from typing_extensions import override
 from zmq.auth.thread import ThreadAuthenticator
 from zmq.utils import z85
 
-from logs import Logger
+from logs import Logger, ThrottledWarning
 
 __all__ = [
     "CLIENT_PREFIX",
@@ -135,21 +134,13 @@ class _AllowList:
 
     def __init__(self, names: Mapping[bytes, str], log: Logger) -> None:
         self.names = names
-        self.log = log
-        self._logged_at = float("-inf")
-        self.refused = 0
+        self.refusals = ThrottledWarning(log, "security.unknown_key", REFUSAL_LOG_INTERVAL_S)
 
     def callback(self, domain: str, key: bytes) -> bool:
         if key in self.names:
             return True
-        self.refused += 1
-        now = time.monotonic()
-        if now - self._logged_at >= REFUSAL_LOG_INTERVAL_S:
-            # A public key is public: its prefix names the peer in the log.
-            self.log.warning(
-                "security.unknown_key", domain=domain, key=key[:8].decode(), refused=self.refused
-            )
-            self._logged_at, self.refused = now, 0
+        # A public key is public: its prefix names the peer in the log.
+        self.refusals.happened(domain=domain, key=key[:8].decode())
         return False
 
 

@@ -44,7 +44,6 @@ from protocol import (
     Put,
     Revoke,
     Share,
-    Watch,
     reply_envelope,
 )
 
@@ -215,9 +214,6 @@ class AccessCache:
             self._entries.popitem(last=False)
         return kept
 
-    def forget(self, list_id: str) -> None:
-        self._entries.pop(list_id, None)
-
     def park(self, list_id: str, waiting: Waiting) -> Literal["first", "queued", "full"]:
         """Make a request wait for the list's lookup; ``"first"``: start the lookup."""
         if self.parked >= self.max_parked:
@@ -242,8 +238,3 @@ class AccessCache:
         queue = self._parked.pop(list_id, [])
         self.parked -= len(queue)
         return queue
-
-
-def watched_ids(msg: Watch) -> list[str]:
-    """The distinct list ids of a Watch, in order."""
-    return list(dict.fromkeys(msg.list_ids))

@@ -38,12 +38,11 @@ from actors.proxy.access import (
     Waiting,
     access_reply,
     decide,
-    watched_ids,
 )
 from actors.proxy.observed import ObservedContexts
 from actors.proxy.watchers import Watchers
 from crdt import AccessList, CausalContext, ShoppingList, peek_context
-from logs import Logger
+from logs import Logger, ThrottledWarning
 from protocol import (
     AccessState,
     ErrorCode,
@@ -117,9 +116,7 @@ class ClientFront:
         self._changes: dict[str, tuple[bytes, ListRequest, AccessList]] = {}
         #: list id -> an owner claim sent with its writes until one is saved
         self._claims: dict[str, AccessState] = {}
-        self.forbidden = 0
-        self._refusals = 0
-        self._logged_at = float("-inf")
+        self._refusals = ThrottledWarning(log, "proxy.forbidden", REFUSAL_LOG_INTERVAL_S)
 
     # -------------------------------------------------------------- requests
 
@@ -343,19 +340,9 @@ class ClientFront:
         self._error(peer, msg, "forbidden", "no such list, or no access to it")
 
     def _count_refusal(self, key: str, msg: Message, n: int) -> None:
-        self.forbidden += n
-        self._refusals += n
-        now = time.monotonic()
-        if now - self._logged_at >= REFUSAL_LOG_INTERVAL_S:
-            # The key is public and names the client; the list's contents are not logged.
-            self.log.warning(
-                "proxy.forbidden",
-                key=key,
-                request=type(msg).__name__,
-                list_id=getattr(msg, "list_id", ""),
-                refused=self._refusals,
-            )
-            self._logged_at, self._refusals = now, 0
+        # The key is public and names the client; the list's contents are not logged.
+        list_id = getattr(msg, "list_id", "")
+        self._refusals.happened(n, key=key, request=type(msg).__name__, list_id=list_id)
 
     def _error(self, peer: bytes, msg: Message, code: ErrorCode, reason: str) -> None:
         answer = ErrorReply(
@@ -371,3 +358,8 @@ def client_key(peer: bytes) -> str:
 
 def _may_read(access: object, key: str) -> bool:
     return isinstance(access, AccessList) and access.may_read(key)
+
+
+def watched_ids(msg: Watch) -> list[str]:
+    """The distinct list ids of a Watch, in order."""
+    return list(dict.fromkeys(msg.list_ids))

@@ -64,8 +64,13 @@ class ObservedContexts:
         """The wire form of what ``key`` was shown of ``list_id`` (empty if nothing)."""
         entry = self._seen.get((key, list_id))
         if entry is None:
-            return observed_blob(list_id, CausalContext())
-        self._seen.move_to_end((key, list_id))
+            # Kept, empty, so that a writer that never reads does not encode
+            # its empty record again with every write.
+            entry = self._seen[(key, list_id)] = _Seen(CausalContext())
+            while len(self._seen) > self.size:
+                self._seen.popitem(last=False)
+        else:
+            self._seen.move_to_end((key, list_id))
         if entry.blob is None:
             entry.blob = observed_blob(list_id, entry.ctx)
         return entry.blob

@@ -15,8 +15,8 @@ from typing import Any
 import zmq
 
 from actors.kernel import CurveClient, CurveKeys, apply_curve
-from crdt import ShoppingList
-from protocol import ErrorReply, Get, ListReply, ListState, Put, Saved, decode, encode, encode_state
+from crdt import ShoppingList, observed_blob
+from protocol import ErrorReply, Get, ListReply, Put, Saved, decode, encode
 from tests.harness import ClusterHarness, wait_until
 
 DEADLINE_S = 10.0
@@ -24,21 +24,7 @@ DEADLINE_S = 10.0
 
 def covering(list_id: str, state: ShoppingList) -> ShoppingList:
     """An empty state whose context is exactly ``state``'s."""
-    ctx = state.context
-    order = sorted(ctx.replicas())
-    index = {r: i for i, r in enumerate(order)}
-    return ShoppingList.decode(
-        encode_state(
-            ListState(
-                list_id,
-                order,
-                [ctx.vv.get(r, 0) for r in order],
-                sorted((index[r], n) for r, n in ctx.cloud),
-                [],
-                [],
-            )
-        )
-    )
+    return ShoppingList.decode(observed_blob(list_id, state.context))
 
 
 def ask(sock: zmq.Socket[bytes], msg: Put | Get) -> Any:

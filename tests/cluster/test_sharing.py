@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from protocol import (
     DebugCrash,
     Get,
     ListReply,
+    Message,
     Put,
     StatusReply,
     StatusRequest,
@@ -37,6 +40,31 @@ from tests.harness import ClusterHarness, wait_until
 from ui.contract import EXIT_FORBIDDEN, EXIT_OK
 
 DEADLINE_S = 10.0
+
+
+@contextmanager
+def raw_client(cluster: ClusterHarness, routing_id: bytes = b"") -> Iterator[zmq.Socket[bytes]]:
+    """A DEALER on the frontend with a key of the test's own (and, if given,
+    a routing id other than the one its key makes)."""
+    ctx: zmq.Context[Any] = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    apply_curve(sock, outsider(cluster))
+    if routing_id:
+        sock.setsockopt(zmq.ROUTING_ID, routing_id)  # after apply_curve: this one wins
+    sock.connect(cluster.endpoints()["frontend"])
+    try:
+        yield sock
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+
+
+def ask(sock: zmq.Socket[bytes], msg: Message) -> Message:
+    """Send ``msg`` and return the first answer (within the deadline)."""
+    sock.send(encode(msg))
+    assert sock.poll(DEADLINE_S * 1000), f"no answer to {type(msg).__name__}"
+    return decode(sock.recv())
 
 
 def outsider(cluster: ClusterHarness) -> CurveClient:
@@ -153,15 +181,8 @@ def test_a_subscriber_without_access_receives_no_update(cluster: ClusterHarness)
         got.append(s)
         arrived.set()
 
-    ctx: zmq.Context[Any] = zmq.Context()
-    spy = ctx.socket(zmq.DEALER)
-    spy.setsockopt(zmq.LINGER, 0)
-    apply_curve(spy, outsider(cluster))
-    spy.connect(cluster.endpoints()["frontend"])
-    try:
-        spy.send(encode(Watch(msg_id="w1", list_ids=[list_id])))
-        assert spy.poll(DEADLINE_S * 1000)
-        watching = decode(spy.recv())
+    with raw_client(cluster) as spy:
+        watching = ask(spy, Watch(msg_id="w1", list_ids=[list_id]))
         assert isinstance(watching, Watching)
         assert [list_id] == watching.refused
         assert [] == watching.list_ids
@@ -180,9 +201,6 @@ def test_a_subscriber_without_access_receives_no_update(cluster: ClusterHarness)
         assert list_id == got[-1].list_id
         # Nothing, in all that time, reached the spy but its Watching answer.
         assert 0 == spy.poll(200)
-    finally:
-        spy.close(linger=0)
-        ctx.term()
 
 
 def test_forbidden_requests_are_logged_with_the_key_and_no_contents(
@@ -220,24 +238,14 @@ def test_a_raw_put_to_a_list_of_someone_else_is_forbidden_and_changes_nothing(
     list_id = state.list_id
     attacker = ShoppingList(list_id, "attacker.1")
     attacker.add("poison", 99)
-    ctx: zmq.Context[Any] = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    apply_curve(sock, outsider(cluster))
-    sock.connect(cluster.endpoints()["frontend"])
-    try:
+    with raw_client(cluster) as sock:
         for msg in (
             Put(msg_id="p1", list_id=list_id, state=attacker.encode()),
             Get(msg_id="g1", list_id=list_id),
         ):
-            sock.send(encode(msg))
-            assert sock.poll(DEADLINE_S * 1000)
-            answer = decode(sock.recv())
+            answer = ask(sock, msg)
             assert "forbidden" == getattr(answer, "code", None), answer
             assert not isinstance(answer, ListReply | Update)
-    finally:
-        sock.close(linger=0)
-        ctx.term()
     with cluster.session("alice") as alice:
         assert "poison" not in alice.pull(list_id)
 
@@ -247,20 +255,9 @@ def test_a_connection_cannot_speak_under_another_keys_routing_id(
 ) -> None:
     """The routing id names the client; one that is not its own key's is refused."""
     victim = cluster.key_of("alice").encode()
-    ctx: zmq.Context[Any] = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    apply_curve(sock, outsider(cluster))
-    sock.setsockopt(zmq.ROUTING_ID, victim + b"000000000000")  # after apply_curve: ours wins
-    sock.connect(cluster.endpoints()["frontend"])
-    try:
-        sock.send(encode(Get(msg_id="g1", list_id="00000000-0000-4000-8000-000000000000")))
-        assert sock.poll(DEADLINE_S * 1000)
-        answer = decode(sock.recv())
+    with raw_client(cluster, routing_id=victim + b"000000000000") as sock:
+        answer = ask(sock, Get(msg_id="g1", list_id="00000000-0000-4000-8000-000000000000"))
         assert "bad_frame" == getattr(answer, "code", None), answer
-    finally:
-        sock.close(linger=0)
-        ctx.term()
 
 
 def test_status_and_debugging_are_for_operators_only(cluster: ClusterHarness) -> None:
