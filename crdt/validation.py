@@ -57,6 +57,7 @@ size check may warm encoding caches, which never changes any bytes).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
@@ -203,11 +204,13 @@ def _own_additions(
 _FAST_MAX_DOTS: Final = 64
 
 
+@functools.cache
 def _small_bytes(limits: WriteLimits) -> int:
     """Parts whose encodings add up to fewer bytes cannot reach any limit:
     a replica id takes at least 2 bytes, an item 8, a dot or a cloud entry
     3, the join has at most what its parts have, and its bytes at most
-    three times theirs (indices and headers widen; see merged_size_bound)."""
+    three times theirs (indices and headers widen; see merged_size_bound).
+    Cached: limits are frozen, and the fast path asks on every write."""
     return min(
         limits.max_replicas * 2,
         limits.max_items * 8,
