@@ -16,6 +16,9 @@ State
     * ``invites``: SHA-256 of a secret -> (rank, expiry, cancelled). The
       join keeps the lesser access: the greater rank, the earlier expiry,
       cancelled once cancelled anywhere.
+    * ``archived``: the owner deleted the list for everyone. The join is
+      ``or``: once archived anywhere, archived for good (the data stays on
+      the replicas; the proxy answers ``deleted`` for it).
 
 Mutators return a delta (an :class:`AccessList` with what changed), which
 joins like a full state. Pure code: no clock is read here; expiry is
@@ -47,17 +50,18 @@ Invite = tuple[int, int, bool]  # (rank, expires_s or 0, cancelled)
 class AccessList:
     """Who may read and change one list; see the module docstring."""
 
-    __slots__ = ("invites", "members", "owner")
+    __slots__ = ("archived", "invites", "members", "owner")
 
-    def __init__(self, owner: str = "") -> None:
+    def __init__(self, owner: str = "", archived: bool = False) -> None:
         self.owner = owner
         self.members: dict[str, Member] = {}
         self.invites: dict[bytes, Invite] = {}
+        self.archived = archived
 
     # ------------------------------------------------------------------ queries
 
     def __bool__(self) -> bool:
-        return bool(self.owner or self.members or self.invites)
+        return bool(self.owner or self.members or self.invites or self.archived)
 
     def grant_of(self, key: str) -> Grant | None:
         """What ``key`` may do: ``"owner"``, a role, or ``None`` (no access)."""
@@ -128,6 +132,11 @@ class AccessList:
         delta.members[key] = (epoch, rank)
         return delta
 
+    def archive(self) -> AccessList:
+        """Mark the list deleted for everyone (for good); the delta says just that."""
+        self.archived = True
+        return AccessList(archived=True)
+
     def invite(self, secret_hash: bytes, role: Role, expires_s: int) -> AccessList:
         """Open an invite; ``expires_s`` is Unix seconds, 0 for none."""
         entry = (_RANK_OF[role], expires_s, False)
@@ -158,6 +167,7 @@ class AccessList:
                 members[key] = entry
         for h, invite in other.invites.items():
             self._join_invite(h, invite)
+        self.archived = self.archived or other.archived
 
     def _join_invite(self, secret_hash: bytes, invite: Invite) -> None:
         mine = self.invites.get(secret_hash)
@@ -175,6 +185,8 @@ class AccessList:
         """True when merging this into ``other`` changes nothing."""
         if self.owner and (not other.owner or self.owner < other.owner):
             return False
+        if self.archived and not other.archived:
+            return False
         theirs = other.members
         if any(key not in theirs or entry > theirs[key] for key, entry in self.members.items()):
             return False
@@ -184,7 +196,7 @@ class AccessList:
         return probe.invites == other.invites
 
     def copy(self) -> AccessList:
-        new = AccessList(self.owner)
+        new = AccessList(self.owner, self.archived)
         new.members = dict(self.members)
         new.invites = dict(self.invites)
         return new
@@ -193,10 +205,11 @@ class AccessList:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, AccessList):
             return NotImplemented
-        return (self.owner, self.members, self.invites) == (
+        return (self.owner, self.members, self.invites, self.archived) == (
             other.owner,
             other.members,
             other.invites,
+            other.archived,
         )
 
     __hash__ = None  # type: ignore[assignment]  # mutable
@@ -204,7 +217,10 @@ class AccessList:
     @override
     def __repr__(self) -> str:
         owner, members, invites = self.owner[:8], len(self.members), len(self.invites)
-        return f"AccessList(owner={owner!r}, members={members}, invites={invites})"
+        return (
+            f"AccessList(owner={owner!r}, members={members}, invites={invites}, "
+            f"archived={self.archived})"
+        )
 
     # ---------------------------------------------------------- serialisation
 
@@ -214,12 +230,13 @@ class AccessList:
             owner=self.owner,
             members=[(k, e, r) for k, (e, r) in sorted(self.members.items())],
             invites=[(h, r, x, c) for h, (r, x, c) in sorted(self.invites.items())],
+            archived=self.archived,
         )
 
     @classmethod
     def from_state(cls, state: AccessState) -> AccessList:
         """From the wire form; a key or hash listed twice keeps the join of its entries."""
-        new = cls(state.owner)
+        new = cls(state.owner, state.archived)
         for key, epoch, rank in state.members:
             mine = new.members.get(key)
             if mine is None or (epoch, rank) > mine:

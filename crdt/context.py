@@ -20,10 +20,11 @@ them without importing each other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 from typing_extensions import override
 
-__all__ = ["CausalContext", "Counts", "Dot", "ItemStore", "NameStore"]
+__all__ = ["CausalContext", "Counts", "Dot", "ItemStore", "NameStore", "join_dots"]
 
 Dot = tuple[str, int]
 #: (needed increment, acquired increment): what one dot of an item carries
@@ -32,6 +33,8 @@ Counts = tuple[int, int]
 ItemStore = dict[str, dict[Dot, Counts]]
 #: {dot: list name}: the store of a list's name, a multi-value register
 NameStore = dict[Dot, str]
+
+V = TypeVar("V")
 
 
 class CausalContext:
@@ -146,3 +149,25 @@ class CausalContext:
             top += 1
             self.cloud.discard((replica, top))
         self.vv[replica] = top
+
+
+def join_dots(
+    mine: dict[Dot, V] | None,
+    theirs: dict[Dot, V] | None,
+    my_ctx: CausalContext,
+    their_ctx: CausalContext,
+) -> dict[Dot, V]:
+    """Join two dot stores: keep what both have, and what the other side never saw."""
+    if not theirs:
+        if not mine:
+            return {}
+        return {d: v for d, v in mine.items() if d not in their_ctx}
+    if not mine:
+        return {d: v for d, v in theirs.items() if d not in my_ctx}
+    if mine == theirs:
+        return dict(mine)
+    joined = {d: v for d, v in mine.items() if d in theirs or d not in their_ctx}
+    for d, v in theirs.items():
+        if d not in joined and d not in my_ctx:
+            joined[d] = v
+    return joined

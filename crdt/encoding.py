@@ -13,6 +13,7 @@ Pure code: no sockets, no threads, no I/O.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from typing import Any, Final
 
 import msgspec
@@ -326,19 +327,21 @@ def _first_repeat(state: ListState) -> Dot | None:
     return None
 
 
-def json_view(list_id: str, name: str, version: int, items: ItemStore) -> dict[str, Any]:
-    """The seed design's JSON schema of a list, items sorted by name.
+def json_view(
+    list_id: str, name: str, version: int, rows: Sequence[tuple[str, Sequence[Counts]]]
+) -> dict[str, Any]:
+    """The seed design's JSON schema of a list: one row per ``(display name,
+    counts of its live dots)``, in the order given.
 
     Per item: ``needed`` and ``bought`` are the sums over its live dots, and
     ``quantity`` what remains to buy (never below 0; ``acquired`` when 0).
     """
-    rows = []
-    for item in sorted(items):
-        dots = items[item].values()
-        needed = sum(n for n, _ in dots)
-        bought = sum(a for _, a in dots)
+    out = []
+    for item, counts in rows:
+        needed = sum(n for n, _ in counts)
+        bought = sum(a for _, a in counts)
         left = max(0, needed - bought)
-        rows.append(
+        out.append(
             {
                 "id": item,
                 "quantity": left,
@@ -347,4 +350,4 @@ def json_view(list_id: str, name: str, version: int, items: ItemStore) -> dict[s
                 "acquired": left == 0,
             }
         )
-    return {"id": list_id, "name": name, "version": version, "list": rows}
+    return {"id": list_id, "name": name, "version": version, "list": out}

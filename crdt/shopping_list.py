@@ -8,6 +8,10 @@ State
       own increment, so an item's counts are the sums over its live dots.
     * ``names``: {dot: list name}, a multi-value register for the list name.
 
+    Items are keyed by the name as written; the view and the operations
+    match names without regard to case and spacing (see :mod:`crdt.item_names`:
+    a group of written forms is one item, shown under its display name).
+
     A dot that is in the context but in no store has been removed. That is
     the whole trick of causal CRDTs: the context remembers what was seen, so
     removal needs no tombstones, and an item that is removed costs nothing
@@ -36,17 +40,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import msgspec
 from typing_extensions import override
 
 from crdt.access import AccessList
-from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore
+from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore, join_dots
 from crdt.encoding import RAWS_AFTER_ENCODES, EncodingCache, decode_stores, json_view
 from crdt.errors import OverAcquireError, UnknownItemError
+from crdt.item_names import check_quantity, check_utf8, clean_item, group_items, item_key
 from protocol import decode_state
-from protocol.limits import MAX_ID_CHARS, MAX_ITEM_NAME_CHARS, MAX_LIST_NAME_CHARS, MAX_QUANTITY
+from protocol.limits import MAX_ID_CHARS, MAX_LIST_NAME_CHARS
 from protocol.state import ListState
 from protocol.types import UUID4_PATTERN
 
@@ -56,7 +61,6 @@ __all__ = ["RAWS_AFTER_ENCODES", "ShoppingList"]
 
 _UUID4 = re.compile(UUID4_PATTERN)
 
-V = TypeVar("V")
 #: Encodes what digest() fingerprints; msgpack is canonical for equal input.
 _CONTEXT_ENCODER: Final = msgspec.msgpack.Encoder()
 
@@ -75,7 +79,16 @@ class ShoppingList:
         ValueError: ``list_id`` is not a uuid4 string or an argument is malformed.
     """
 
-    __slots__ = ("_cache", "_ctx", "_items", "_names", "access", "list_id", "replica_id")
+    __slots__ = (
+        "_cache",
+        "_ctx",
+        "_groups",
+        "_items",
+        "_names",
+        "access",
+        "list_id",
+        "replica_id",
+    )
 
     def __init__(self, list_id: str, replica_id: str, name: str = "") -> None:
         if not isinstance(list_id, str) or not _UUID4.fullmatch(list_id):
@@ -92,6 +105,7 @@ class ShoppingList:
         # Told of every changed item (see its invalidation rules): a write to
         # a long list then re-encodes one item, not all.
         self._cache = EncodingCache()
+        self._groups: dict[str, list[str]] | None = None
         if name:
             self.rename(name)
 
@@ -118,29 +132,53 @@ class ShoppingList:
         return self._ctx
 
     def items(self) -> list[str]:
-        """Names of the items on the list, sorted."""
-        return sorted(self._items)
+        """The items on the list by display name, sorted by their matching key."""
+        return [forms[0] for _, forms in sorted(self._grouped().items())]
 
     def __len__(self) -> int:
-        return len(self._items)
+        """How many items the list shows (written forms of one name count once)."""
+        return len(self._grouped())
 
     def __contains__(self, item: object) -> bool:
-        return item in self._items
+        return isinstance(item, str) and item_key(item) in self._grouped()
 
     def lookup(self, item: str) -> bool:
-        """True when ``item`` is on the list."""
-        return _clean_item(item) in self._items
+        """True when ``item``, in any case and spacing, is on the list."""
+        return item_key(clean_item(item)) in self._grouped()
+
+    def display_name(self, item: str) -> str | None:
+        """The name ``item`` is shown under, or ``None`` when it is not on the list."""
+        forms = self._grouped().get(item_key(clean_item(item)))
+        return forms[0] if forms else None
 
     def needed(self, item: str) -> int:
-        return sum(n for n, _ in self._items.get(_clean_item(item), {}).values())
+        return sum(n for n, _ in self._counts(item))
 
     def acquired(self, item: str) -> int:
-        return sum(a for _, a in self._items.get(_clean_item(item), {}).values())
+        return sum(a for _, a in self._counts(item))
 
     def remaining(self, item: str) -> int:
-        """How many are still to buy: ``max(0, needed - acquired)``."""
-        dots = self._items.get(_clean_item(item), {})
-        return max(0, sum(n - a for n, a in dots.values()))
+        """How many are still to buy: ``max(0, needed - acquired)`` over the item's forms."""
+        return max(0, sum(n - a for n, a in self._counts(item)))
+
+    def key_count(self) -> int:
+        """Keys of the item store (written forms): what the wire form holds per item."""
+        return len(self._items)
+
+    def _grouped(self) -> dict[str, list[str]]:
+        """Matching key -> written forms, display name first; rebuilt after a change."""
+        if self._groups is None:
+            self._groups = group_items(self._items)
+        return self._groups
+
+    def _counts(self, item: str) -> list[Counts]:
+        forms = self._grouped().get(item_key(clean_item(item)), [])
+        return [counts for form in forms for counts in self._items[form].values()]
+
+    def _changed(self, item: str) -> None:
+        """Report a change of ``item``'s dots to the encoding cache and the grouping."""
+        self._cache.changed(item)
+        self._groups = None
 
     def dot_count(self) -> int:
         """Dots held in the stores: the size the state grows with."""
@@ -154,9 +192,10 @@ class ShoppingList:
         Raises:
             ValueError: ``quantity`` is not an int >= 1, or the name is malformed.
         """
-        item = _clean_item(item)
-        _check_quantity(quantity)
-        return self._apply_item_dot(item, (quantity, 0))
+        item = clean_item(item)
+        check_quantity(quantity)
+        forms = self._grouped().get(item_key(item))
+        return self._apply_item_dot(forms[0] if forms else item, (quantity, 0))
 
     def acquire(self, item: str, quantity: int = 1) -> ShoppingList:
         """Record that ``quantity`` of ``item`` were bought.
@@ -167,29 +206,34 @@ class ShoppingList:
                 replica's view.
             ValueError: ``quantity`` is not an int >= 1.
         """
-        item = _clean_item(item)
-        _check_quantity(quantity)
-        if item not in self._items:
+        item = clean_item(item)
+        check_quantity(quantity)
+        forms = self._grouped().get(item_key(item))
+        if not forms:
             raise UnknownItemError(item)
         left = self.remaining(item)
         if quantity > left:
-            raise OverAcquireError(item, quantity, left)
-        return self._apply_item_dot(item, (0, quantity))
+            raise OverAcquireError(forms[0], quantity, left)
+        return self._apply_item_dot(forms[0], (0, quantity))
 
     def remove(self, item: str) -> ShoppingList:
-        """Take ``item`` off the list: drop every dot of it this replica has seen.
+        """Take ``item`` off the list: drop every dot of every written form
+        of it this replica has seen.
 
         Raises:
             UnknownItemError: ``item`` is not on the list.
         """
-        item = _clean_item(item)
+        item = clean_item(item)
         self._require_replica()
-        dots = self._items.pop(item, None)
-        if dots is None:
+        forms = self._grouped().get(item_key(item))
+        if not forms:
             raise UnknownItemError(item)
-        self._cache.changed(item)
+        seen: list[Dot] = []
+        for form in list(forms):
+            seen += self._items.pop(form)
+            self._changed(form)
         dot = self._new_dot()
-        return self._delta(CausalContext(cloud=[*dots, dot]), {})
+        return self._delta(CausalContext(cloud=[*seen, dot]), {})
 
     def rename(self, name: str) -> ShoppingList:
         """Set the list name, replacing every name this replica has seen.
@@ -203,7 +247,7 @@ class ShoppingList:
         """
         if not isinstance(name, str) or len(name) > MAX_LIST_NAME_CHARS:
             raise ValueError(f"list name must be a string of at most {MAX_LIST_NAME_CHARS} chars")
-        _check_utf8(name)
+        check_utf8(name)
         self._require_replica()
         dot = self._new_dot()
         self._names = {dot: name}
@@ -213,7 +257,7 @@ class ShoppingList:
         self._require_replica()
         dot = self._new_dot()
         self._items.setdefault(item, {})[dot] = counts
-        self._cache.changed(item)
+        self._changed(item)
         return self._delta(CausalContext(cloud=[dot]), {item: {dot: counts}})
 
     def _new_dot(self) -> Dot:
@@ -255,17 +299,18 @@ class ShoppingList:
         items: ItemStore = {}
         other_items = other._items
         for item, dots in self._items.items():
-            joined = _join_dots(dots, other_items.get(item), mine, theirs)
+            joined = join_dots(dots, other_items.get(item), mine, theirs)
             if joined:
                 items[item] = joined
         for item, dots in other_items.items():
             if item not in self._items:
-                joined = _join_dots(None, dots, mine, theirs)
+                joined = join_dots(None, dots, mine, theirs)
                 if joined:
                     items[item] = joined
-        self._names = _join_dots(self._names, other._names, mine, theirs)
+        self._names = join_dots(self._names, other._names, mine, theirs)
         self._items = items
         self._cache.clear()
+        self._groups = None
         mine.update(theirs)
 
     def _add_unseen(self, other: ShoppingList) -> None:
@@ -277,7 +322,7 @@ class ShoppingList:
                     if held is None:
                         held = self._items[item] = {}
                     held[dot] = counts
-                    self._cache.changed(item)
+                    self._changed(item)
         for dot, name in other._names.items():
             if dot not in mine:
                 self._names[dot] = name
@@ -330,8 +375,13 @@ class ShoppingList:
     # ---------------------------------------------------------- serialisation
 
     def to_json(self) -> dict[str, Any]:
-        """The list as the seed design's JSON schema, items sorted by name."""
-        return json_view(self.list_id, self.name, self.version, self._items)
+        """The list as the seed design's JSON schema: one row per item (its
+        written forms summed, under its display name), sorted by matching key."""
+        rows = [
+            (forms[0], [c for form in forms for c in self._items[form].values()])
+            for _, forms in sorted(self._grouped().items())
+        ]
+        return json_view(self.list_id, self.name, self.version, rows)
 
     def to_state(self) -> ListState:
         """The canonical wire form: every table sorted."""
@@ -409,51 +459,6 @@ def _assemble(
     new = ShoppingList.__new__(ShoppingList)
     new.list_id, new.replica_id = list_id, replica_id
     new._ctx, new._names, new._items, new._cache = ctx, names, items, cache
+    new._groups = None
     new.access = access
     return new
-
-
-def _join_dots(
-    mine: dict[Dot, V] | None,
-    theirs: dict[Dot, V] | None,
-    my_ctx: CausalContext,
-    their_ctx: CausalContext,
-) -> dict[Dot, V]:
-    """Join two dot stores: keep what both have, and what the other side never saw."""
-    if not theirs:
-        if not mine:
-            return {}
-        return {d: v for d, v in mine.items() if d not in their_ctx}
-    if not mine:
-        return {d: v for d, v in theirs.items() if d not in my_ctx}
-    if mine == theirs:
-        return dict(mine)
-    joined = {d: v for d, v in mine.items() if d in theirs or d not in their_ctx}
-    for d, v in theirs.items():
-        if d not in joined and d not in my_ctx:
-            joined[d] = v
-    return joined
-
-
-def _clean_item(item: str) -> str:
-    if not isinstance(item, str):
-        raise TypeError(f"item name must be a string, got {type(item).__name__}")
-    name = item.strip()
-    if not name or len(name) > MAX_ITEM_NAME_CHARS:
-        raise ValueError(f"item name must have 1 to {MAX_ITEM_NAME_CHARS} characters")
-    _check_utf8(name)
-    return name
-
-
-def _check_utf8(text: str) -> None:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError("names must be valid unicode text") from None
-
-
-def _check_quantity(quantity: object) -> None:
-    if isinstance(quantity, bool) or not isinstance(quantity, int):
-        raise ValueError(f"quantity must be an int >= 1, got {quantity!r}")
-    if not 1 <= quantity <= MAX_QUANTITY:
-        raise ValueError(f"quantity must be between 1 and {MAX_QUANTITY}, got {quantity}")

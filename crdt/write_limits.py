@@ -202,7 +202,7 @@ def _counts(state: ShoppingList, size: int | None) -> dict[str, int]:
     ctx = state.context
     return {
         "replicas": len(ctx.vv) + len(ctx.cloud),
-        "items": len(state),
+        "items": state.key_count(),
         "dots": state.dot_count() if size is None else size // MIN_DOT_BYTES,
         "cloud": len(ctx.cloud),
     }
@@ -238,7 +238,7 @@ def _measure(state: ShoppingList, measure: str) -> int:
     if measure == "replicas":
         return len(state.context.replicas())
     if measure == "items":
-        return len(state)
+        return state.key_count()
     if measure == "dots":
         return state.dot_count()
     if measure == "cloud":

@@ -60,9 +60,16 @@ InviteEntry = tuple[SecretHash, Annotated[int, msgspec.Meta(ge=0, le=1)], Expiry
 
 
 class AccessState(msgspec.Struct, frozen=True, array_like=True, forbid_unknown_fields=True):
-    """Who may read and change a list: its owner, members and open invites."""
+    """Who may read and change a list: its owner, members and open invites,
+    and whether its owner deleted it for everyone.
+
+    ``archived`` is last, with a default: the three-field access lists
+    stored before it existed still decode (as not archived).
+    """
 
     #: the key that first stored the list; empty in a delta that does not set it
     owner: Annotated[str, msgspec.Meta(pattern=OWNER_PATTERN)]
     members: Annotated[list[MemberEntry], msgspec.Meta(max_length=MAX_MEMBERS)]
     invites: Annotated[list[InviteEntry], msgspec.Meta(max_length=MAX_INVITES)]
+    #: the owner deleted the list for everyone; once true, true for good
+    archived: bool = False

@@ -32,6 +32,7 @@ from protocol.envelope import PROTOCOL_VERSION, Envelope, next_envelope, reply_e
 from protocol.limits import MAX_BATCH_ITEMS
 from protocol.sharing import (
     AccessReply,
+    Archive,
     CancelInvite,
     Invite,
     Join,
@@ -48,6 +49,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "AccessReply",
     "Ack",
+    "Archive",
     "CancelInvite",
     "DebugCrash",
     "DebugFaults",
@@ -100,6 +102,7 @@ ErrorCode = Literal[
     "overloaded",  # the proxy has too much in flight (for this client or in all); back off
     "not_member",  # a server that is not (yet) in the ring was asked to serve
     "forbidden",  # the client's key may not do this with this list (or it does not exist)
+    "deleted",  # the list's owner deleted it for everyone (protocol.sharing.Archive)
     "refused",  # a write that claims what its sender may not claim (see crdt.validation)
     "undecided",  # a replica's copy cannot vouch for a write's claims (it may lag); nothing stored
     "internal",  # a bug on our side; the request may be retried
@@ -436,6 +439,7 @@ Message = (
     | CancelInvite
     | Join
     | Members
+    | Archive
     | AccessReply
     | Watch
     | Watching

@@ -3,12 +3,15 @@
 Who asks is never a field: the proxy knows a client by the public key of
 its authenticated connection. Every request about a list is answered
 ``forbidden`` (an :class:`~protocol.messages.ErrorReply`) when that key may
-not do it, with no hint whether the list exists.
+not do it, with no hint whether the list exists. Once the owner archived a
+list (:class:`Archive`), every request about it from a key with access is
+answered ``deleted`` instead; its data stays on the servers.
 
 =================  ==========================================================
 Share, Revoke,     -> AccessReply (the access list after the change; only
 Invite,            the owner may send these)
-CancelInvite
+CancelInvite,
+Archive
 Join               -> AccessReply (the secret of an invite grants its role)
 Members            -> AccessReply (any member; invites shown to the owner)
 Watch              -> Watching; then Update, on the same connection, for
@@ -30,6 +33,7 @@ __all__ = [
     "MAX_WATCHED",
     "WATCH_LAPSE_S",
     "AccessReply",
+    "Archive",
     "CancelInvite",
     "Invite",
     "Join",
@@ -61,6 +65,13 @@ class Revoke(Envelope, frozen=True, kw_only=True):
 
     list_id: ListId
     key: PublicKey
+
+
+class Archive(Envelope, frozen=True, kw_only=True):
+    """The owner deletes the list for everyone: from then on the proxy answers
+    ``deleted`` to every request about it (the servers keep its data)."""
+
+    list_id: ListId
 
 
 class Invite(Envelope, frozen=True, kw_only=True):

@@ -14,6 +14,7 @@ from typing import Final
 
 __all__ = [
     "COMMANDS",
+    "EXIT_DELETED",
     "EXIT_FORBIDDEN",
     "EXIT_OK",
     "EXIT_UNKNOWN",
@@ -48,3 +49,4 @@ EXIT_USAGE: Final = 2
 EXIT_UNKNOWN: Final = 3
 EXIT_UNREACHABLE: Final = 4
 EXIT_FORBIDDEN: Final = 5
+EXIT_DELETED: Final = 6

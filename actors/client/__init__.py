@@ -5,7 +5,8 @@
 through its actor. Its errors say why the cluster was not reached
 (:class:`ClusterUnreachable`, :class:`ClusterUnavailable`), that a list is
 not known (:class:`UnknownList`), or that this client's key may not do that
-(:class:`Forbidden`). Lists are shared by key or by invite link
+(:class:`Forbidden`), or that its owner deleted the list for everyone
+(:class:`ListDeleted`). Lists are shared by key or by invite link
 (:class:`InviteLink`).
 """
 
@@ -16,6 +17,7 @@ from actors.client.session import (
     ClusterUnavailable,
     ClusterUnreachable,
     Forbidden,
+    ListDeleted,
     UnknownList,
 )
 from actors.client.store import ClientStore
@@ -27,6 +29,7 @@ __all__ = [
     "ClusterUnreachable",
     "Forbidden",
     "InviteLink",
+    "ListDeleted",
     "UnknownList",
     "UpdateCallback",
     "parse_invite",

@@ -20,7 +20,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pykka
 import tenacity
@@ -32,7 +32,14 @@ from actors.kernel import Bridge, CurveClient, MsgIds, SocketSpec
 from logs import Tracer
 from protocol import ErrorReply, Message
 
-__all__ = ["ClusterLink", "ClusterUnavailable", "ClusterUnreachable", "Forbidden", "Refused"]
+__all__ = [
+    "ClusterLink",
+    "ClusterUnavailable",
+    "ClusterUnreachable",
+    "Forbidden",
+    "ListDeleted",
+    "Refused",
+]
 
 log = logs.get_logger("client")
 
@@ -57,6 +64,15 @@ class Refused(ClusterUnavailable):
 class Forbidden(ClusterUnavailable):
     """This client's key may not do that with the list, or there is no such list
     (the cluster does not say which)."""
+
+
+class ListDeleted(ClusterUnavailable):
+    """The list's owner deleted it for everyone (the proxy answered ``deleted``)."""
+
+    def __init__(self, list_id: str, reason: str) -> None:
+        super().__init__(f"deleted: {reason}")
+        #: the list the request was about
+        self.list_id = list_id
 
 
 class _AttemptFailed(Exception):
@@ -220,16 +236,23 @@ class ClusterLink:
                     self.tracer.hop(log, "client.reply", reply, type=type(reply).__name__)
                     if isinstance(reply, ErrorReply):
                         last_error = reply
-                        if reply.code in ("unavailable", "overloaded", "internal"):
-                            raise _AttemptFailed(reply.reason)
-                        if reply.code == "forbidden":
-                            raise Forbidden(reply.reason)
-                        if reply.code == "refused":
-                            raise Refused(reply.reason)
-                        raise ClusterUnavailable(f"{reply.code}: {reply.reason}")
+                        _raise_for(reply, msg)
                     return reply
         except _AttemptFailed as exc:
             if last_error is not None:
                 raise ClusterUnavailable(f"{last_error.code}: {last_error.reason}") from None
             raise ClusterUnreachable(str(exc)) from None
         raise ClusterUnreachable("no attempt was made")  # pragma: no cover - tenacity always tries
+
+
+def _raise_for(reply: ErrorReply, request: Message) -> NoReturn:
+    """The exception of an error answer to ``request`` (``_AttemptFailed``: try again)."""
+    if reply.code in ("unavailable", "overloaded", "internal"):
+        raise _AttemptFailed(reply.reason)
+    if reply.code == "forbidden":
+        raise Forbidden(reply.reason)
+    if reply.code == "deleted":
+        raise ListDeleted(getattr(request, "list_id", ""), reply.reason)
+    if reply.code == "refused":
+        raise Refused(reply.reason)
+    raise ClusterUnavailable(f"{reply.code}: {reply.reason}")

@@ -12,12 +12,17 @@ Requests are retried by tenacity: three attempts, each first waiting for the
 connection (``connect_timeout_s``) and then for the reply
 (``client_timeout_s``). A write is idempotent (a CRDT merge), so a retry after
 a lost reply is harmless.
+
+A request about a list its owner deleted for everyone is answered
+``deleted``: the session then removes its local copy (and pending edits),
+notes the list in :attr:`ClientSession.deleted`, and raises
+:class:`ListDeleted`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +33,7 @@ from actors.client.link import (
     ClusterUnavailable,
     ClusterUnreachable,
     Forbidden,
+    ListDeleted,
     Refused,
 )
 from actors.client.store import ClientStore
@@ -36,6 +42,7 @@ from crdt import ShoppingList
 from logs import Tracer, new_trace_id
 from protocol import (
     AccessReply,
+    Archive,
     CancelInvite,
     Get,
     Invite,
@@ -58,6 +65,7 @@ __all__ = [
     "ClusterUnavailable",
     "ClusterUnreachable",
     "Forbidden",
+    "ListDeleted",
     "SyncReport",
     "UnknownList",
 ]
@@ -72,6 +80,8 @@ class SyncReport:
     pushed: list[str]
     pulled: list[str]
     failed: list[str]
+    #: lists their owner deleted for everyone; their local copies are gone
+    deleted: list[str] = field(default_factory=list)
 
 
 class ClientSession:
@@ -118,6 +128,8 @@ class ClientSession:
         self.last_trace_id = ""
         #: lists whose pending edits the cluster refused (no write access)
         self.forbidden: set[str] = set()
+        #: lists the cluster said their owner deleted; their local copies are gone
+        self.deleted: set[str] = set()
         self.store = ClientStore(store_dir, client_id)
         curve = None
         if proxy_key is not None:
@@ -196,19 +208,23 @@ class ClientSession:
 
         Raises:
             UnknownList: neither here nor (if reachable) in the cluster.
+            ListDeleted: its owner deleted it for everyone (the edit is gone too).
             ValueError, ShoppingListError: the edit itself is invalid.
         """
         if self.store.load(list_id) is None:
             try:
                 self.pull(list_id)
-            except Forbidden:
+            except (Forbidden, ListDeleted):
                 raise
             except (ClusterUnreachable, ClusterUnavailable):
                 raise UnknownList(list_id) from None
         done = self.store.edit(list_id, op)
         if done is None:
             raise UnknownList(list_id)
-        return done[0], self.flush(list_id)
+        pushed = self.flush(list_id)
+        if list_id in self.deleted:
+            raise ListDeleted(list_id, "its owner deleted it for everyone")
+        return done[0], pushed
 
     # ----------------------------------------------------------- network ops
 
@@ -297,12 +313,14 @@ class ClientSession:
         pending_before = {pid for pid, _ in self.store.pending()}
         self.flush()
         pending_after = {pid for pid, _ in self.store.pending()}
-        report.pushed = sorted(pending_before - pending_after)
+        report.pushed = sorted(pending_before - pending_after - self.deleted)
         report.failed = sorted(pending_after)
         for list_id in self.store.ids():
             try:
                 self.pull(list_id)
                 report.pulled.append(list_id)
+            except ListDeleted:
+                pass  # in self.deleted, reported below
             except (UnknownList, Forbidden):
                 # Created here and never saved by the cluster (to which a
                 # list it has never seen is "forbidden"): push it whole; a
@@ -314,6 +332,7 @@ class ClientSession:
                     report.failed.append(list_id)
             except (ClusterUnreachable, ClusterUnavailable):
                 report.failed.append(list_id)
+        report.deleted = sorted(self.deleted)
         return report
 
     # --------------------------------------------------------------- sharing
@@ -346,6 +365,22 @@ class ClientSession:
                 **self._envelope(mid, tid, traced), list_id=list_id, key=key
             )
         )
+
+    def delete_everywhere(self, list_id: str) -> AccessReply:
+        """Delete a list this client owns for everyone (the cluster archives
+        it: its data stays on the servers), then the local copy.
+
+        Raises:
+            Forbidden: this client is not the list's owner; nothing changed.
+            ListDeleted: it was deleted for everyone already.
+            ClusterUnreachable, ClusterUnavailable: nothing changed.
+        """
+        self._saved_first(list_id)
+        reply = self._access(
+            lambda mid, tid, traced: Archive(**self._envelope(mid, tid, traced), list_id=list_id)
+        )
+        self.store.delete(list_id)
+        return reply
 
     def invite(
         self, list_id: str, role: Role = "editor", expires_in_s: int = 0
@@ -459,13 +494,20 @@ class ClientSession:
 
         Raises:
             ClusterUnreachable: no answer after every attempt.
-            ClusterUnavailable: the proxy answered with an error.
+            ListDeleted: the list was deleted for everyone (its local copy now too).
+            ClusterUnavailable: the proxy answered with another error.
         """
         if not self.online:
             raise ClusterUnreachable("no cluster configured")
         trace_id = new_trace_id()
         traced = self.tracer.sample(forced=self.trace)
         self.last_trace_id = trace_id
-        return self._link.request(
-            build, trace_id, traced, attempts or self.attempts, retry_unconnected
-        )
+        try:
+            return self._link.request(
+                build, trace_id, traced, attempts or self.attempts, retry_unconnected
+            )
+        except ListDeleted as exc:
+            if exc.list_id:
+                self.store.delete(exc.list_id)
+                self.deleted.add(exc.list_id)
+            raise

@@ -15,12 +15,15 @@ What a request needs (:func:`decide`):
 ``Put``                        write: the owner or an editor; a list that has no
                                owner yet is claimed by the first key that writes it
 ``Share``, ``Revoke``,         the owner
-``Invite``, ``CancelInvite``
+``Invite``, ``CancelInvite``,
+``Archive``
 ``Join``                       the secret of an open invite of the list
 =============================  ===================================================
 
 Everything else is ``forbidden``: the same answer whether the list exists
-or not. Pure code; the proxy actor calls it on its bridge thread.
+or not. A list its owner archived (deleted for everyone) is ``deleted`` to
+every request of its owner and members, and still ``forbidden`` to others.
+Pure code; the proxy actor calls it on its bridge thread.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from typing_extensions import override
 from crdt import AccessList
 from protocol import (
     AccessReply,
+    Archive,
     CancelInvite,
     Get,
     Invite,
@@ -59,7 +63,7 @@ __all__ = [
 ]
 
 #: Requests the gate decides, each about one list (Watch: several).
-ListRequest = Put | Get | Share | Revoke | Invite | CancelInvite | Join | Members
+ListRequest = Put | Get | Share | Revoke | Invite | CancelInvite | Join | Members | Archive
 #: Access lists the proxy keeps (about 100 bytes each, plus members).
 CACHE_LISTS: Final = 100_000
 #: Requests waiting for lookups, in all; beyond, ``overloaded``.
@@ -82,13 +86,15 @@ UNKNOWN: Final = Unknown()
 @dataclass(frozen=True, slots=True)
 class Decision:
     """What to do with a request: carry it out (with an access change to write
-    with it, or ``None``), or refuse it (``forbidden``)."""
+    with it, or ``None``), or refuse it as ``refusal``."""
 
     allowed: bool
     change: AccessList | None = None
+    refusal: Literal["forbidden", "deleted"] = "forbidden"
 
 
 _FORBIDDEN: Final = Decision(False)
+_DELETED: Final = Decision(False, refusal="deleted")
 _ALLOWED: Final = Decision(True)
 
 
@@ -100,6 +106,8 @@ def decide(access: AccessList | None, key: str, msg: ListRequest, now_s: float) 
     An allowed change is returned as the delta to write; the caller applies
     it to its cache once the cluster has saved it.
     """
+    if access is not None and access.archived:
+        return _DELETED if access.may_read(key) else _FORBIDDEN
     if isinstance(msg, Put):
         if access is None or not access.owner:
             return Decision(True, AccessList(key))
@@ -127,7 +135,7 @@ def _join(access: AccessList, key: str, msg: Join, now_s: float) -> Decision:
 
 
 def _owner_change(
-    access: AccessList, msg: Share | Revoke | Invite | CancelInvite, now_s: float
+    access: AccessList, msg: Share | Revoke | Invite | CancelInvite | Archive, now_s: float
 ) -> Decision:
     scratch = access.copy()
     if isinstance(msg, Share):
@@ -139,8 +147,10 @@ def _owner_change(
     elif isinstance(msg, Invite):
         expires = int(now_s) + msg.expires_in_s if msg.expires_in_s else 0
         change = scratch.invite(msg.secret_hash, msg.role, expires)
-    else:
+    elif isinstance(msg, CancelInvite):
         change = scratch.cancel(msg.secret_hash)
+    else:
+        change = scratch.archive()
     return Decision(True, change)
 
 

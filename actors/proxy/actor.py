@@ -48,6 +48,7 @@ from logs import Tracer
 from protocol import (
     AccessState,
     Ack,
+    Archive,
     CancelInvite,
     DebugCrash,
     DebugFaults,
@@ -91,7 +92,18 @@ log = logs.get_logger("proxy")
 #: most MAX_ID_CHARS each), the list id and msgpack's framing.
 STORE_OVERHEAD_BYTES: Final = 5 * MAX_ID_CHARS
 #: What the client front decides (see actors.proxy.front).
-CLIENT_REQUESTS: Final = (Put, Get, Share, Revoke, Invite, CancelInvite, Join, Members, Watch)
+CLIENT_REQUESTS: Final = (
+    Put,
+    Get,
+    Share,
+    Revoke,
+    Invite,
+    CancelInvite,
+    Join,
+    Members,
+    Archive,
+    Watch,
+)
 
 
 class CrashRequested(RuntimeError):

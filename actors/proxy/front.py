@@ -134,7 +134,9 @@ class ClientFront:
             return
         key = client_key(peer)
         decision = decide(access, key, msg, self.wall_s())
-        if not decision.allowed:
+        if decision.refusal == "deleted":
+            self._error(peer, msg, "deleted", "the list's owner deleted it for everyone")
+        elif not decision.allowed:
             self._forbid(peer, key, msg)
         elif isinstance(msg, Put):
             if decision.change is not None:
@@ -357,7 +359,7 @@ def client_key(peer: bytes) -> str:
 
 
 def _may_read(access: object, key: str) -> bool:
-    return isinstance(access, AccessList) and access.may_read(key)
+    return isinstance(access, AccessList) and access.may_read(key) and not access.archived
 
 
 def watched_ids(msg: Watch) -> list[str]:

@@ -63,6 +63,8 @@ class History:
             delta = me.share(key, role) if kind == "share" else me.revoke(key)
         elif kind in ("invite", "cancel"):
             delta = me.invite(h, role, EXPIRIES[n % 3]) if kind == "invite" else me.cancel(h)
+        elif kind == "archive" and n % 4 == 0:  # rare, or it would end most histories
+            delta = me.archive()
         elif kind == "merge_state":
             me.merge(other)
         elif kind == "merge_delta" and self.deltas:
@@ -74,7 +76,17 @@ class History:
         return self.lists + self.deltas
 
 
-kinds = ["claim", "share", "share", "revoke", "invite", "cancel", "merge_state", "merge_delta"]
+kinds = [
+    "claim",
+    "share",
+    "share",
+    "revoke",
+    "invite",
+    "cancel",
+    "archive",
+    "merge_state",
+    "merge_delta",
+]
 access_step = st.tuples(
     st.sampled_from([*kinds, "merge_delta"]),
     st.integers(0, 3),
@@ -196,6 +208,50 @@ def test_viewer_beats_a_concurrent_editor_grant(prior: str | None, order: list[i
 
 
 # ---------------------------------------------------------------------- owner
+
+
+@PROPERTY
+@given(st.permutations(range(3)))
+def test_an_archive_stays_archived_in_every_order(order: list[int]) -> None:
+    owner = AccessList(ALICE)
+    before = owner.copy()
+    archived = owner.archive()
+    shared = before.copy().share(BOB, "editor")
+    assert join(
+        *(p for _, p in sorted(zip(order, [before, archived, shared], strict=True)))
+    ).archived
+
+
+def test_an_archive_keeps_the_owner_and_members_and_its_delta_is_just_the_flag() -> None:
+    acl = AccessList(ALICE)
+    acl.share(BOB, "viewer")
+    delta = acl.archive()
+    expected = (True, "viewer", AccessState(owner="", members=[], invites=[], archived=True))
+    assert expected == (acl.archived, acl.grant_of(BOB), delta.to_state())
+
+
+def test_archived_orders_above_not_archived() -> None:
+    plain, gone = AccessList(ALICE), AccessList(ALICE, archived=True)
+    assert (True, False) == (plain.leq(gone), gone.leq(plain))
+
+
+def test_an_access_state_without_the_flag_decodes_as_not_archived() -> None:
+    blob = msgspec.msgpack.encode([ALICE, [], []])
+    state = msgspec.msgpack.decode(blob, type=AccessState)
+    assert (False, AccessList(ALICE)) == (state.archived, AccessList.from_state(state))
+
+
+def test_a_list_carries_its_archive_through_encode_and_merge() -> None:
+    owner = ShoppingList(LIST_ID, "a")
+    owner.add("milk")
+    member = owner.copy("b")
+    owner.access = AccessList(ALICE)
+    owner.access.archive()
+    member.merge(ShoppingList.decode(owner.encode()))
+    assert (True, 1) == (
+        member.access is not None and member.access.archived,
+        member.needed("milk"),
+    )
 
 
 def test_a_list_is_claimed_once() -> None:

@@ -21,6 +21,7 @@ from protocol import (
     AccessReply,
     AccessState,
     Ack,
+    Archive,
     CancelInvite,
     DebugCrash,
     DebugFaults,
@@ -90,6 +91,7 @@ SAMPLES: dict[type[Any], Any] = {
     CancelInvite: CancelInvite(**_ENVELOPE, list_id=LIST_ID, secret_hash=b"h" * 32),
     Join: Join(**_ENVELOPE, list_id=LIST_ID, secret=b"s" * 32),
     Members: Members(**_ENVELOPE, list_id=LIST_ID),
+    Archive: Archive(**_ENVELOPE, list_id=LIST_ID),
     AccessReply: AccessReply(
         **_ENVELOPE,
         reply_to="m0",

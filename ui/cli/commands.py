@@ -10,6 +10,7 @@ the commands, so that ``run.py`` parses without importing the client):
 4  the cluster could not be reached (or could not save) for pull, push, sync
 5  forbidden: the cluster has no such list, or this client's key may not do
    that with it (read it, change it, or share it: only its owner shares)
+6  the list's owner deleted it for everyone; its copy here is removed
 == ==========================================================================
 
 With ``--json`` a command prints exactly one JSON object on stdout; with
@@ -31,15 +32,17 @@ from actors.client import (
     ClusterUnavailable,
     ClusterUnreachable,
     Forbidden,
+    ListDeleted,
     UnknownList,
 )
 from crdt import ShoppingList, ShoppingListError
 from supervisor.topology import TopologyError
 from ui.cli.output import emit, expect, fail, list_arg
-from ui.cli.sharing import SHARING_COMMANDS
+from ui.cli.sharing import SHARING_COMMANDS, cmd_delete_everyone, deleted_message, note_deleted
 from ui.client import ClientOptions, open_session, render_list
 from ui.contract import (
     COMMANDS,
+    EXIT_DELETED,
     EXIT_FORBIDDEN,
     EXIT_OK,
     EXIT_UNKNOWN,
@@ -68,7 +71,7 @@ def run_client(opts: ClientOptions, command: str, args: list[str]) -> int:
     except TopologyError as exc:
         return fail(opts, EXIT_USAGE, str(exc))
     try:
-        return handler(session, opts, args)
+        return note_deleted(session, handler(session, opts, args))
     except (
         UnknownList,
         ClusterUnreachable,
@@ -88,6 +91,8 @@ def _failure(exc: Exception) -> tuple[int, str]:
     """The exit code and message of a command that failed with ``exc``."""
     if isinstance(exc, UnknownList):
         return EXIT_UNKNOWN, f"unknown list {exc.args[0] if exc.args else ''}"
+    if isinstance(exc, ListDeleted):
+        return EXIT_DELETED, deleted_message(exc.list_id)
     if isinstance(exc, Forbidden):
         reason = "forbidden: no such list in the cluster, or this client has no access to it"
         return EXIT_FORBIDDEN, reason
@@ -234,11 +239,17 @@ def cmd_sync(session: ClientSession, opts: ClientOptions, args: list[str]) -> in
 
 
 def cmd_delete(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    expect(args, 1, 1, "delete LIST")
+    if "--everyone" in args:
+        return cmd_delete_everyone(session, opts, [a for a in args if a != "--everyone"])
+    expect(args, 1, 1, "delete LIST [--everyone]")
     list_id = list_arg(session, args)
     if not session.delete(list_id):
         raise UnknownList(list_id)
-    emit(opts, session, {"deleted": list_id}, f"deleted the local copy of {list_id}")
+    text = (
+        f"deleted {list_id} from this device only; others keep it; "
+        f"`delete {list_id} --everyone` (owner) deletes it for all"
+    )
+    emit(opts, session, {"deleted": list_id, "everyone": False}, text)
     return EXIT_OK
 
 

@@ -1,14 +1,22 @@
-"""The sharing commands of ``run.py client``: share, invite, join, members, revoke.
+"""The sharing commands of ``run.py client``: share, invite, join, members,
+revoke, and ``delete LIST --everyone``.
 
 A list is shared by the public key of the other client (``whoami`` prints
 one), or by an invite link that the other person redeems with ``join``.
-Only the list's owner (the client that first saved it) can share, invite
-and revoke; a client without access is answered ``forbidden`` (exit 5).
+Only the list's owner (the client that first saved it) can share, invite,
+revoke and delete for everyone; a client without access is answered
+``forbidden`` (exit 5).
+
+A list deleted for everyone is archived in the cluster (its data stays on
+the servers). Any command that reaches the cluster about it then removes
+the local copy and says so: exit 6 for a command about that list, a note on
+stderr for one that only met it (``sync``).
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from typing import Any, Final
 
 from actors.client import ClientSession
@@ -18,7 +26,13 @@ from ui.cli.output import emit, expect, list_arg
 from ui.client import ClientOptions
 from ui.contract import EXIT_OK
 
-__all__ = ["SHARING_COMMANDS", "parse_duration"]
+__all__ = [
+    "SHARING_COMMANDS",
+    "cmd_delete_everyone",
+    "deleted_message",
+    "note_deleted",
+    "parse_duration",
+]
 
 _KEY: Final = re.compile(Z85_KEY_PATTERN)
 _DURATION: Final = re.compile(r"(\d+)([smhd]?)\Z")
@@ -155,6 +169,29 @@ def cmd_members(session: ClientSession, opts: ClientOptions, args: list[str]) ->
     reply = session.members(list_arg(session, args))
     emit(opts, session, _doc(reply), _text(reply))
     return EXIT_OK
+
+
+def cmd_delete_everyone(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
+    """``delete LIST --everyone``: the owner deletes the list for all its members."""
+    expect(args, 1, 1, "delete LIST --everyone")
+    list_id = list_arg(session, args)
+    session.delete_everywhere(list_id)
+    text = f"deleted {list_id} for everyone (the cluster keeps it archived)"
+    emit(opts, session, {"deleted": list_id, "everyone": True}, text)
+    return EXIT_OK
+
+
+def deleted_message(list_id: str) -> str:
+    """What a person is told of a list its owner deleted for everyone."""
+    return f"list {list_id} was deleted by its owner; its copy on this device is removed"
+
+
+def note_deleted(session: ClientSession, code: int) -> int:
+    """After a command that succeeded: on stderr, a line per list the cluster
+    said its owner deleted (their local copies are gone); ``code`` unchanged."""
+    for list_id in sorted(session.deleted):
+        print(deleted_message(list_id), file=sys.stderr, flush=True)
+    return code
 
 
 SHARING_COMMANDS: Final = {
