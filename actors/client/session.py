@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.client.actor import UpdateCallback
+from actors.client.catchup import Catchup
 from actors.client.invites import InviteLink, new_invite, parse_invite
 from actors.client.link import (
     ClusterLink,
@@ -119,6 +120,8 @@ class ClientSession:
         #: lists whose pending edits the cluster refused (no write access)
         self.forbidden: set[str] = set()
         self.store = ClientStore(store_dir, client_id)
+        #: pending edits pushed in the background of a command that reached the cluster
+        self.catchup = Catchup()
         curve = None
         if proxy_key is not None:
             curve = CurveClient(CurveKeys(*self.store.curve_keys()), proxy_key, keyed=True)
@@ -149,6 +152,9 @@ class ClientSession:
             self.watch(self.store.ids())
 
     def close(self) -> None:
+        """Collect the background pushes (see :mod:`actors.client.catchup`), then disconnect."""
+        if self.online:
+            self.catchup.collect(self.store, self._link, wait=True)
         self._link.close()
         self.store.close()
 
@@ -188,6 +194,10 @@ class ClientSession:
 
     def acquire(self, list_id: str, item: str, quantity: int = 1) -> tuple[ShoppingList, bool]:
         return self._edit(list_id, lambda s: s.acquire(item, quantity))
+
+    def rename(self, list_id: str, name: str) -> tuple[ShoppingList, bool]:
+        """Give the list a new name (saved and pushed as any edit)."""
+        return self._edit(list_id, lambda s: s.rename(name))
 
     def _edit(
         self, list_id: str, op: Callable[[ShoppingList], ShoppingList]
@@ -266,7 +276,8 @@ class ClientSession:
         reply = self._request(
             lambda mid, tid, traced: Get(
                 msg_id=mid, trace_id=tid, sender=self.client_id, traced=traced, list_id=list_id
-            )
+            ),
+            about=list_id,
         )
         if not isinstance(reply, ListReply):
             raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
@@ -433,29 +444,37 @@ class ClientSession:
 
     def _put_once(self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool) -> Saved:
         reply = self._request(
-            lambda mid, tid, traced: Put(
-                msg_id=mid,
-                trace_id=tid,
-                sender=self.client_id,
-                traced=traced,
-                list_id=list_id,
-                state=blob,
-            ),
+            self._put_builder(list_id, blob),
             attempts=attempts,
             retry_unconnected=retry_unconnected,
+            about=list_id,
         )
         if not isinstance(reply, Saved):
             raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
         return reply
+
+    def _put_builder(self, list_id: str, blob: bytes) -> Callable[[str, str, bool], Message]:
+        return lambda mid, tid, traced: Put(
+            msg_id=mid,
+            trace_id=tid,
+            sender=self.client_id,
+            traced=traced,
+            list_id=list_id,
+            state=blob,
+        )
 
     def _request(
         self,
         build: Callable[[str, str, bool], Message],
         attempts: int | None = None,
         retry_unconnected: bool = True,
+        about: str | None = None,
     ) -> Message:
         """Send a request and wait for its answer (see :meth:`ClusterLink.request
         <actors.client.link.ClusterLink.request>`), under a new trace id.
+
+        Any answer, even a refusal, starts the background push of the pending
+        edits of other lists than ``about`` (see :mod:`actors.client.catchup`).
 
         Raises:
             ClusterUnreachable: no answer after every attempt.
@@ -466,6 +485,16 @@ class ClientSession:
         trace_id = new_trace_id()
         traced = self.tracer.sample(forced=self.trace)
         self.last_trace_id = trace_id
-        return self._link.request(
-            build, trace_id, traced, attempts or self.attempts, retry_unconnected
-        )
+        try:
+            reply = self._link.request(
+                build, trace_id, traced, attempts or self.attempts, retry_unconnected
+            )
+        except ClusterUnavailable:
+            self._contact(trace_id, about)  # it answered, if only to refuse
+            raise
+        self._contact(trace_id, about)
+        return reply
+
+    def _contact(self, trace_id: str, about: str | None) -> None:
+        """The cluster answered: push the other lists' pending edits in the background."""
+        self.catchup.start(self.store, self._link, self._put_builder, trace_id, skip=about)
