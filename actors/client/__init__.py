@@ -9,7 +9,7 @@ not known (:class:`UnknownList`), or that this client's key may not do that
 (:class:`InviteLink`).
 """
 
-from actors.client.actor import UpdateCallback
+from actors.client.actor import ListChange, UpdateCallback
 from actors.client.invites import InviteLink, parse_invite
 from actors.client.session import (
     ClientSession,
@@ -27,6 +27,7 @@ __all__ = [
     "ClusterUnreachable",
     "Forbidden",
     "InviteLink",
+    "ListChange",
     "UnknownList",
     "UpdateCallback",
     "parse_invite",

@@ -102,7 +102,7 @@ class ClusterLink:
         connect_timeout_s: how long an attempt waits for the connection.
         tracer: traces the requests and their replies.
         subscribe: receive published updates (see :meth:`watch`).
-        on_update: called (in the bridge thread) with each list an update changed.
+        on_update: called (in the bridge thread) with each change an update made here.
         curve: CurveZMQ keys for both sockets (a secured cluster refuses
             plaintext); ``None``: plaintext.
         probe_timeout_s: how long one TCP connect to the proxy may take
@@ -197,6 +197,11 @@ class ClusterLink:
     @property
     def online(self) -> bool:
         return self._actor is not None
+
+    @property
+    def up(self) -> bool:
+        """Whether the proxy is connected now (no waiting)."""
+        return self._link_up.is_set()
 
     def connected(self) -> bool:
         """Whether the proxy is connected, waiting up to ``connect_timeout_s`` for

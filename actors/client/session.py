@@ -84,7 +84,7 @@ class ClientSession:
         endpoints: the proxy's endpoints (``frontend`` and ``publish``), or
             ``None`` to work offline only.
         subscribe: receive published updates of the lists held here.
-        on_update: called (in the bridge thread) with each list an update changed.
+        on_update: called (in the bridge thread) with each change an update made here.
         trace: trace every request of this session (see :mod:`logs.tracing`).
         proxy_key: the proxy's public key (Z85) for a secured cluster: the
             session then speaks CurveZMQ with this client's own key pair
@@ -161,6 +161,15 @@ class ClientSession:
     @property
     def online(self) -> bool:
         return self._link.online
+
+    def connected(self) -> bool:
+        """Whether the proxy is connected now (no waiting; ``False`` when offline)."""
+        return self.online and self._link.up
+
+    def wait_connected(self) -> bool:
+        """Whether the proxy is connected, waiting up to ``connect_timeout_s``
+        (not at all when its port takes no TCP connection)."""
+        return self.online and self._link.connected()
 
     def watch(self, list_ids: list[str]) -> None:
         """Subscribe to published updates of these lists."""
@@ -302,7 +311,7 @@ class ClientSession:
         Raises:
             ClusterUnreachable: no cluster configured or reachable.
         """
-        if not self.online or not self._link.connected():
+        if not self.wait_connected():
             raise ClusterUnreachable("the proxy is not reachable")
         report = SyncReport([], [], [])
         pending_before = {pid for pid, _ in self.store.pending()}

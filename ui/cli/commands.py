@@ -31,10 +31,12 @@ from actors.client import (
     ClusterUnavailable,
     ClusterUnreachable,
     Forbidden,
+    ListChange,
     UnknownList,
 )
 from crdt import ShoppingList, ShoppingListError
 from supervisor.topology import TopologyError
+from ui.changes import describe
 from ui.cli.output import emit, expect, fail, list_arg
 from ui.cli.sharing import SHARING_COMMANDS
 from ui.client import (
@@ -253,23 +255,53 @@ def cmd_delete(session: ClientSession, opts: ClientOptions, args: list[str]) -> 
     return EXIT_OK
 
 
-def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    """Print every update published for the local lists (JSON lines) until interrupted."""
-    session.close()
-    done = threading.Event()
+#: How often ``watch`` looks at its connection, to say when it went or came back.
+_LINK_POLL_S = 0.2
 
-    def show(state: ShoppingList) -> None:
-        print(json.dumps({"update": state.to_json()}), flush=True)
+
+def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
+    """Print what every published update changes in the local lists, in words
+    (JSON lines with ``--json``), and when the cluster goes and comes back,
+    until interrupted."""
+    expect(args, 0, 0, "watch")
+    session.close()
+
+    def show(change: ListChange) -> None:
+        if opts.json:
+            doc = {"update": change.state.to_json(), "writer": change.writer}
+            print(json.dumps({**doc, "changes": describe(change)}), flush=True)
+        else:
+            for line in describe(change):
+                opts.console.print(line, markup=False, highlight=False)
 
     watcher = open_session(opts, subscribe=True, on_update=show)
     try:
-        print(json.dumps({"watching": watcher.store.ids()}), flush=True)
-        done.wait()
+        ids = watcher.store.ids()
+        emit(opts, watcher, {"watching": ids}, f"watching {len(ids)} lists; Ctrl-C stops")
+        _watch_link(watcher, opts)
     except KeyboardInterrupt:
         pass
     finally:
         watcher.close()
     return EXIT_OK
+
+
+def _watch_link(watcher: ClientSession, opts: ClientOptions) -> None:
+    """Say when the connection to the cluster is lost or comes back; runs until interrupted."""
+    where = unreachable_message(watcher)
+    up = watcher.connected() or watcher.wait_connected()
+    if not up:
+        emit(opts, watcher, {"link": "down"}, f"offline: {where}; waiting for it")
+    stop = threading.Event()
+    while not stop.wait(_LINK_POLL_S):
+        now = watcher.connected()
+        if now == up:
+            continue
+        up = now
+        if up:
+            emit(opts, watcher, {"link": "up"}, "connected to the cluster again")
+        else:
+            emit(opts, watcher, {"link": "down"}, f"offline: {where}; waiting for it")
 
 
 def cmd_whoami(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
