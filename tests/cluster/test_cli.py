@@ -1,0 +1,136 @@
+"""The command line and the menu against a real cluster: rename, edits pushed
+on any contact, watch in words, and the menu's sync."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.cluster.test_menu import menu
+from tests.harness import RUN, ClusterHarness, LineReader, wait_until
+
+pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
+
+
+def items(doc: dict[str, object]) -> dict[str, int]:
+    rows = doc["list"]["list"]  # type: ignore[index]
+    return {row["id"]: row["needed"] for row in rows}
+
+
+def test_a_rename_is_seen_by_another_client_after_a_pull(cluster: ClusterHarness) -> None:
+    list_id = cluster.client("alice", "create", "groceries").out["id"]
+    cluster.share("alice", list_id, "bob")
+    assert 0 == cluster.client("bob", "pull", list_id).code
+    renamed = cluster.client("alice", "rename", "groceries", "party")
+    assert 0 == renamed.code, renamed.stderr
+    assert renamed.out["pushed"] is True
+
+    pulled = cluster.client("bob", "pull", "groceries")  # by the name bob holds it under
+    assert 0 == pulled.code, pulled.stderr
+    assert "party" == pulled.out["list"]["name"]
+
+
+def test_pending_edits_of_one_list_go_out_with_a_pull_of_another(cluster: ClusterHarness) -> None:
+    first = cluster.client("alice", "create", "first").out["id"]
+    second = cluster.client("alice", "create", "second").out["id"]
+    cluster.share("alice", first, "bob")
+    cluster.share("alice", second, "bob")
+    assert 0 == cluster.client("bob", "pull", first).code
+    offline = cluster.client("bob", "add", first, "milk", "2", offline=True)
+    assert offline.out["pushed"] is False
+
+    assert 0 == cluster.client("bob", "pull", second).code  # a contact about another list
+
+    assert {"milk": 2} == items(cluster.client("alice", "pull", first).out)
+    pending = [row["pending"] for row in cluster.client("bob", "lists").out["lists"]]
+    assert [False, False] == pending
+
+
+def test_watch_says_in_words_what_another_client_changed(cluster: ClusterHarness) -> None:
+    list_id = cluster.client("alice", "create", "shared").out["id"]
+    cluster.share("alice", list_id, "bob")
+    assert 0 == cluster.client("bob", "pull", list_id).code
+    watcher = subprocess.Popen(
+        [
+            sys.executable,
+            RUN,
+            "client",
+            "--id",
+            "bob",
+            "--topology",
+            str(cluster.topology),
+            "--store",
+            str(cluster.base / "clients" / "bob"),
+            "watch",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=cluster.base,
+    )
+    try:
+        lines = LineReader(watcher)
+        assert "watching 1 lists" in (lines.next_line(30.0) or "")
+        added = 0
+
+        # The watch is sent once connected; an update may race it: add until one lands.
+        def said() -> str | None:
+            nonlocal added
+            assert 0 == cluster.client("alice", "add", list_id, "milk", "2").code
+            added += 2
+            line = lines.next_line(1.0)
+            return line if line and "added" in line else None
+
+        assert "shared: alice added 2 milk" == wait_until(said, 30.0, "an update in words")
+        assert 0 == cluster.client("alice", "acquire", list_id, "milk", str(added)).code
+        line = wait_until(lambda: lines.next_line(1.0), 10.0, "the purchase")
+        while "added" in line:  # a late word of an earlier add
+            line = wait_until(lambda: lines.next_line(1.0), 10.0, "the purchase")
+        assert "shared: milk bought by alice" == line
+    finally:
+        watcher.kill()
+        watcher.wait(10)
+
+
+def test_the_menu_says_how_many_edits_wait_and_syncs_them(cluster: ClusterHarness) -> None:
+    list_id = cluster.client("alice", "create", "picnic").out["id"]
+    cluster.share("alice", list_id, "bob")
+    assert 0 == cluster.client("bob", "pull", list_id).code
+    assert 0 == cluster.client("bob", "add", list_id, "plums", "6", offline=True).code
+    store = ["--store", str(cluster.base / "clients" / "bob")]
+    offline_menu = subprocess.run(
+        [
+            sys.executable,
+            RUN,
+            "client",
+            "--id",
+            "bob",
+            "--proxy",
+            "tcp://127.0.0.1:9",
+            *store,
+            "shell",
+        ],
+        input="14\n0\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cluster.base,
+        check=False,
+    )
+    assert "1 lists have edits waiting" in offline_menu.stdout
+    assert "the cluster is not reachable at tcp://127.0.0.1:9" in offline_menu.stdout
+
+    shown = menu(cluster, "bob", ["14"])
+
+    assert "1 lists have edits waiting" in shown
+    assert "sent 1, got 1, failed 0" in shown
+    assert {"plums": 6} == items(cluster.client("alice", "pull", list_id).out)
+
+
+def test_the_menu_renames_a_list_by_its_name(cluster: ClusterHarness) -> None:
+    list_id = cluster.client("alice", "create", "picnic").out["id"]
+    shown = menu(cluster, "alice", ["13", "picnic", "outing"])
+    assert "renamed to 'outing'" in shown
+    assert "SAVED by the cluster" in shown
+    assert "outing" == cluster.client("alice", "show", list_id).out["name"]
