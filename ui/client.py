@@ -163,10 +163,12 @@ def resolve_list(session: ClientSession, ref: str, *, pulling: bool = False) -> 
     if pulling:
         raise UnknownList(
             ref,
-            f"{ref!r} names no list held here; a list from the cluster needs its full id "
-            "(36 characters) or an invite link (`join LINK`)",
+            f"unknown list {ref!r}: a list not held here needs its full id (36 characters) "
+            "or an invite link (`join LINK`)",
         )
-    raise UnknownList(ref, f"{ref!r} names no list held here (`lists` shows them)")
+    raise UnknownList(
+        ref, f"unknown list {ref!r}: no list held here has that id, id prefix or name (see `lists`)"
+    )
 
 
 def unknown_message(exc: UnknownList) -> str:

@@ -106,7 +106,9 @@ class ClusterLink:
         curve: CurveZMQ keys for both sockets (a secured cluster refuses
             plaintext); ``None``: plaintext.
         probe_timeout_s: how long one TCP connect to the proxy may take
-            before the proxy counts as unreachable (see :func:`tcp_reachable`):
+            before the proxy counts as unreachable (see :func:`tcp_reachable`;
+            default ``connect_timeout_s``, so that a slow link is not taken
+            for none; a refused port or an unreachable network fails at once):
             a link that does not subscribe then never opens (its session is
             offline at once), and a request while the link is down fails at
             once instead of after every attempt's ``connect_timeout_s``.
@@ -124,10 +126,10 @@ class ClusterLink:
         subscribe: bool,
         on_update: UpdateCallback | None,
         curve: CurveClient | None = None,
-        probe_timeout_s: float = 0.25,
+        probe_timeout_s: float | None = None,
     ) -> None:
         self.client_id = client_id
-        self.probe_timeout_s = probe_timeout_s
+        self.probe_timeout_s = connect_timeout_s if probe_timeout_s is None else probe_timeout_s
         self.curve = curve
         self.store_dir = store_dir
         self.endpoints = endpoints

@@ -122,6 +122,8 @@ class ClientSession:
         self.store = ClientStore(store_dir, client_id)
         #: pending edits pushed in the background of a command that reached the cluster
         self.catchup = Catchup()
+        #: set while the session pushes every list itself (flush of all, sync)
+        self._catchup_off = False
         curve = None
         if proxy_key is not None:
             curve = CurveClient(CurveKeys(*self.store.curve_keys()), proxy_key, keyed=True)
@@ -238,6 +240,15 @@ class ClientSession:
         """
         if not self.online:
             return False
+        # Flushing every list: no background round besides (see _contact).
+        before = self._catchup_off
+        self._catchup_off = before or list_id is None
+        try:
+            return self._flush(list_id)
+        finally:
+            self._catchup_off = before
+
+    def _flush(self, list_id: str | None) -> bool:
         ok = True
         for pending_id, delta in self.store.pending():
             if list_id is not None and pending_id != list_id:
@@ -313,6 +324,13 @@ class ClientSession:
         """
         if not self.wait_connected():
             raise ClusterUnreachable("the proxy is not reachable")
+        self._catchup_off = True
+        try:
+            return self._sync()
+        finally:
+            self._catchup_off = False
+
+    def _sync(self) -> SyncReport:
         report = SyncReport([], [], [])
         pending_before = {pid for pid, _ in self.store.pending()}
         self.flush()
@@ -506,4 +524,6 @@ class ClientSession:
 
     def _contact(self, trace_id: str, about: str | None) -> None:
         """The cluster answered: push the other lists' pending edits in the background."""
+        if self._catchup_off:
+            return
         self.catchup.start(self.store, self._link, self._put_builder, trace_id, skip=about)

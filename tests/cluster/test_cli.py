@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
+from tests.chaos.netns import free_port_range
+from tests.cluster.conftest import FIVE
 from tests.cluster.test_menu import menu
 from tests.harness import RUN, ClusterHarness, LineReader, wait_until
 
@@ -48,27 +51,32 @@ def test_pending_edits_of_one_list_go_out_with_a_pull_of_another(cluster: Cluste
     assert [False, False] == pending
 
 
-def test_watch_says_in_words_what_another_client_changed(cluster: ClusterHarness) -> None:
-    list_id = cluster.client("alice", "create", "shared").out["id"]
-    cluster.share("alice", list_id, "bob")
-    assert 0 == cluster.client("bob", "pull", list_id).code
-    watcher = subprocess.Popen(
+def watch(cluster: ClusterHarness, client_id: str) -> subprocess.Popen[bytes]:
+    """``run.py client --id ID watch`` (in words) as its own process."""
+    return subprocess.Popen(
         [
             sys.executable,
             RUN,
             "client",
             "--id",
-            "bob",
+            client_id,
             "--topology",
             str(cluster.topology),
             "--store",
-            str(cluster.base / "clients" / "bob"),
+            str(cluster.base / "clients" / client_id),
             "watch",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         cwd=cluster.base,
     )
+
+
+def test_watch_says_in_words_what_another_client_changed(cluster: ClusterHarness) -> None:
+    list_id = cluster.client("alice", "create", "shared").out["id"]
+    cluster.share("alice", list_id, "bob")
+    assert 0 == cluster.client("bob", "pull", list_id).code
+    watcher = watch(cluster, "bob")
     try:
         lines = LineReader(watcher)
         assert "watching 1 lists" in (lines.next_line(30.0) or "")
@@ -91,6 +99,29 @@ def test_watch_says_in_words_what_another_client_changed(cluster: ClusterHarness
     finally:
         watcher.kill()
         watcher.wait(10)
+
+
+def test_watch_says_when_the_cluster_goes_and_comes_back(tmp_path: Path) -> None:
+    harness = ClusterHarness(tmp_path, FIVE, base_port=free_port_range())
+    try:
+        harness.start()
+        list_id = harness.client("alice", "create", "shared").out["id"]
+        harness.share("alice", list_id, "bob")
+        assert 0 == harness.client("bob", "pull", list_id).code
+        watcher = watch(harness, "bob")
+        try:
+            lines = LineReader(watcher)
+            assert "watching 1 lists" in (lines.next_line(30.0) or "")
+            harness.stop()
+            assert "offline: the cluster is not reachable at" in (lines.next_line(30.0) or "")
+            harness.start()
+            assert "connected to the cluster again" == lines.next_line(30.0)
+        finally:
+            watcher.kill()
+            watcher.wait(10)
+        harness.stop()
+    finally:
+        harness.kill_everything()
 
 
 def test_the_menu_says_how_many_edits_wait_and_syncs_them(cluster: ClusterHarness) -> None:
