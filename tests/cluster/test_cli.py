@@ -165,3 +165,51 @@ def test_the_menu_renames_a_list_by_its_name(cluster: ClusterHarness) -> None:
     assert "renamed to 'outing'" in shown
     assert "SAVED by the cluster" in shown
     assert "outing" == cluster.client("alice", "show", list_id).out["name"]
+
+
+def test_an_update_in_the_menu_is_printed_on_its_own_lines_and_the_prompt_again(
+    cluster: ClusterHarness,
+) -> None:
+    list_id = cluster.client("alice", "create", "shared").out["id"]
+    cluster.share("alice", list_id, "bob")
+    assert 0 == cluster.client("bob", "pull", list_id).code
+    shell = subprocess.Popen(
+        [
+            sys.executable,
+            RUN,
+            "client",
+            "--id",
+            "bob",
+            "--topology",
+            str(cluster.topology),
+            "--store",
+            str(cluster.base / "clients" / "bob"),
+            "shell",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=cluster.base,
+    )
+    try:
+        lines = LineReader(shell)
+
+        def said() -> str | None:
+            assert 0 == cluster.client("alice", "add", list_id, "milk", "2").code
+            line = lines.next_line(1.0)
+            while line is not None and "alice added" not in line:
+                line = lines.next_line(1.0)
+            return line
+
+        assert "update shared: alice added 2 milk" == wait_until(said, 30.0, "an update")
+        assert shell.stdin is not None
+        shell.stdin.write(b"0\n")
+        shell.stdin.close()
+        assert 0 == shell.wait(30)
+        assert shell.stdout is not None
+        rest = (lines.buf + (shell.stdout.read() or b"")).decode()
+        assert rest.startswith("choice> "), rest
+    finally:
+        if shell.poll() is None:
+            shell.kill()
+        shell.wait(10)
