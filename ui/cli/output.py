@@ -42,4 +42,5 @@ def list_arg(session: ClientSession, args: list[str], index: int = 0) -> str:
 def expect(args: list[str], low: int, high: int, usage: str) -> None:
     """Between ``low`` and ``high`` arguments, or a usage error."""
     if not low <= len(args) <= high:
-        raise ValueError(f"usage: {usage}")
+        got = ", ".join(repr(a) for a in args) if args else "none"
+        raise ValueError(f"usage: {usage} (arguments given: {got})")
