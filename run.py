@@ -113,7 +113,39 @@ def _client_options(args: argparse.Namespace) -> ClientOptions:
     )
 
 
+def _client_id(text: str) -> str:
+    """``--id``: a plain name, refused (exit 2) before anything touches the disk."""
+    from ui.contract import CLIENT_ID  # noqa: PLC0415
+
+    if CLIENT_ID.fullmatch(text) is None:
+        raise argparse.ArgumentTypeError(
+            "expected a plain name of at most 64 letters, digits, '-', '_' or '.' "
+            f"(not first), got {text!r}"
+        )
+    return text
+
+
+def _client_usage(args: argparse.Namespace) -> int | None:
+    """No command, or a command's own ``--help``: answered without the client.
+
+    No command is a usage error (exit 2, the commands listed on stderr): a
+    script that forgot its command must not pass for one that succeeded.
+    """
+    from ui.contract import EXIT_OK, EXIT_USAGE, command_help, commands_overview  # noqa: PLC0415
+
+    if args.command is None:
+        print(f"error: a command is needed\n\n{commands_overview()}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.args[:1] in (["-h"], ["--help"]):
+        print(command_help(args.command))
+        return EXIT_OK
+    return None
+
+
 def cmd_client(args: argparse.Namespace) -> int:
+    answered = _client_usage(args)
+    if answered is not None:
+        return answered
     with _one_shot_imports():
         from supervisor.topology import TopologyError  # noqa: PLC0415
         from ui.cli import EXIT_USAGE, run_client  # noqa: PLC0415
@@ -250,8 +282,8 @@ def cmd_default(_args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    # The names only: parsing (and --help, and a usage error) needs no client.
-    from ui.contract import COMMANDS  # noqa: PLC0415
+    # Plain data only: parsing (and --help, and a usage error) needs no client.
+    from ui.contract import COMMANDS, commands_overview  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(
         prog="run.py", description="shoplist: local-first shopping lists on a replicated cluster"
@@ -263,17 +295,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="start only the processes placed on this host")
     p.set_defaults(func=cmd_cluster)
 
-    p = sub.add_parser("client", help="one client command")
-    p.add_argument("--id", required=True, help="client id; names its local store")
+    p = sub.add_parser(
+        "client",
+        help="one client command",
+        description="One client command on the lists held here, synced with the cluster.",
+        epilog=commands_overview(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--id",
+        required=True,
+        type=_client_id,
+        help="client id, a plain name (letters, digits, - _ .); names its local store",
+    )
     where = p.add_mutually_exclusive_group()
     where.add_argument("--topology", help=f"topology file (default {DEFAULT_TOPOLOGY.name})")
     where.add_argument("--proxy", help="the proxy's frontend endpoint, e.g. tcp://host:5550")
     p.add_argument("--store", help="local store folder (default var/clients/ID)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--trace", action="store_true", help="trace this command's requests")
-    p.add_argument("command", choices=COMMANDS)
+    p.add_argument("command", nargs="?", choices=COMMANDS, metavar="COMMAND", help="see below")
     # The rest is the command's own (its options too: share LIST --with KEY).
-    p.add_argument("args", nargs=argparse.REMAINDER)
+    p.add_argument("args", nargs=argparse.REMAINDER, help="the command's own arguments")
     p.set_defaults(func=cmd_client)
 
     p = sub.add_parser("status", help="ring members, joiners and probe results")

@@ -69,17 +69,23 @@ def wait_until(
 
 
 def topology_toml(
-    base: Path, servers: list[str], *, proxy_hosts: Mapping[str, str] | None = None, **cluster: Any
+    base: Path,
+    servers: list[str],
+    *,
+    proxy_hosts: Mapping[str, str] | None = None,
+    base_port: int = 0,
+    **cluster: Any,
 ) -> str:
     """A topology of ``servers`` on loopback with ``cluster`` settings;
-    ``proxy_hosts`` gives a server the address it dials the proxy at."""
+    ``proxy_hosts`` gives a server the address it dials the proxy at;
+    ``base_port`` fixes the proxy's ports (0: ephemeral)."""
     settings = {"name": "test", "data_dir": str(base / "data"), "log_dir": str(base / "log")}
     settings.update(FAST)
     settings.update(cluster)
     lines = ["[cluster]"]
     for key, value in settings.items():
         lines.append(f"{key} = {json.dumps(value)}")
-    lines += ["", "[proxy]", 'host = "127.0.0.1"', "base_port = 0", ""]
+    lines += ["", "[proxy]", 'host = "127.0.0.1"', f"base_port = {base_port}", ""]
     for server in servers:
         lines += ["[[servers]]", f'id = "{server}"', 'host = "127.0.0.1"']
         if proxy_hosts and server in proxy_hosts:
@@ -104,6 +110,8 @@ class ClusterHarness:
     proc: subprocess.Popen[bytes] | None = None
     #: server id -> the address it dials the proxy at (see ``ServerConfig.proxy_host``)
     proxy_hosts: dict[str, str] = field(default_factory=dict)
+    #: the proxy's first port, fixed across restarts (0: ephemeral ports)
+    base_port: int = 0
     _curve: CurveClient | None = field(default=None, repr=False)
     _curve_loaded: bool = field(default=False, repr=False)
 
@@ -124,7 +132,13 @@ class ClusterHarness:
     def start(self, wait_ring: bool = True) -> ClusterHarness:
         self.base.mkdir(parents=True, exist_ok=True)
         self.topology.write_text(
-            topology_toml(self.base, self.servers, proxy_hosts=self.proxy_hosts, **self.settings)
+            topology_toml(
+                self.base,
+                self.servers,
+                proxy_hosts=self.proxy_hosts,
+                base_port=self.base_port,
+                **self.settings,
+            )
         )
         out = (self.base / "cluster.out").open("ab")
         self.proc = subprocess.Popen(

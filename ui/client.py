@@ -18,15 +18,26 @@ from rich.table import Table
 import logs
 from actors.client import (
     ClientSession,
+    UnknownList,
     UpdateCallback,
 )
 from crdt import ShoppingList
 from logs import Tracer
+from protocol.limits import MAX_QUANTITY
 from supervisor.endpoints import resolve_endpoints
 from supervisor.keys import KeysMissing, load_public, proxy_name
 from supervisor.topology import Topology, TopologyError
+from ui.contract import unreachable
 
-__all__ = ["ClientOptions", "open_session", "render_list"]
+__all__ = [
+    "ClientOptions",
+    "open_session",
+    "parse_quantity",
+    "render_list",
+    "resolve_list",
+    "unknown_message",
+    "unreachable_message",
+]
 
 
 @dataclass(frozen=True)
@@ -119,3 +130,55 @@ def render_list(state: ShoppingList) -> Table:
             "[green]done[/green]" if row["acquired"] else "",
         )
     return table
+
+
+def parse_quantity(text: str) -> int:
+    """A quantity typed by a person.
+
+    Raises:
+        ValueError: the one message for every bad quantity (not a whole
+            number, below 1 or above the limit), wherever it was typed.
+    """
+    value = text.strip()
+    if not value.isdigit() or not 1 <= int(value) <= MAX_QUANTITY:
+        raise ValueError(f"a quantity is a whole number from 1 to {MAX_QUANTITY}, got {text!r}")
+    return int(value)
+
+
+def resolve_list(session: ClientSession, ref: str, *, pulling: bool = False) -> str:
+    """The id of the list ``ref`` names: a full id, a unique prefix of the id
+    of a list held here, or the name of one when no other list here has it.
+
+    Raises:
+        ValueError: several lists here match (the message names each, id and name).
+        UnknownList: none does; with ``pulling``, the message says that a list
+            not held here needs its full id or an invite link.
+    """
+    found = session.store.matches(ref)
+    if len(found) == 1:
+        return found[0][0]
+    if found:
+        named = "; ".join(f"{list_id} {name!r}" for list_id, name in found)
+        raise ValueError(f"{ref!r} names {len(found)} lists here: {named}; give more of the id")
+    if pulling:
+        raise UnknownList(
+            ref,
+            f"unknown list {ref!r}: a list not held here needs its full id (36 characters) "
+            "or an invite link (`join LINK`)",
+        )
+    raise UnknownList(
+        ref, f"unknown list {ref!r}: no list held here has that id, id prefix or name (see `lists`)"
+    )
+
+
+def unknown_message(exc: UnknownList) -> str:
+    """What to say of an unknown list: the resolver's sentence, or the list's id."""
+    if len(exc.args) > 1:
+        return str(exc.args[1])
+    return f"unknown list {exc.args[0] if exc.args else ''}"
+
+
+def unreachable_message(session: ClientSession) -> str:
+    """The one message for a cluster this session could not reach."""
+    endpoints = session.endpoints
+    return unreachable(endpoints["frontend"] if endpoints else None)

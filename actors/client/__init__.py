@@ -10,7 +10,7 @@ not known (:class:`UnknownList`), or that this client's key may not do that
 (:class:`InviteLink`).
 """
 
-from actors.client.actor import UpdateCallback
+from actors.client.actor import ListChange, UpdateCallback
 from actors.client.invites import InviteLink, parse_invite
 from actors.client.session import (
     ClientSession,
@@ -29,6 +29,7 @@ __all__ = [
     "ClusterUnreachable",
     "Forbidden",
     "InviteLink",
+    "ListChange",
     "ListDeleted",
     "UnknownList",
     "UpdateCallback",

@@ -24,7 +24,15 @@ from crdt import ShoppingList
 from protocol import ErrorReply, Message, ProtocolError, Update, Watch, Watching
 from protocol.sharing import MAX_WATCHED, WATCH_LAPSE_S
 
-__all__ = ["ClientActor", "Forget", "NotSent", "Request", "Subscribe", "UpdateCallback"]
+__all__ = [
+    "ClientActor",
+    "Forget",
+    "ListChange",
+    "NotSent",
+    "Request",
+    "Subscribe",
+    "UpdateCallback",
+]
 
 log = logs.get_logger("client")
 
@@ -59,9 +67,23 @@ class Subscribe:
     list_ids: tuple[str, ...]
 
 
-#: Called in the client's bridge thread (which hosts its actor) with each list
-#: changed by a published update.
-UpdateCallback = Callable[[ShoppingList], None]
+@dataclass(frozen=True, slots=True)
+class ListChange:
+    """A list that a published update changed here.
+
+    ``before`` is the local copy before the update was merged in, ``state``
+    after; ``writer`` is the client id the write's sender gave itself (relayed
+    by the proxy: a name to show, not an identity; its key is).
+    """
+
+    before: ShoppingList
+    state: ShoppingList
+    writer: str
+
+
+#: Called in the client's bridge thread (which hosts its actor) with each
+#: change a published update made to a list held here.
+UpdateCallback = Callable[[ListChange], None]
 
 
 class ClientActor(BridgedActor):
@@ -167,8 +189,9 @@ class ClientActor(BridgedActor):
         if self.store is None:
             self.store = ClientStore(self.store_dir, self.node_id)
         # Only lists we hold: a subscription can outlive a local delete.
-        if self.store.load(msg.list_id) is None:
+        before = self.store.load(msg.list_id)
+        if before is None:
             return
         merged, changed = self.store.merge_remote(state)
         if changed and self.on_update is not None:
-            self.on_update(merged)
+            self.on_update(ListChange(before, merged, msg.sender))

@@ -2,10 +2,13 @@
 
 :class:`ClusterLink` opens and closes the session's connection to the
 proxy: a bridge, which owns the sockets and hosts a :class:`ClientActor`.
-Its methods run on the session's thread, which never touches a socket: it
-``tell``-s the actor and waits for the reply on a future (it is the user's
+Its methods run on the session's thread, which never touches a ZMQ socket:
+it ``tell``-s the actor and waits for the reply on a future (it is the user's
 thread, not a request path inside the cluster); the actor only ``tell``-s
-and never blocks.
+and never blocks. The one socket of the session's thread is a plain TCP
+connect to the proxy's port with a short time-out (:func:`tcp_reachable`),
+which tells an unreachable proxy apart in milliseconds instead of a whole
+``connect_timeout_s`` of waiting for the handshake.
 
 :meth:`ClusterLink.request` is retried by tenacity: each attempt first
 waits for the connection (``connect_timeout_s``) and then for the reply
@@ -17,6 +20,7 @@ fails with says why (:class:`ClusterUnreachable`,
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -39,6 +43,7 @@ __all__ = [
     "Forbidden",
     "ListDeleted",
     "Refused",
+    "tcp_reachable",
 ]
 
 log = logs.get_logger("client")
@@ -79,6 +84,22 @@ class _AttemptFailed(Exception):
     pass
 
 
+def tcp_reachable(endpoint: str, timeout_s: float) -> bool:
+    """Whether one TCP connection to ``endpoint`` (``tcp://host:port``) opens
+    within ``timeout_s``: a refused port or an unreachable host answers at once
+    or within the time-out, where waiting for the ZMQ handshake takes the whole
+    ``connect_timeout_s``. A malformed endpoint counts as reachable (ZMQ decides).
+    """
+    host, sep, port = endpoint.removeprefix("tcp://").rpartition(":")
+    if not sep or not port.isdigit():
+        return True
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            return True
+    except OSError:
+        return False
+
+
 class ClusterLink:
     """A session's connection to the proxy; see the module docstring.
 
@@ -91,9 +112,16 @@ class ClusterLink:
         connect_timeout_s: how long an attempt waits for the connection.
         tracer: traces the requests and their replies.
         subscribe: receive published updates (see :meth:`watch`).
-        on_update: called (in the bridge thread) with each list an update changed.
+        on_update: called (in the bridge thread) with each change an update made here.
         curve: CurveZMQ keys for both sockets (a secured cluster refuses
             plaintext); ``None``: plaintext.
+        probe_timeout_s: how long one TCP connect to the proxy may take
+            before the proxy counts as unreachable (see :func:`tcp_reachable`;
+            default ``connect_timeout_s``, so that a slow link is not taken
+            for none; a refused port or an unreachable network fails at once):
+            a link that does not subscribe then never opens (its session is
+            offline at once), and a request while the link is down fails at
+            once instead of after every attempt's ``connect_timeout_s``.
     """
 
     def __init__(
@@ -108,8 +136,10 @@ class ClusterLink:
         subscribe: bool,
         on_update: UpdateCallback | None,
         curve: CurveClient | None = None,
+        probe_timeout_s: float | None = None,
     ) -> None:
         self.client_id = client_id
+        self.probe_timeout_s = connect_timeout_s if probe_timeout_s is None else probe_timeout_s
         self.curve = curve
         self.store_dir = store_dir
         self.endpoints = endpoints
@@ -125,8 +155,12 @@ class ClusterLink:
         self._actor: pykka.ActorRef[Any] | None = None
 
     def open(self) -> bool:
-        """Connect; ``False`` (and nothing done) when offline by configuration, or already open."""
+        """Connect; ``False`` (and nothing done) when offline by configuration,
+        already open, or (without ``subscribe``) when the proxy's port does not
+        take a TCP connection: a one-shot command then works offline at once."""
         if self.endpoints is None or self._actor is not None:
+            return False
+        if not self.subscribe and not self._proxy_answers():
             return False
         self._zmq = zmq.Context()
         specs = [
@@ -176,14 +210,63 @@ class ClusterLink:
     def online(self) -> bool:
         return self._actor is not None
 
+    @property
+    def up(self) -> bool:
+        """Whether the proxy is connected now (no waiting)."""
+        return self._link_up.is_set()
+
     def connected(self) -> bool:
-        """Whether the proxy is connected, waiting up to ``connect_timeout_s`` for it."""
-        return self._link_up.wait(self.connect_timeout_s)
+        """Whether the proxy is connected, waiting up to ``connect_timeout_s`` for
+        it (not at all when its port takes no TCP connection)."""
+        if self._link_up.is_set():
+            return True
+        return self._proxy_answers() and self._link_up.wait(self.connect_timeout_s)
+
+    def _proxy_answers(self) -> bool:
+        """One short TCP connect to the proxy's frontend (see :func:`tcp_reachable`)."""
+        if self.endpoints is None:
+            return False
+        return tcp_reachable(self.endpoints["frontend"], self.probe_timeout_s)
 
     def watch(self, list_ids: list[str]) -> None:
         """Subscribe to published updates of these lists."""
         if self._actor is not None and self.subscribe and list_ids:
             self._actor.tell(Subscribe(tuple(list_ids)))
+
+    def send(
+        self, build: Callable[[str, str, bool], Message], trace_id: str, traced: bool
+    ) -> tuple[str, pykka.Future[Message]] | None:
+        """Send one request without waiting (its id and the future of its reply),
+        or ``None`` when the proxy is not connected now. Not retried; the caller
+        collects the reply later, or :meth:`forget`-s it."""
+        actor = self._actor
+        if actor is None or not self._link_up.is_set():
+            return None
+        msg = build(self._ids(), trace_id, traced)
+        self.tracer.hop(log, "client.request", msg, type=type(msg).__name__)
+        future: pykka.Future[Message] = pykka.ThreadingFuture()
+        actor.tell(Request(msg, future))
+        return msg.msg_id, future
+
+    def forget(self, msg_id: str) -> None:
+        """Stop waiting for the reply to ``msg_id`` (sent by :meth:`send`)."""
+        if self._actor is not None:
+            self._actor.tell(Forget(msg_id))
+
+    def _wait_link(self, retry_unconnected: bool) -> None:
+        """Wait for the connection to the proxy, as :meth:`request` explains.
+
+        Raises:
+            ClusterUnreachable: the proxy's port takes no TCP connection, or
+                (without ``retry_unconnected``) no connection in time.
+            _AttemptFailed: no connection in time; the attempt may be retried.
+        """
+        if not self._link_up.is_set() and not self._proxy_answers():
+            raise ClusterUnreachable("the proxy's port takes no connection")
+        if not self._link_up.wait(self.connect_timeout_s):
+            if not retry_unconnected:
+                raise ClusterUnreachable("not connected to the proxy")
+            raise _AttemptFailed("not connected to the proxy")
 
     def request(
         self,
@@ -197,7 +280,8 @@ class ClusterLink:
 
         ``build`` makes each attempt's message from its id, ``trace_id`` and
         ``traced``. With ``retry_unconnected`` false, an attempt that finds
-        no connection to the proxy (after ``connect_timeout_s``) is the last.
+        no connection to the proxy (after ``connect_timeout_s``) is the last;
+        a proxy whose port takes no TCP connection ends the request at once.
 
         Raises:
             ClusterUnreachable: no answer after every attempt.
@@ -218,10 +302,7 @@ class ClusterLink:
         try:
             for attempt in retrying:
                 with attempt:
-                    if not self._link_up.wait(self.connect_timeout_s):
-                        if not retry_unconnected:
-                            raise ClusterUnreachable("not connected to the proxy")
-                        raise _AttemptFailed("not connected to the proxy")
+                    self._wait_link(retry_unconnected)
                     msg = build(self._ids(), trace_id, traced)
                     self.tracer.hop(log, "client.request", msg, type=type(msg).__name__)
                     future: pykka.Future[Message] = pykka.ThreadingFuture()

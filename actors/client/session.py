@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from actors.client.actor import UpdateCallback
+from actors.client.catchup import Catchup
 from actors.client.invites import InviteLink, new_invite, parse_invite
 from actors.client.link import (
     ClusterLink,
@@ -93,7 +94,7 @@ class ClientSession:
         endpoints: the proxy's endpoints (``frontend`` and ``publish``), or
             ``None`` to work offline only.
         subscribe: receive published updates of the lists held here.
-        on_update: called (in the bridge thread) with each list an update changed.
+        on_update: called (in the bridge thread) with each change an update made here.
         trace: trace every request of this session (see :mod:`logs.tracing`).
         proxy_key: the proxy's public key (Z85) for a secured cluster: the
             session then speaks CurveZMQ with this client's own key pair
@@ -131,6 +132,10 @@ class ClientSession:
         #: lists the cluster said their owner deleted; their local copies are gone
         self.deleted: set[str] = set()
         self.store = ClientStore(store_dir, client_id)
+        #: pending edits pushed in the background of a command that reached the cluster
+        self.catchup = Catchup()
+        #: set while the session pushes every list itself (flush of all, sync)
+        self._catchup_off = False
         curve = None
         if proxy_key is not None:
             curve = CurveClient(CurveKeys(*self.store.curve_keys()), proxy_key, keyed=True)
@@ -161,12 +166,24 @@ class ClientSession:
             self.watch(self.store.ids())
 
     def close(self) -> None:
+        """Collect the background pushes (see :mod:`actors.client.catchup`), then disconnect."""
+        if self.online:
+            self.catchup.collect(self.store, self._link, wait=True)
         self._link.close()
         self.store.close()
 
     @property
     def online(self) -> bool:
         return self._link.online
+
+    def connected(self) -> bool:
+        """Whether the proxy is connected now (no waiting; ``False`` when offline)."""
+        return self.online and self._link.up
+
+    def wait_connected(self) -> bool:
+        """Whether the proxy is connected, waiting up to ``connect_timeout_s``
+        (not at all when its port takes no TCP connection)."""
+        return self.online and self._link.connected()
 
     def watch(self, list_ids: list[str]) -> None:
         """Subscribe to published updates of these lists."""
@@ -200,6 +217,10 @@ class ClientSession:
 
     def acquire(self, list_id: str, item: str, quantity: int = 1) -> tuple[ShoppingList, bool]:
         return self._edit(list_id, lambda s: s.acquire(item, quantity))
+
+    def rename(self, list_id: str, name: str) -> tuple[ShoppingList, bool]:
+        """Give the list a new name (saved and pushed as any edit)."""
+        return self._edit(list_id, lambda s: s.rename(name))
 
     def _edit(
         self, list_id: str, op: Callable[[ShoppingList], ShoppingList]
@@ -235,6 +256,15 @@ class ClientSession:
         """
         if not self.online:
             return False
+        # Flushing every list: no background round besides (see _contact).
+        before = self._catchup_off
+        self._catchup_off = before or list_id is None
+        try:
+            return self._flush(list_id)
+        finally:
+            self._catchup_off = before
+
+    def _flush(self, list_id: str | None) -> bool:
         ok = True
         for pending_id, delta in self.store.pending():
             if list_id is not None and pending_id != list_id:
@@ -282,7 +312,8 @@ class ClientSession:
         reply = self._request(
             lambda mid, tid, traced: Get(
                 msg_id=mid, trace_id=tid, sender=self.client_id, traced=traced, list_id=list_id
-            )
+            ),
+            about=list_id,
         )
         if not isinstance(reply, ListReply):
             raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
@@ -307,8 +338,15 @@ class ClientSession:
         Raises:
             ClusterUnreachable: no cluster configured or reachable.
         """
-        if not self.online or not self._link.connected():
+        if not self.wait_connected():
             raise ClusterUnreachable("the proxy is not reachable")
+        self._catchup_off = True
+        try:
+            return self._sync()
+        finally:
+            self._catchup_off = False
+
+    def _sync(self) -> SyncReport:
         report = SyncReport([], [], [])
         pending_before = {pid for pid, _ in self.store.pending()}
         self.flush()
@@ -468,29 +506,37 @@ class ClientSession:
 
     def _put_once(self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool) -> Saved:
         reply = self._request(
-            lambda mid, tid, traced: Put(
-                msg_id=mid,
-                trace_id=tid,
-                sender=self.client_id,
-                traced=traced,
-                list_id=list_id,
-                state=blob,
-            ),
+            self._put_builder(list_id, blob),
             attempts=attempts,
             retry_unconnected=retry_unconnected,
+            about=list_id,
         )
         if not isinstance(reply, Saved):
             raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
         return reply
+
+    def _put_builder(self, list_id: str, blob: bytes) -> Callable[[str, str, bool], Message]:
+        return lambda mid, tid, traced: Put(
+            msg_id=mid,
+            trace_id=tid,
+            sender=self.client_id,
+            traced=traced,
+            list_id=list_id,
+            state=blob,
+        )
 
     def _request(
         self,
         build: Callable[[str, str, bool], Message],
         attempts: int | None = None,
         retry_unconnected: bool = True,
+        about: str | None = None,
     ) -> Message:
         """Send a request and wait for its answer (see :meth:`ClusterLink.request
         <actors.client.link.ClusterLink.request>`), under a new trace id.
+
+        Any answer, even a refusal, starts the background push of the pending
+        edits of other lists than ``about`` (see :mod:`actors.client.catchup`).
 
         Raises:
             ClusterUnreachable: no answer after every attempt.
@@ -503,11 +549,23 @@ class ClientSession:
         traced = self.tracer.sample(forced=self.trace)
         self.last_trace_id = trace_id
         try:
-            return self._link.request(
+            reply = self._link.request(
                 build, trace_id, traced, attempts or self.attempts, retry_unconnected
             )
         except ListDeleted as exc:
             if exc.list_id:
                 self.store.delete(exc.list_id)
                 self.deleted.add(exc.list_id)
+            self._contact(trace_id, about)  # it answered, if only to refuse
             raise
+        except ClusterUnavailable:
+            self._contact(trace_id, about)  # it answered, if only to refuse
+            raise
+        self._contact(trace_id, about)
+        return reply
+
+    def _contact(self, trace_id: str, about: str | None) -> None:
+        """The cluster answered: push the other lists' pending edits in the background."""
+        if self._catchup_off:
+            return
+        self.catchup.start(self.store, self._link, self._put_builder, trace_id, skip=about)

@@ -26,6 +26,7 @@ processes of the same client.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import sqlite3
 import string
@@ -40,6 +41,7 @@ from zmq.utils import z85
 import logs
 from actors.kernel import check_read_only, is_corrupt, set_aside
 from crdt import ShoppingList, key_tag, replica_id_for, writer_of
+from protocol.types import UUID4_PATTERN
 
 __all__ = ["ClientStore"]
 
@@ -57,6 +59,8 @@ CREATE TABLE IF NOT EXISTS pending (
 ) WITHOUT ROWID;
 """
 
+
+_UUID4: Final = re.compile(UUID4_PATTERN)
 
 #: The characters of a device name, and how many a store draws.
 _DEVICE_ALPHABET: Final = string.digits + string.ascii_lowercase
@@ -152,12 +156,26 @@ class ClientStore:
         return [r[0] for r in self._db.execute("SELECT list_id FROM lists ORDER BY list_id")]
 
     def resolve(self, ref: str) -> str | None:
-        """A list id from a full id or a unique prefix of a local list's id."""
-        ref = ref.strip().lower()
-        if len(ref) == 36:
-            return ref
-        matches = [i for i in self.ids() if i.startswith(ref)] if len(ref) >= 4 else []
-        return matches[0] if len(matches) == 1 else None
+        """The list ``ref`` names (see :meth:`matches`) if exactly one matches, else ``None``."""
+        found = self.matches(ref)
+        return found[0][0] if len(found) == 1 else None
+
+    def matches(self, ref: str) -> list[tuple[str, str]]:
+        """The lists (id, name) that ``ref`` may name, sorted by id: a full id
+        (held here or not), or the lists held here whose id starts with ``ref``
+        (4 characters or more) or whose name is ``ref`` (case and surrounding
+        spaces aside)."""
+        ref = ref.strip()
+        key = ref.lower()
+        if _UUID4.match(key):
+            state = self.load(key)
+            return [(key, state.name if state is not None else "")]
+        folded = ref.casefold()
+        return [
+            (s.list_id, s.name)
+            for s in self.all()
+            if (len(key) >= 4 and s.list_id.startswith(key)) or s.name.strip().casefold() == folded
+        ]
 
     def pending(self) -> list[tuple[str, bytes]]:
         return [(r[0], bytes(r[1])) for r in self._db.execute("SELECT list_id, delta FROM pending")]

@@ -94,7 +94,8 @@ class Responder:
             self._publish(
                 m.list_id,
                 Update(
-                    **next_envelope(m, self._new_id(), self.node_id),
+                    # Its sender is the writer's (a name watchers show).
+                    **next_envelope(m, self._new_id(), m.sender),
                     list_id=m.list_id,
                     state=m.state,
                 ),

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import zmq
 
-from actors.client import Forbidden
+from actors.client import Forbidden, ListChange
 from actors.kernel import CurveClient, apply_curve
 from crdt import ShoppingList
 from protocol import (
@@ -177,8 +177,8 @@ def test_a_subscriber_without_access_receives_no_update(cluster: ClusterHarness)
     got: list[ShoppingList] = []
     arrived = threading.Event()
 
-    def on_update(s: ShoppingList) -> None:
-        got.append(s)
+    def on_update(change: ListChange) -> None:
+        got.append(change.state)
         arrived.set()
 
     with raw_client(cluster) as spy:

@@ -65,6 +65,9 @@ def test_the_parser_offers_every_client_command_and_no_other() -> None:
         ["client", "--help"],
         ["client", "--id", "x", "nonsense"],  # not a command: exit 2 from argparse
         ["client", "lists"],  # no --id
+        ["client", "--id", "x"],  # no command: the commands are listed
+        ["client", "--id", "x", "add", "--help"],  # one command's help
+        ["client", "--id", "../x", "lists"],  # not a plain name
         ["--help"],
     ],
 )

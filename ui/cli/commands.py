@@ -32,14 +32,24 @@ from actors.client import (
     ClusterUnavailable,
     ClusterUnreachable,
     Forbidden,
+    ListChange,
     ListDeleted,
     UnknownList,
 )
 from crdt import ShoppingList, ShoppingListError
 from supervisor.topology import TopologyError
+from ui.changes import describe
 from ui.cli.output import emit, expect, fail, list_arg
 from ui.cli.sharing import SHARING_COMMANDS, cmd_delete_everyone, deleted_message, note_deleted
-from ui.client import ClientOptions, open_session, render_list
+from ui.client import (
+    ClientOptions,
+    open_session,
+    parse_quantity,
+    render_list,
+    resolve_list,
+    unknown_message,
+    unreachable_message,
+)
 from ui.contract import (
     COMMANDS,
     EXIT_DELETED,
@@ -80,24 +90,26 @@ def run_client(opts: ClientOptions, command: str, args: list[str]) -> int:
         ShoppingListError,
         TypeError,
     ) as exc:
-        return fail(opts, *_failure(exc))
+        return fail(opts, *_failure(session, exc))
     finally:
         if opts.trace and session.last_trace_id:
             print(f"trace id: {session.last_trace_id}", file=sys.stderr)
         session.close()
 
 
-def _failure(exc: Exception) -> tuple[int, str]:
+def _failure(session: ClientSession, exc: Exception) -> tuple[int, str]:
     """The exit code and message of a command that failed with ``exc``."""
     if isinstance(exc, UnknownList):
-        return EXIT_UNKNOWN, f"unknown list {exc.args[0] if exc.args else ''}"
+        return EXIT_UNKNOWN, unknown_message(exc)
     if isinstance(exc, ListDeleted):
         return EXIT_DELETED, deleted_message(exc.list_id)
     if isinstance(exc, Forbidden):
         reason = "forbidden: no such list in the cluster, or this client has no access to it"
         return EXIT_FORBIDDEN, reason
-    if isinstance(exc, ClusterUnreachable | ClusterUnavailable):
-        return EXIT_UNREACHABLE, f"cluster not reached, nothing changed here: {exc}"
+    if isinstance(exc, ClusterUnreachable):
+        return EXIT_UNREACHABLE, f"{unreachable_message(session)}; nothing changed here"
+    if isinstance(exc, ClusterUnavailable):
+        return EXIT_UNREACHABLE, f"the cluster could not do it, nothing changed here: {exc}"
     return EXIT_USAGE, str(exc)
 
 
@@ -112,12 +124,7 @@ def _saved_note(pushed: bool) -> str:
 
 
 def _qty(args: list[str], index: int) -> int:
-    if len(args) <= index:
-        return 1
-    try:
-        return int(args[index])
-    except ValueError:
-        raise ValueError(f"quantity must be a whole number >= 1, got {args[index]!r}") from None
+    return parse_quantity(args[index]) if len(args) > index else 1
 
 
 def cmd_create(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
@@ -200,12 +207,18 @@ def cmd_acquire(session: ClientSession, opts: ClientOptions, args: list[str]) ->
     return _edit_result(session, opts, state, pushed, f"bought {qty} {args[1].strip()}")
 
 
+def cmd_rename(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
+    expect(args, 2, 2, "rename LIST NAME")
+    name = args[1].strip()
+    if not name:
+        raise ValueError("a list's name cannot be empty")
+    state, pushed = session.rename(list_arg(session, args), name)
+    return _edit_result(session, opts, state, pushed, f"renamed to {name!r}")
+
+
 def cmd_pull(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
     expect(args, 1, 1, "pull LIST")
-    list_id = session.resolve(args[0])
-    if list_id is None:
-        raise UnknownList(args[0])
-    state = session.pull(list_id)
+    state = session.pull(resolve_list(session, args[0], pulling=True))
     if opts.json:
         emit(opts, session, {"list": state.to_json()}, "")
     else:
@@ -253,23 +266,53 @@ def cmd_delete(session: ClientSession, opts: ClientOptions, args: list[str]) -> 
     return EXIT_OK
 
 
-def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
-    """Print every update published for the local lists (JSON lines) until interrupted."""
-    session.close()
-    done = threading.Event()
+#: How often ``watch`` looks at its connection, to say when it went or came back.
+_LINK_POLL_S = 0.2
 
-    def show(state: ShoppingList) -> None:
-        print(json.dumps({"update": state.to_json()}), flush=True)
+
+def cmd_watch(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
+    """Print what every published update changes in the local lists, in words
+    (JSON lines with ``--json``), and when the cluster goes and comes back,
+    until interrupted."""
+    expect(args, 0, 0, "watch")
+    session.close()
+
+    def show(change: ListChange) -> None:
+        if opts.json:
+            doc = {"update": change.state.to_json(), "writer": change.writer}
+            print(json.dumps({**doc, "changes": describe(change)}), flush=True)
+        else:
+            for line in describe(change):
+                opts.console.print(line, markup=False, highlight=False)
 
     watcher = open_session(opts, subscribe=True, on_update=show)
     try:
-        print(json.dumps({"watching": watcher.store.ids()}), flush=True)
-        done.wait()
+        ids = watcher.store.ids()
+        emit(opts, watcher, {"watching": ids}, f"watching {len(ids)} lists; Ctrl-C stops")
+        _watch_link(watcher, opts)
     except KeyboardInterrupt:
         pass
     finally:
         watcher.close()
     return EXIT_OK
+
+
+def _watch_link(watcher: ClientSession, opts: ClientOptions) -> None:
+    """Say when the connection to the cluster is lost or comes back; runs until interrupted."""
+    where = unreachable_message(watcher)
+    up = watcher.connected() or watcher.wait_connected()
+    if not up:
+        emit(opts, watcher, {"link": "down"}, f"offline: {where}; waiting for it")
+    stop = threading.Event()
+    while not stop.wait(_LINK_POLL_S):
+        now = watcher.connected()
+        if now == up:
+            continue
+        up = now
+        if up:
+            emit(opts, watcher, {"link": "up"}, "connected to the cluster again")
+        else:
+            emit(opts, watcher, {"link": "down"}, f"offline: {where}; waiting for it")
 
 
 def cmd_whoami(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
@@ -301,6 +344,7 @@ _COMMANDS = {
     "add": cmd_add,
     "remove": cmd_remove,
     "acquire": cmd_acquire,
+    "rename": cmd_rename,
     "pull": cmd_pull,
     "push": cmd_push,
     "sync": cmd_sync,

@@ -7,8 +7,8 @@ from typing import Any
 
 from rich.console import Console
 
-from actors.client import ClientSession, UnknownList
-from ui.client import ClientOptions
+from actors.client import ClientSession
+from ui.client import ClientOptions, resolve_list
 
 __all__ = ["emit", "expect", "fail", "list_arg"]
 
@@ -33,16 +33,14 @@ def fail(opts: ClientOptions, code: int, reason: str) -> int:
 
 
 def list_arg(session: ClientSession, args: list[str], index: int = 0) -> str:
-    """The list id that ``args[index]`` names (a full id, or a local list's unique prefix)."""
+    """The list id that ``args[index]`` names (see :func:`ui.client.resolve_list`)."""
     if len(args) <= index:
-        raise ValueError("a list id is required")
-    list_id = session.resolve(args[index])
-    if list_id is None:
-        raise UnknownList(args[index])
-    return list_id
+        raise ValueError("a list is required: its id, a unique id prefix, or its name")
+    return resolve_list(session, args[index])
 
 
 def expect(args: list[str], low: int, high: int, usage: str) -> None:
     """Between ``low`` and ``high`` arguments, or a usage error."""
     if not low <= len(args) <= high:
-        raise ValueError(f"usage: {usage}")
+        got = ", ".join(repr(a) for a in args) if args else "none"
+        raise ValueError(f"usage: {usage} (arguments given: {got})")

@@ -3,6 +3,11 @@
 Messages are coloured by who speaks, as in the seed design: the client
 (``C``) in green, the cluster (``P``/``S``) in cyan, published updates in
 yellow and errors in red. Every input is checked before anything changes.
+
+A published update arrives while the menu waits for input: it is printed on
+its own lines, in words (:func:`ui.changes.describe`), and the prompt that was
+waiting is printed again under it. At start the menu says how many lists
+have edits waiting to be sent; option 14 sends them (and pulls every list).
 """
 
 from __future__ import annotations
@@ -10,10 +15,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Final
 
-from actors.client import ClusterUnavailable, ClusterUnreachable, Forbidden, UnknownList
-from crdt import ShoppingList, ShoppingListError
+from actors.client import (
+    ClusterUnavailable,
+    ClusterUnreachable,
+    Forbidden,
+    ListChange,
+    UnknownList,
+)
+from crdt import ShoppingListError
 from protocol import Role
-from ui.client import ClientOptions, open_session, render_list
+from ui.changes import describe
+from ui.client import (
+    ClientOptions,
+    open_session,
+    parse_quantity,
+    render_list,
+    resolve_list,
+    unknown_message,
+    unreachable_message,
+)
 
 __all__ = ["Shell"]
 
@@ -25,6 +45,7 @@ MENU: Final = """
  4. Remove item           8. Delete list (local copy)
  9. My lists             10. Share list (invite or key)
 11. Join a list (invite) 12. Members of a list
+13. Rename list          14. Sync (send waiting edits, get every list)
  0. Exit
 """
 
@@ -35,10 +56,13 @@ class Shell:
     def __init__(self, opts: ClientOptions) -> None:
         self.opts = opts
         self.console = opts.console
+        #: the prompt waiting for input, printed again under an update
+        self._waiting_prompt = ""
 
     def run(self) -> int:
         self.session = open_session(self.opts, subscribe=True, on_update=self._updated)
         try:
+            self._say_pending()
             while True:
                 self.console.print(MENU.format(client=self.opts.client_id))
                 choice = self._ask("choice")
@@ -51,13 +75,15 @@ class Shell:
                 try:
                     action()
                 except UnknownList as exc:
-                    self._error(f"unknown list {exc.args[0] if exc.args else ''}")
+                    self._error(unknown_message(exc))
                 except (ValueError, ShoppingListError) as exc:
                     self._error(str(exc))
                 except Forbidden:
                     self._error("forbidden: no such list in the cluster, or no access to it")
-                except (ClusterUnreachable, ClusterUnavailable) as exc:
-                    self._error(f"the cluster was not reached: {exc}")
+                except ClusterUnreachable:
+                    self._error(unreachable_message(self.session))
+                except ClusterUnavailable as exc:
+                    self._error(f"the cluster could not do it: {exc}")
         except (EOFError, KeyboardInterrupt):
             return 0
         finally:
@@ -77,15 +103,20 @@ class Shell:
             "10": self._share,
             "11": self._join,
             "12": self._members,
+            "13": self._rename,
+            "14": self._sync,
         }
 
     # ---------------------------------------------------------------- input
 
     def _ask(self, prompt: str) -> str | None:
+        self._waiting_prompt = f"[bold]{prompt}>[/bold] "
         try:
-            answer = self.console.input(f"[bold]{prompt}>[/bold] ")
+            answer = self.console.input(self._waiting_prompt)
         except EOFError:
             return None
+        finally:
+            self._waiting_prompt = ""
         return answer.strip()
 
     def _ask_text(self, prompt: str) -> str:
@@ -95,17 +126,10 @@ class Shell:
         return text
 
     def _ask_qty(self) -> int:
-        text = self._ask("quantity [1]") or "1"
-        if not text.isdigit() or int(text) < 1:
-            raise ValueError(f"quantity must be a whole number >= 1, got {text!r}")
-        return int(text)
+        return parse_quantity(self._ask("quantity [1]") or "1")
 
     def _ask_list(self) -> str:
-        ref = self._ask_text("list id (or a unique prefix)")
-        list_id = self.session.resolve(ref)
-        if list_id is None:
-            raise UnknownList(ref)
-        return list_id
+        return resolve_list(self.session, self._ask_text("list (id, unique id prefix or name)"))
 
     # -------------------------------------------------------------- output
 
@@ -118,11 +142,18 @@ class Shell:
     def _error(self, text: str) -> None:
         self.console.print(f"[red]error:[/red] {text}")
 
-    def _updated(self, state: ShoppingList) -> None:
-        self.console.print(
-            f"\n[yellow]update[/yellow] {state.name or state.list_id}: "
-            f"{len(state)} items, version {state.version}"
-        )
+    def _updated(self, change: ListChange) -> None:
+        """An update, on its own lines, then the prompt that was waiting (bridge thread)."""
+        prompt = self._waiting_prompt
+        lines = "\n".join(f"[yellow]update[/yellow] {line}" for line in describe(change))
+        self.console.print(f"\n{lines}" if prompt else lines)
+        if prompt:
+            self.console.print(prompt, end="")
+
+    def _say_pending(self) -> None:
+        waiting = len(self.session.store.pending())
+        if waiting:
+            self._client(f"{waiting} lists have edits waiting to be sent; 14 sends them")
 
     def _saved(self, pushed: bool) -> None:
         if pushed:
@@ -165,10 +196,8 @@ class Shell:
         self._saved(pushed)
 
     def _pull(self) -> None:
-        ref = self._ask_text("list id")
-        list_id = self.session.resolve(ref)
-        if list_id is None:
-            raise UnknownList(ref)
+        ref = self._ask_text("list id (or the name or id prefix of a list held here)")
+        list_id = resolve_list(self.session, ref, pulling=True)
         state = self.session.pull(list_id)
         self._cluster(f"got {state.name or list_id} from the cluster")
         self.console.print(render_list(state))
@@ -215,3 +244,16 @@ class Shell:
             self._client(f"{role:<7} {key}")
         if reply.grant == "owner":
             self._client(f"{len(reply.invites)} open invites; your key: {self.session.whoami()}")
+
+    def _rename(self) -> None:
+        list_id = self._ask_list()
+        state, pushed = self.session.rename(list_id, self._ask_text("new name"))
+        self._client(f"renamed to {state.name!r}")
+        self._saved(pushed)
+
+    def _sync(self) -> None:
+        report = self.session.sync()
+        self._cluster(
+            f"sent {len(report.pushed)}, got {len(report.pulled)}, failed {len(report.failed)}"
+        )
+        self._say_pending()

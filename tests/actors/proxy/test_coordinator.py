@@ -237,6 +237,7 @@ def test_a_saved_write_is_published_once_with_its_state() -> None:
     assert LIST_ID == topic
     assert isinstance(update, Update)
     assert (LIST_ID, msg.state, "trace-1") == (update.list_id, update.state, update.trace_id)
+    assert msg.sender == update.sender  # the writer, whom watchers name
 
 
 def test_every_slot_finished_leaves_nothing_in_flight() -> None:
