@@ -3,8 +3,10 @@
 Each line compares the list before and after the update, item by item:
 ``groceries: bob added 2 milk``, ``groceries: eggs bought by bob``,
 ``groceries: milk removed by bob``, ``groceries: renamed to 'party' by bob``.
-The writer's name is the client id its sender gave itself (see
-:class:`actors.client.ListChange`); an update that changed nothing shown
+The writer is named as the proxy names it (see
+:func:`actors.proxy.responder.writer_name`): the client id the writer gave
+itself, then the first characters of the key it was authenticated with (as
+``whoami`` prints it), e.g. ``bob (Jx8f@2Lk)``; an update that changed nothing shown
 (e.g. only merged history) is described as ``updated``.
 """
 

@@ -36,6 +36,7 @@ from protocol import (
     next_envelope,
     reply_envelope,
 )
+from protocol.limits import MAX_ID_CHARS
 
 __all__ = ["Publish", "Reply", "Responder", "Send", "join_copies"]
 
@@ -94,8 +95,7 @@ class Responder:
             self._publish(
                 m.list_id,
                 Update(
-                    # Its sender is the writer's (a name watchers show).
-                    **next_envelope(m, self._new_id(), m.sender),
+                    **next_envelope(m, self._new_id(), writer_name(m.sender, req.writer)),
                     list_id=m.list_id,
                     state=m.state,
                 ),
@@ -163,3 +163,17 @@ class Responder:
             peer,
             ErrorReply(**self.envelope(msg), code=code, reason=reason),
         )
+
+
+#: Characters of the writer's public key (Z85, as `whoami` prints it) that an update shows.
+KEY_TAG_CHARS = 8
+
+
+def writer_name(claimed: str, key: str) -> str:
+    """The writer an update names, for watchers to show: the client id the
+    writer gave itself and, when the proxy knows the key it was authenticated
+    with, the key's first characters, which only the proxy fills in (so no
+    client can pass for another key by its choice of name)."""
+    if not key:
+        return claimed
+    return f"{claimed[: MAX_ID_CHARS - KEY_TAG_CHARS - 3]} ({key[:KEY_TAG_CHARS]})"

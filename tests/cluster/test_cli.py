@@ -90,12 +90,13 @@ def test_watch_says_in_words_what_another_client_changed(cluster: ClusterHarness
             line = lines.next_line(1.0)
             return line if line and "added" in line else None
 
-        assert "shared: alice added 2 milk" == wait_until(said, 30.0, "an update in words")
+        alice = f"alice ({cluster.key_of('alice')[:8]})"  # her name, and her key's first characters
+        assert f"shared: {alice} added 2 milk" == wait_until(said, 30.0, "an update in words")
         assert 0 == cluster.client("alice", "acquire", list_id, "milk", str(added)).code
         line = wait_until(lambda: lines.next_line(1.0), 10.0, "the purchase")
         while "added" in line:  # a late word of an earlier add
             line = wait_until(lambda: lines.next_line(1.0), 10.0, "the purchase")
-        assert "shared: milk bought by alice" == line
+        assert f"shared: milk bought by {alice}" == line
     finally:
         watcher.kill()
         watcher.wait(10)
@@ -201,7 +202,8 @@ def test_an_update_in_the_menu_is_printed_on_its_own_lines_and_the_prompt_again(
                 line = lines.next_line(1.0)
             return line
 
-        assert "update shared: alice added 2 milk" == wait_until(said, 30.0, "an update")
+        alice = f"alice ({cluster.key_of('alice')[:8]})"
+        assert f"update shared: {alice} added 2 milk" == wait_until(said, 30.0, "an update")
         assert shell.stdin is not None
         shell.stdin.write(b"0\n")
         shell.stdin.close()

@@ -237,7 +237,20 @@ def test_a_saved_write_is_published_once_with_its_state() -> None:
     assert LIST_ID == topic
     assert isinstance(update, Update)
     assert (LIST_ID, msg.state, "trace-1") == (update.list_id, update.state, update.trace_id)
-    assert msg.sender == update.sender  # the writer, whom watchers name
+    assert msg.sender == update.sender  # the writer, whom watchers name (no key: plaintext)
+
+
+def test_an_update_names_its_writer_by_the_key_the_proxy_authenticated() -> None:
+    """The name the writer gave itself cannot pass for another key: the
+    update carries the first characters of the writer's key beside it."""
+    proxy = make_proxy(FIVE)
+    msg = put()
+    key = "K" * 40
+    proxy.coordinator.put(PEER, msg, 0.0, writer=key)
+    for node in proxy.owners():
+        proxy.stored(node)
+    _, update = proxy.published[0]
+    assert f"{msg.sender} (KKKKKKKK)" == update.sender
 
 
 def test_every_slot_finished_leaves_nothing_in_flight() -> None:
