@@ -198,7 +198,7 @@ def test_an_update_in_the_menu_is_printed_on_its_own_lines_and_the_prompt_again(
         def said() -> str | None:
             assert 0 == cluster.client("alice", "add", list_id, "milk", "2").code
             line = lines.next_line(1.0)
-            while line is not None and "alice added" not in line:
+            while line is not None and " added " not in line:
                 line = lines.next_line(1.0)
             return line
 
