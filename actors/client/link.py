@@ -160,6 +160,11 @@ class ClusterLink:
     def online(self) -> bool:
         return self._actor is not None
 
+    @property
+    def linked(self) -> bool:
+        """Whether the proxy is connected now (never waits)."""
+        return self._link_up.is_set()
+
     def connected(self) -> bool:
         """Whether the proxy is connected, waiting up to ``connect_timeout_s`` for it."""
         return self._link_up.wait(self.connect_timeout_s)

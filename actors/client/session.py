@@ -156,6 +156,11 @@ class ClientSession:
     def online(self) -> bool:
         return self._link.online
 
+    @property
+    def linked(self) -> bool:
+        """Whether the connection to the proxy is up at this moment (never waits)."""
+        return self._link.linked
+
     def watch(self, list_ids: list[str]) -> None:
         """Subscribe to published updates of these lists."""
         self._link.watch(list_ids)
@@ -188,6 +193,10 @@ class ClientSession:
 
     def acquire(self, list_id: str, item: str, quantity: int = 1) -> tuple[ShoppingList, bool]:
         return self._edit(list_id, lambda s: s.acquire(item, quantity))
+
+    def rename(self, list_id: str, name: str) -> tuple[ShoppingList, bool]:
+        """Give the list a new name (locally, then pushed like any edit)."""
+        return self._edit(list_id, lambda s: s.rename(name))
 
     def _edit(
         self, list_id: str, op: Callable[[ShoppingList], ShoppingList]
