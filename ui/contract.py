@@ -41,6 +41,7 @@ COMMANDS: Final = (
     "members",
     "revoke",
     "shell",
+    "web",
 )
 
 EXIT_OK: Final = 0
