@@ -11,7 +11,11 @@ local store, and go at the next start, or with ``sync``).
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import socket
+from collections.abc import Iterator
+from types import FrameType
 from typing import Final
 
 import uvicorn
@@ -42,6 +46,23 @@ def _bind(port: int) -> socket.socket:
     return sock
 
 
+def _noted(sig: int, frame: FrameType | None) -> None:
+    """A signal uvicorn already acted on (it stopped); nothing more to do."""
+
+
+@contextlib.contextmanager
+def _quiet_after_stop() -> Iterator[None]:
+    """uvicorn stops on SIGINT and SIGTERM, then raises the signal again for
+    the handler it found before; a no-op one lets the session close and the
+    command return, instead of dying (SIGTERM) or a traceback (SIGINT)."""
+    before = {sig: signal.signal(sig, _noted) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
 def run_web(opts: ClientOptions, args: list[str]) -> int:
     """Serve the page until interrupted; 0 once stopped.
 
@@ -67,7 +88,7 @@ def run_web(opts: ClientOptions, args: list[str]) -> int:
             timeout_graceful_shutdown=_GRACE_S,
         )
         print(f"open http://{HOST}:{bound}/?token={keys.token}", flush=True)  # noqa: T201
-        with sock:
+        with sock, _quiet_after_stop():
             uvicorn.Server(config).run(sockets=[sock])
     finally:
         worker.close()
