@@ -2,8 +2,8 @@
 
 :class:`WebClient` starts a person's web client as its own process (in its
 own process group), reads the URL it prints, and always stops it.
-:func:`restart_on_same_ports` starts a stopped harness cluster again with
-the proxy pinned to the ports it had, so that clients started before find it.
+:func:`cluster_away` stops a harness cluster for a while and starts it again
+with the proxy pinned to the ports it had, so that clients started before find it.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -97,9 +98,13 @@ class WebClient:
         self.proc = None
 
 
-def restart_on_same_ports(cluster: ClusterHarness) -> None:
-    """Start the (stopped) cluster again, its proxy on the ports it had."""
+@contextlib.contextmanager
+def cluster_away(cluster: ClusterHarness) -> Iterator[None]:
+    """The cluster stopped for the block, then started again with its proxy
+    on the ports it had (clients keep the endpoints they started with)."""
     ports = {ch: url.rsplit(":", 1)[1] for ch, url in cluster.endpoints().items()}
+    cluster.stop()
+    yield
     text = cluster.topology.read_text()
     pinned = "\n".join(f"{ch}_port = {port}" for ch, port in ports.items() if ch in PROXY_CHANNELS)
     cluster.topology.write_text(text.replace("base_port = 0", pinned))
