@@ -16,6 +16,8 @@ import pytest
 from actors.client import ClientStore
 from tests.ui.web.webrun import WebClient
 
+pytestmark = pytest.mark.cluster
+
 
 @pytest.fixture
 def alice(tmp_path: Path, web_clients: Callable[[WebClient], WebClient]) -> WebClient:

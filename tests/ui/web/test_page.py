@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from playwright.sync_api import Page, expect
 
 from actors.client import ClientStore
@@ -28,6 +29,8 @@ DESKTOP = (1280, 800)
 #: Set to a folder (``docs``) to keep the screenshots there too.
 SCREENSHOTS_ENV = "SHOPLIST_SCREENSHOTS"
 INVITE = re.compile(r"^shoplist:")
+
+pytestmark = pytest.mark.cluster
 
 
 def item(page: Page, name: str, section: str = "to-buy") -> Any:
