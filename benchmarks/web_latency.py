@@ -1,6 +1,6 @@
 """How soon one person's edit on the web page shows on another's page.
 
-Run: ``python benchmarks/web_latency.py [--edits 200] [--security curve|off]``
+Run: ``python -m benchmarks.web_latency [--edits 200] [--security curve|off]``
 
 Starts a cluster of its own (five servers, as ``run.py bench``), two web
 clients (``run.py client --id alice|bob web``) and Debian's Chromium
