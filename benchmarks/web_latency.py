@@ -93,7 +93,7 @@ def _read_url(proc: subprocess.Popen[bytes], deadline_s: float) -> str:
     line = b""
     while b"\n" not in line and time.monotonic() < end:
         if sel.select(end - time.monotonic()):
-            chunk = proc.stdout.read1(4096)
+            chunk = os.read(proc.stdout.fileno(), 4096)
             if not chunk:
                 break
             line += chunk
