@@ -8,8 +8,9 @@ Refused input answers 400 with ``{"field", "error"}``, the field being the
 form field the message belongs next to; nothing was changed.
 
 While the page is served, a ticker pushes edits left waiting (made while
-the cluster was away) as soon as the proxy is connected again, and sends a
-``status`` event whenever the connection or the set of waiting lists changes.
+the cluster was away) as soon as the proxy is connected again, pulls the
+lists now and then to catch up (see ``_Ticker``), and sends a ``status``
+event whenever the connection or the set of waiting lists changes.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +56,10 @@ __all__ = ["STATIC_DIR", "WebApp", "build_app"]
 STATIC_DIR: Final = Path(__file__).parent / "static"
 #: How often the ticker looks at the connection and the waiting edits.
 TICK_S: Final = 0.25
+#: How often every local list is pulled while connected (see ``_Ticker``).
+CATCH_UP_S: Final = 10.0
+#: How soon a catch-up that could not pull every list is tried again.
+CATCH_UP_RETRY_S: Final = 1.0
 #: A comment line on an idle event stream, so that dead connections are noticed.
 HEARTBEAT_S: Final = 15.0
 
@@ -267,21 +273,62 @@ async def _stream(app: WebApp) -> AsyncIterator[str]:
         app.hub.unsubscribe(queue)
 
 
-def _tick(session: ClientSession) -> dict[str, Any]:
-    """Push what waits if the proxy is connected; the status afterwards."""
-    if session.linked:
-        for list_id, _ in session.store.pending():
-            if list_id not in session.forbidden:
-                session.flush(list_id)
-    return status_doc(session)
+@dataclass
+class _Ticker:
+    """One tick, on the worker's thread: push what waits, catch up, report.
+
+    While connected, every local list is pulled at once when the connection
+    comes back and then every :data:`CATCH_UP_S`: an update published while
+    this client's watch was not in place (a proxy that restarted, a list
+    watched before the cluster had it) still reaches the page.
+    """
+
+    was_linked: bool = False
+    pull_at: float = 0.0
+
+    def __call__(self, session: ClientSession) -> tuple[dict[str, Any], list[str]]:
+        """The status afterwards, and the lists a pull changed."""
+        changed: list[str] = []
+        linked = session.linked
+        if linked:
+            for list_id, _ in session.store.pending():
+                if list_id not in session.forbidden:
+                    session.flush(list_id)
+            now = time.monotonic()
+            if not self.was_linked or now >= self.pull_at:
+                changed, complete = _catch_up(session)
+                self.pull_at = now + (CATCH_UP_S if complete else CATCH_UP_RETRY_S)
+        self.was_linked = linked
+        return status_doc(session), changed
+
+
+def _catch_up(session: ClientSession) -> tuple[list[str], bool]:
+    """Pull every local list: those it changed, and whether every pull succeeded."""
+    changed, complete = [], True
+    for list_id in session.store.ids():
+        before = session.get_local(list_id)
+        try:
+            after = session.pull(list_id)
+        except Forbidden:
+            continue  # no access (any more): nothing to catch up on
+        except (UnknownList, ClusterUnreachable, ClusterUnavailable):
+            complete = False
+            continue
+        if before is None or after.version != before.version:
+            changed.append(list_id)
+    return changed, complete
 
 
 @contextlib.asynccontextmanager
 async def _ticking(app: WebApp) -> AsyncIterator[None]:
+    ticker = _Ticker()
+
     async def tick() -> None:
         last: dict[str, Any] | None = None
         while True:
-            status = await app.worker.call(_tick)
+            status, changed = await app.worker.call(ticker)
+            for list_id in changed:
+                app.hub.publish(Event("list", {"id": list_id}))
             if status != last:
                 app.hub.publish(Event("status", status))
                 last = status

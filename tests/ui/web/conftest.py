@@ -41,7 +41,7 @@ def cluster(tmp_path: Path) -> Iterator[ClusterHarness]:
 
 @pytest.fixture
 def web_clients() -> Iterator[Callable[[WebClient], WebClient]]:
-    """Starts web clients; every one is stopped (killed if stuck) at the end."""
+    """Starts web clients; every one is stopped at the end (killed if stuck)."""
     started: list[WebClient] = []
 
     def start(client: WebClient) -> WebClient:
@@ -52,7 +52,10 @@ def web_clients() -> Iterator[Callable[[WebClient], WebClient]]:
         yield start
     finally:
         for client in started:
-            client.kill()
+            try:
+                client.stop()  # SIGTERM: its logs are flushed
+            finally:
+                client.kill()
 
 
 @pytest.fixture(scope="module")
