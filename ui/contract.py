@@ -90,6 +90,9 @@ HELP: Final[dict[str, CommandHelp]] = {
         "revoke LIST KEY", "take a member's access away (owner only)", "revoke groceries KEY"
     ),
     "shell": CommandHelp("shell", "the interactive menu", "shell"),
+    "web": CommandHelp(
+        "web [--port P]", "serve this client's page on 127.0.0.1; prints its URL", "web"
+    ),
 }
 
 #: The client command names, in the order ``--help`` lists them.

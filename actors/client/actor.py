@@ -38,6 +38,9 @@ log = logs.get_logger("client")
 
 #: A watch is sent again this often, well within the proxy's lapse time.
 RENEW_S: Final = WATCH_LAPSE_S / 3
+#: A watch the proxy answered with an error (a restarted proxy whose ring is
+#: not up yet cannot look its lists up) is sent again this soon.
+WATCH_RETRY_S: Final = 0.5
 
 
 class NotSent(Exception):
@@ -106,6 +109,7 @@ class ClientActor(BridgedActor):
         self.watched: dict[str, None] = {}
         self.ids = MsgIds(client_id)
         self._renew_at = float("inf")
+        self._watch_id = ""
 
     @override
     def started(self) -> None:
@@ -137,6 +141,7 @@ class ClientActor(BridgedActor):
         if not self.watched or not self.link_up.is_set():
             return
         watch = Watch(msg_id=self.ids(), sender=self.node_id, list_ids=list(self.watched))
+        self._watch_id = watch.msg_id
         self.outbox.send("frontend", b"", watch)
         self._renew_at = now + RENEW_S
 
@@ -179,6 +184,8 @@ class ClientActor(BridgedActor):
                 log.info("client.watch_refused", lists=len(msg.refused))
         elif isinstance(msg, ErrorReply):
             log.warning("client.error_from_proxy", code=msg.code, reason=msg.reason)
+            if reply_to and reply_to == self._watch_id:
+                self._renew_at = min(self._renew_at, time.monotonic() + WATCH_RETRY_S)
 
     def _apply_update(self, msg: Update) -> None:
         try:

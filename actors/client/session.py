@@ -206,8 +206,10 @@ class ClientSession:
     def create(self, name: str) -> tuple[ShoppingList, bool]:
         """A new list, saved locally, then pushed if the cluster is reachable."""
         state = self.store.create(name)
+        pushed = self.flush(state.list_id)
+        # After the push: the proxy refuses to watch a list the cluster lacks.
         self.watch([state.list_id])
-        return state, self.flush(state.list_id)
+        return state, pushed
 
     def add(self, list_id: str, item: str, quantity: int = 1) -> tuple[ShoppingList, bool]:
         return self._edit(list_id, lambda s: s.add(item, quantity))

@@ -337,6 +337,15 @@ def cmd_shell(session: ClientSession, opts: ClientOptions, args: list[str]) -> i
     return Shell(opts).run()
 
 
+def cmd_web(session: ClientSession, opts: ClientOptions, args: list[str]) -> int:
+    """Serve the client's page on 127.0.0.1 (see :mod:`ui.web`) until interrupted."""
+    # Imported here: no other command needs the web server.
+    from ui.web import run_web  # noqa: PLC0415
+
+    session.close()
+    return run_web(opts, args)
+
+
 _COMMANDS = {
     "create": cmd_create,
     "lists": cmd_lists,
@@ -353,4 +362,5 @@ _COMMANDS = {
     "whoami": cmd_whoami,
     **SHARING_COMMANDS,
     "shell": cmd_shell,
+    "web": cmd_web,
 }
