@@ -195,7 +195,8 @@ def test_status_shows_each_process_pid_uptime_and_restarts(three: ClusterHarness
     assert 0 == text.returncode, text.stderr
     assert f"1 (last exit {-signal.SIGKILL})" in text.stdout
     assert str(s2["pid"]) in text.stdout
-    assert f"proxy: pid {pids['proxy']}" in text.stdout
+    assert f"processes of supervisor pid {three.proc.pid}" in text.stdout
+    assert str(pids["proxy"]) in text.stdout
 
 
 def test_a_server_that_never_answered_a_probe_is_starting(

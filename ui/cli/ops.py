@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -117,17 +117,17 @@ def print_status(
     state: SupervisorState | None = None,
     now: float | None = None,
 ) -> None:
-    """A table of ring members, each with its process (pid, uptime, restarts)
-    when ``state`` is known, and its first ``show_ranges`` key ranges."""
+    """Two tables: each process (pid, uptime, restarts, ring state; the pid
+    and the rest only when ``state`` is known), then each ring member's
+    share, store and first ``show_ranges`` key ranges."""
     now = time.time() if now is None else now
-    proc = state.process if state is not None else lambda _name: None
+    console.print(_processes_table(status, state, now))
     table = Table(
         title=f"ring epoch {status.ring_epoch}: N={status.n} R={status.r} W={status.w}",
     )
-    for column in _COLUMNS:
+    for column in ("server", "vnodes", "share", "last seen", "store", "key ranges (start, end]"):
         table.add_column(column)
     for m in status.members:
-        ring = ring_state(m)
         seen = "never" if m.last_seen_s < 0 else f"{m.last_seen_s:.1f}s ago"
         store = {
             "ok": "ok",
@@ -136,28 +136,36 @@ def print_status(
         }[m.health]
         table.add_row(
             m.node_id,
-            *_process_cells(proc(m.node_id), now),
-            f"[{_STATE_STYLE[ring]}]{ring}[/{_STATE_STYLE[ring]}]",
-            seen,
+            str(m.vnodes),
             f"{m.share:.1%}",
+            seen,
             store,
             "\n".join(_ranges(m, show_ranges)),
         )
     console.print(table)
-    _print_footer(status, console, state, proc("proxy"), now)
+    queued = ", ".join(status.queued) if status.queued else "none"
+    console.print(f"waiting to join: {queued}")
+    if status.security == "curve":
+        console.print("security: CurveZMQ on every socket; only the cluster's server keys join")
+    else:
+        console.print("[red]security: off (plaintext; anyone who reaches a port is trusted)[/red]")
 
 
-_COLUMNS: Sequence[str] = (
-    "server",
-    "pid",
-    "uptime",
-    "restarts",
-    "ring",
-    "last seen",
-    "share",
-    "store",
-    "key ranges (start, end]",
-)
+def _processes_table(status: StatusReply, state: SupervisorState | None, now: float) -> Table:
+    if state is None:
+        title = "processes (no supervisor of this cluster runs on this machine)"
+    else:
+        title = f"processes of supervisor pid {state.pid}, up {_uptime(now - state.started_at)}"
+    table = Table(title=title)
+    for column in ("process", "pid", "uptime", "restarts", "ring"):
+        table.add_column(column)
+    proc = state.process if state is not None else lambda _name: None
+    table.add_row("proxy", *_process_cells(proc("proxy"), now), "-")
+    for m in status.members:
+        ring = ring_state(m)
+        cell = f"[{_STATE_STYLE[ring]}]{ring}[/{_STATE_STYLE[ring]}]"
+        table.add_row(m.node_id, *_process_cells(proc(m.node_id), now), cell)
+    return table
 
 
 def _ranges(m: MemberStatus, show: int) -> list[str]:
@@ -166,29 +174,6 @@ def _ranges(m: MemberStatus, show: int) -> list[str]:
     if more > 0:
         shown.append(f"… {more} more")
     return shown
-
-
-def _print_footer(
-    status: StatusReply,
-    console: Console,
-    state: SupervisorState | None,
-    proxy: ProcessState | None,
-    now: float,
-) -> None:
-    if state is None:
-        console.print("processes: no supervisor of this cluster runs on this machine")
-    else:
-        pid, up, restarts = _process_cells(proxy, now)
-        console.print(
-            f"supervisor: pid {state.pid}, up {_uptime(now - state.started_at)}; "
-            f"proxy: pid {pid}, up {up}, restarts {restarts}"
-        )
-    queued = ", ".join(status.queued) if status.queued else "none"
-    console.print(f"waiting to join: {queued}")
-    if status.security == "curve":
-        console.print("security: CurveZMQ on every socket; only the cluster's server keys join")
-    else:
-        console.print("[red]security: off (plaintext; anyone who reaches a port is trusted)[/red]")
 
 
 def read_trace(trace_id: str, log_dir: Path) -> list[dict[str, Any]]:
