@@ -1,12 +1,14 @@
 """One cluster per data folder: its lock file, the ports it needs, and stopping it.
 
-A supervisor holds an OS lock (``fcntl.flock``) on ``<data_dir>/cluster.lock``
+A supervisor holds an OS lock (``fcntl.flock``) on
+``<data_dir>/cluster-<host>.lock`` (``cluster-all.lock`` without ``--host``)
 for as long as it runs, and writes its pid, host and start time into the
 file. The kernel releases the lock when the process ends, however it ends,
 so a file left behind by a killed cluster does not block the next one: a
-cluster is running exactly when the lock is held, and the file then says by
-whom. Each machine of a topology has its own data folder, hence one lock per
-machine.
+cluster is running exactly when a lock is held, and the file then says by
+whom. Each machine of a topology has its own data folder; several hosts'
+supervisors may share one (a test's network namespaces), but a supervisor of
+every host excludes all others, and two of one host exclude each other.
 
 Before a supervisor binds anything, :func:`check_ports` tries the proxy's
 fixed ports, so that a port held by another program is named at once.
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import re
 import signal
 import socket
 import time
@@ -42,6 +45,7 @@ __all__ = [
     "check_ports",
     "lock_path",
     "running_holder",
+    "running_holders",
     "stop_cluster",
 ]
 
@@ -65,9 +69,14 @@ class LockInfo(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     started_at: float
 
 
-def lock_path(topology: Topology) -> Path:
-    """The lock file of a topology on this machine."""
-    return topology.data_dir / "cluster.lock"
+def lock_path(topology: Topology, host: str | None = None) -> Path:
+    """The lock file of the supervisor of ``host`` (of every host: ``None``) here."""
+    return topology.data_dir / f"cluster-{host_tag(host)}.lock"
+
+
+def host_tag(host: str | None) -> str:
+    """``host`` as a file name part: ``all`` for every host, other characters as ``_``."""
+    return "all" if host is None else re.sub(r"[^A-Za-z0-9._-]", "_", host)
 
 
 def busy_message(topology: Topology, info: LockInfo | None, topology_file: str) -> str:
@@ -75,7 +84,8 @@ def busy_message(topology: Topology, info: LockInfo | None, topology_file: str) 
     who = f"pid {info.pid}" if info is not None else "another process"
     return (
         f"a cluster of topology {topology.cluster.name!r} is already running here ({who}, "
-        f"lock {lock_path(topology)}); stop it with: python run.py stop {topology_file}"
+        f"lock {lock_path(topology, info.host if info else None)}); stop it with: "
+        f"python run.py stop {topology_file}"
     )
 
 
@@ -87,16 +97,18 @@ class ClusterLock:
     processes (PEP 446), so the lock ends with this process.
     """
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, host: str | None = None) -> None:
         self.topology = topology
-        self.path = lock_path(topology)
+        self.host = host
+        self.path = lock_path(topology, host)
         self._file: IO[bytes] | None = None
 
-    def acquire(self, host: str | None, topology_file: str) -> None:
+    def acquire(self, topology_file: str) -> None:
         """Take the lock and write this process's :class:`LockInfo` into it.
 
         Raises:
-            ClusterBusy: another live process holds it.
+            ClusterBusy: another live process holds it, or holds the lock of
+                a supervisor whose processes overlap this one's.
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = self.path.open("a+b")
@@ -107,13 +119,24 @@ class ClusterLock:
             raise ClusterBusy(
                 busy_message(self.topology, read_lock(self.path), topology_file)
             ) from None
+        self._file = f
+        overlap = [
+            info
+            for info in running_holders(self.topology, besides=self.path)
+            if self.host is None or info.host is None or info.host == self.host
+        ]
+        if overlap:
+            self.release()
+            raise ClusterBusy(busy_message(self.topology, overlap[0], topology_file))
         info = LockInfo(
-            pid=os.getpid(), host=host, cluster=self.topology.cluster.name, started_at=time.time()
+            pid=os.getpid(),
+            host=self.host,
+            cluster=self.topology.cluster.name,
+            started_at=time.time(),
         )
         f.truncate(0)
         f.write(msgspec.json.encode(info))
         f.flush()
-        self._file = f
 
     def release(self) -> None:
         """Let the lock go (the file stays: only the OS lock means anything)."""
@@ -147,17 +170,27 @@ def is_held(path: Path) -> bool:
         return False
 
 
-def running_holder(topology: Topology) -> LockInfo | None:
-    """The supervisor running ``topology`` on this machine, or ``None`` if none is.
+def running_holders(topology: Topology, besides: Path | None = None) -> list[LockInfo]:
+    """The supervisors running ``topology`` on this machine (one per host, or
+    one of every host), but the one of lock file ``besides``.
 
     A held lock whose file is not (yet) readable is reported with pid 0.
     """
-    path = lock_path(topology)
-    if not is_held(path):
-        return None
-    return read_lock(path) or LockInfo(
-        pid=0, host=None, cluster=topology.cluster.name, started_at=0.0
-    )
+    found = []
+    for path in sorted(topology.data_dir.glob("cluster-*.lock")):
+        if path == besides or not is_held(path):
+            continue
+        found.append(
+            read_lock(path)
+            or LockInfo(pid=0, host=None, cluster=topology.cluster.name, started_at=0.0)
+        )
+    return found
+
+
+def running_holder(topology: Topology) -> LockInfo | None:
+    """A supervisor running ``topology`` on this machine, or ``None`` if none is."""
+    holders = running_holders(topology)
+    return holders[0] if holders else None
 
 
 def check_ports(topology: Topology, host: str | None) -> None:
@@ -201,32 +234,32 @@ class StopResult:
     elapsed_s: float
 
 
-def stop_cluster(topology: Topology, timeout_s: float = 15.0) -> StopResult | None:
-    """Stop the cluster of ``topology`` running on this machine.
+def stop_cluster(topology: Topology, timeout_s: float = 15.0) -> list[StopResult]:
+    """Stop every supervisor of ``topology`` running on this machine.
 
-    SIGTERM to its supervisor, then wait until the lock is released; after
-    ``timeout_s`` SIGKILL, and wait as long again. Returns ``None`` if no
-    cluster of this topology is running here.
+    SIGTERM to each, then wait until its lock is released; after
+    ``timeout_s`` SIGKILL, and wait as long again. Returns one result per
+    supervisor stopped; none if no cluster of this topology runs here.
 
     Raises:
-        ClusterBusy: it still holds the lock after SIGKILL, or the lock's
+        ClusterBusy: one still holds its lock after SIGKILL, or a lock's
             holder is unknown (pid 0, a file not written yet).
     """
-    info = running_holder(topology)
-    if info is None:
-        return None
-    if info.pid <= 0:
-        raise ClusterBusy(f"{lock_path(topology)} is held by a process that wrote no pid")
-    path = lock_path(topology)
+    holders = running_holders(topology)
+    unknown = [h for h in holders if h.pid <= 0]
+    if unknown:
+        raise ClusterBusy(f"a lock in {topology.data_dir} is held by a process that wrote no pid")
+    return [_stop_one(lock_path(topology, h.host), h.pid, timeout_s) for h in holders]
+
+
+def _stop_one(path: Path, pid: int, timeout_s: float) -> StopResult:
     started = time.monotonic()
-    killed = False
     for sig in (signal.SIGTERM, signal.SIGKILL):
         with contextlib.suppress(ProcessLookupError):  # gone: the lock goes with it
-            os.kill(info.pid, sig)
-        killed = sig == signal.SIGKILL
+            os.kill(pid, sig)
         if _wait_released(path, timeout_s):
-            return StopResult(info.pid, killed, time.monotonic() - started)
-    raise ClusterBusy(f"pid {info.pid} still holds {path} after SIGKILL")
+            return StopResult(pid, sig == signal.SIGKILL, time.monotonic() - started)
+    raise ClusterBusy(f"pid {pid} still holds {path} after SIGKILL")
 
 
 def _wait_released(path: Path, timeout_s: float) -> bool:

@@ -1,11 +1,12 @@
 """What a running supervisor tells the operator about its processes.
 
-The supervisor rewrites ``<data_dir>/supervisor.json`` (atomically: a temp
-file renamed into place) whenever one of its processes starts or exits: each
-process's pid, start time, restarts and last exit code. ``run.py status``
-reads it to show them beside the ring. The file is trusted only while the
-cluster's lock is held (see :mod:`supervisor.lifecycle`): one left behind by
-a killed supervisor says nothing. It is decoded into typed structs and a
+A supervisor rewrites ``<data_dir>/supervisor-<host>.json`` (``-all``
+without ``--host``; atomically: a temp file renamed into place) whenever one
+of its processes starts or exits: each process's pid, start time, restarts
+and last exit code. ``run.py status`` reads them to show the processes
+beside the ring. A file is trusted only while its supervisor's lock is held
+(see :mod:`supervisor.lifecycle`): one left behind by a killed supervisor
+says nothing. It is decoded into typed structs and a
 missing or malformed file is the same as none.
 """
 
@@ -13,15 +14,24 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
 import msgspec
 
-from supervisor.lifecycle import running_holder
+from supervisor.lifecycle import host_tag, running_holders
 from supervisor.topology import Topology
 
-__all__ = ["ProcessState", "SupervisorState", "clear_state", "read_state", "write_state"]
+__all__ = [
+    "ProcessState",
+    "SupervisorState",
+    "clear_state",
+    "find_process",
+    "read_states",
+    "state_path",
+    "write_state",
+]
 
 #: ``running``: up; ``restarting``: exited, to be started again after a backoff;
 #: ``given_up``: exited too often, or retired: not restarted
@@ -57,33 +67,41 @@ class SupervisorState(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         return next((p for p in self.processes if p.name == name), None)
 
 
-def state_path(topology: Topology) -> Path:
-    return topology.data_dir / "supervisor.json"
+def state_path(topology: Topology, host: str | None = None) -> Path:
+    """The state file of the supervisor of ``host`` (of every host: ``None``)."""
+    return topology.data_dir / f"supervisor-{host_tag(host)}.json"
 
 
 def write_state(topology: Topology, state: SupervisorState) -> None:
-    """Replace the state file with ``state`` (readers never see half a file)."""
-    path = state_path(topology)
+    """Replace the state file of ``state.host`` (readers never see half a file)."""
+    path = state_path(topology, state.host)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(msgspec.json.encode(state))
     os.replace(tmp, path)
 
 
-def clear_state(topology: Topology) -> None:
-    """Remove the state file (at a supervisor's clean stop)."""
+def clear_state(topology: Topology, host: str | None) -> None:
+    """Remove the state file of ``host``'s supervisor (at its clean stop)."""
     with contextlib.suppress(FileNotFoundError):
-        state_path(topology).unlink()
+        state_path(topology, host).unlink()
 
 
-def read_state(topology: Topology) -> SupervisorState | None:
-    """The running supervisor's state on this machine; ``None`` if no cluster
-    of ``topology`` runs here, or its file is missing, malformed or not its."""
-    holder = running_holder(topology)
-    if holder is None:
-        return None
-    try:
-        state = msgspec.json.decode(state_path(topology).read_bytes(), type=SupervisorState)
-    except (OSError, msgspec.DecodeError):
-        return None
-    return state if state.pid == holder.pid else None
+def read_states(topology: Topology) -> list[SupervisorState]:
+    """The state of each supervisor of ``topology`` running on this machine;
+    one whose file is missing, malformed or not its own (another pid) is left out."""
+    states = []
+    for holder in running_holders(topology):
+        try:
+            raw = state_path(topology, holder.host).read_bytes()
+            state = msgspec.json.decode(raw, type=SupervisorState)
+        except (OSError, msgspec.DecodeError):
+            continue
+        if state.pid == holder.pid:
+            states.append(state)
+    return states
+
+
+def find_process(states: Sequence[SupervisorState], name: str) -> ProcessState | None:
+    """The process named ``name`` ("proxy", a server id) among ``states``."""
+    return next((p for s in states if (p := s.process(name)) is not None), None)

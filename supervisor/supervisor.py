@@ -16,10 +16,10 @@ After (re)starting a server, the supervisor feeds the proxy's hello queue on
 its behalf, so the proxy learns of it without waiting for the server's own
 hello; a restarted ring member is acked at once.
 
-Only one supervisor runs per data folder: :meth:`Supervisor.run` takes the
-folder's lock and checks the proxy's fixed ports first, and fails with
+Only one supervisor of a host runs per data folder: :meth:`Supervisor.run`
+takes that host's lock in the folder and checks the proxy's fixed ports first, and fails with
 :class:`~supervisor.lifecycle.ClusterBusy` before starting anything. While
-it runs it keeps ``supervisor.json`` up to date (:mod:`supervisor.state`):
+it runs it keeps ``supervisor-<host>.json`` up to date (:mod:`supervisor.state`):
 each process's pid, start, restarts and last exit code, for ``run.py status``.
 
 SIGINT, SIGTERM or SIGHUP (the terminal closed) stops every child: SIGTERM
@@ -82,7 +82,7 @@ class Supervisor:
         self.topology = topology
         self.host = host
         self.topology_file = topology_file
-        self._lock = ClusterLock(topology)
+        self._lock = ClusterLock(topology, host)
         self._started_wall = time.time()
         self._claimed = False
         c = topology.cluster
@@ -128,7 +128,7 @@ class Supervisor:
             self._loop()
         finally:
             self.shutdown()
-            clear_state(self.topology)
+            clear_state(self.topology, self.host)
             self._lock.release()
             self._claimed = False
             for sig, handler in previous.items():
@@ -142,7 +142,7 @@ class Supervisor:
         Raises:
             ClusterBusy: a cluster of this topology runs here, or a port is taken.
         """
-        self._lock.acquire(self.host, self.topology_file)
+        self._lock.acquire(self.topology_file)
         try:
             check_ports(self.topology, self.host)
         except BaseException:

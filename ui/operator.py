@@ -29,12 +29,12 @@ def _fail(message: str) -> None:
 def stop(topology_file: str, timeout_s: float) -> int:
     """Stop the cluster of ``topology_file`` running on this machine, whoever
     started it: 0 stopped, 4 none was running, 1 it would not stop."""
-    from supervisor.lifecycle import ClusterBusy, lock_path, stop_cluster  # noqa: PLC0415
+    from supervisor.lifecycle import ClusterBusy, stop_cluster  # noqa: PLC0415
     from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
 
     try:
         topology = load_topology(topology_file)
-        result = stop_cluster(topology, timeout_s=timeout_s)
+        results = stop_cluster(topology, timeout_s=timeout_s)
     except TopologyError as exc:
         _fail(str(exc))
         return 2
@@ -42,14 +42,15 @@ def stop(topology_file: str, timeout_s: float) -> int:
         _fail(str(exc))
         return 1
     name = topology.cluster.name
-    if result is None:
+    if not results:
         _fail(
-            f"no cluster of topology {name!r} is running here (no process holds "
-            f"{lock_path(topology)})"
+            f"no cluster of topology {name!r} is running here (no process holds a "
+            f"cluster-*.lock in {topology.data_dir})"
         )
         return 4
-    how = "killed (it did not stop in time)" if result.killed else "stopped"
-    print(f"cluster {name!r} (supervisor pid {result.pid}) {how} in {result.elapsed_s:.1f}s")
+    for result in results:
+        how = "killed (it did not stop in time)" if result.killed else "stopped"
+        print(f"cluster {name!r} (supervisor pid {result.pid}) {how} in {result.elapsed_s:.1f}s")
     return 0
 
 
@@ -60,7 +61,7 @@ def status(topology_file: str | Path, proxy: str | None, as_json: bool, ranges: 
 
     from rich.console import Console  # noqa: PLC0415
 
-    from supervisor.state import read_state  # noqa: PLC0415
+    from supervisor.state import read_states  # noqa: PLC0415
     from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
     from ui.cli import print_status, status_to_json  # noqa: PLC0415
 
@@ -72,11 +73,11 @@ def status(topology_file: str | Path, proxy: str | None, as_json: bool, ranges: 
     reply = _ask_status(topology, proxy)
     if reply is None:
         return 4
-    state = read_state(topology)
+    states = read_states(topology)
     if as_json:
-        print(json.dumps(status_to_json(reply, state)))
+        print(json.dumps(status_to_json(reply, states)))
     else:
-        print_status(reply, Console(highlight=False), show_ranges=ranges, state=state)
+        print_status(reply, Console(highlight=False), show_ranges=ranges, states=states)
     return 0
 
 
@@ -86,7 +87,7 @@ def _ask_status(topology: Topology, proxy: str | None) -> StatusReply | None:
     is nothing to ask), or its proxy does not answer."""
     from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
     from supervisor.keys import KeysMissing  # noqa: PLC0415
-    from supervisor.lifecycle import lock_path, running_holder  # noqa: PLC0415
+    from supervisor.lifecycle import running_holder  # noqa: PLC0415
     from supervisor.probe import ProxyUnreachable, fetch_status  # noqa: PLC0415
     from supervisor.topology import PROXY_CHANNELS, TopologyError  # noqa: PLC0415
     from supervisor.transport import operator_curve  # noqa: PLC0415
@@ -94,8 +95,8 @@ def _ask_status(topology: Topology, proxy: str | None) -> StatusReply | None:
     name = topology.cluster.name
     holder = None if proxy else running_holder(topology)
     nothing_here = (
-        f"no cluster of topology {name!r} is running here (no process holds "
-        f"{lock_path(topology)}); start one with: python run.py cluster TOPOLOGY"
+        f"no cluster of topology {name!r} is running here (no process holds a "
+        f"cluster-*.lock in {topology.data_dir}); start one with: python run.py cluster TOPOLOGY"
     )
     ephemeral = not all(topology.proxy.port(ch) for ch in PROXY_CHANNELS)
     if not proxy and holder is None and (ephemeral or topology.proxy.host in _LOOPBACK):

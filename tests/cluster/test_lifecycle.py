@@ -169,7 +169,7 @@ def test_status_shows_each_process_pid_uptime_and_restarts(three: ClusterHarness
     pids = three.child_pids()
     out = status_json(three)
     assert three.proc is not None
-    assert three.proc.pid == out["supervisor"]["pid"]
+    assert [three.proc.pid] == [s["pid"] for s in out["supervisors"]]
     assert pids["proxy"] == out["proxy"]["pid"]
     for member in out["members"]:
         assert pids[member["id"]] == member["pid"]

@@ -13,8 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from supervisor.lifecycle import ClusterBusy, ClusterLock, lock_path, running_holder
-from supervisor.state import read_state
+from supervisor.lifecycle import (
+    ClusterBusy,
+    ClusterLock,
+    lock_path,
+    running_holder,
+    running_holders,
+)
+from supervisor.state import read_states
 from supervisor.topology import load_topology
 from tests.harness import RUN, topology_toml
 
@@ -44,7 +50,7 @@ def test_status_without_a_cluster_says_none_is_running(topology: Path) -> None:
     done = run("status", "--topology", str(topology), cwd=topology.parent)
     assert 4 == done.returncode
     assert "no cluster of topology 'test' is running here" in done.stderr
-    assert str(lock_path(load_topology(topology))) in done.stderr
+    assert f"cluster-*.lock in {load_topology(topology).data_dir}" in done.stderr
     assert "Traceback" not in done.stderr
     assert "" == done.stdout
 
@@ -63,13 +69,13 @@ def test_a_lock_file_left_by_a_dead_cluster_blocks_nothing(topology: Path) -> No
     path.write_text(json.dumps(dead))
     assert running_holder(topo) is None
     lock = ClusterLock(topo)
-    lock.acquire(None, str(topology))
+    lock.acquire(str(topology))
     try:
         holder = running_holder(topo)
         assert holder is not None
         assert os.getpid() == holder.pid
         with pytest.raises(ClusterBusy) as caught:
-            ClusterLock(topo).acquire(None, str(topology))
+            ClusterLock(topo).acquire(str(topology))
         assert f"pid {os.getpid()}" in str(caught.value)
         assert f"python run.py stop {topology}" in str(caught.value)
     finally:
@@ -80,17 +86,45 @@ def test_a_lock_file_left_by_a_dead_cluster_blocks_nothing(topology: Path) -> No
 def test_a_state_file_without_its_supervisor_is_not_read(topology: Path) -> None:
     topo = load_topology(topology)
     topo.data_dir.mkdir(parents=True)
-    (topo.data_dir / "supervisor.json").write_text(
+    (topo.data_dir / "supervisor-all.json").write_text(
         json.dumps({"pid": 999_999, "host": None, "started_at": 0.0, "processes": []})
     )
-    assert read_state(topo) is None
-    (topo.data_dir / "supervisor.json").write_text("{not json")
+    assert [] == read_states(topo)
     lock = ClusterLock(topo)
-    lock.acquire(None, str(topology))
+    lock.acquire(str(topology))
     try:
-        assert read_state(topo) is None  # malformed: the same as none
+        assert [] == read_states(topo)  # another pid's: not this supervisor's
+        (topo.data_dir / "supervisor-all.json").write_text("{not json")
+        assert [] == read_states(topo)  # malformed: the same as none
     finally:
         lock.release()
+
+
+def test_supervisors_of_two_hosts_share_a_folder_but_one_of_every_host_does_not(
+    topology: Path,
+) -> None:
+    topo = load_topology(topology)
+    alpha, beta = ClusterLock(topo, "alpha"), ClusterLock(topo, "beta")
+    alpha.acquire(str(topology))
+    try:
+        beta.acquire(str(topology))
+        assert [lock_path(topo, "alpha"), lock_path(topo, "beta")] == [alpha.path, beta.path]
+        assert {"alpha", "beta"} == {h.host for h in running_holders(topo)}
+        with pytest.raises(ClusterBusy):
+            ClusterLock(topo, None).acquire(str(topology))
+        with pytest.raises(ClusterBusy):
+            ClusterLock(topo, "alpha").acquire(str(topology))
+        beta.release()
+        alpha.release()
+        every = ClusterLock(topo, None)
+        every.acquire(str(topology))
+        with pytest.raises(ClusterBusy):
+            ClusterLock(topo, "beta").acquire(str(topology))
+        every.release()
+    finally:
+        alpha.release()
+        beta.release()
+    assert [] == running_holders(topo)
 
 
 def test_a_cluster_on_a_port_in_use_exits_2_naming_the_port(tmp_path: Path) -> None:
@@ -133,9 +167,8 @@ def test_trace_of_the_default_topology_looks_under_the_checkout(tmp_path: Path) 
 
 
 def test_an_unexpected_error_is_one_line_without_a_traceback(topology: Path) -> None:
-    # A data folder that is a file: looking for the cluster's lock in it
-    # fails in a way no mode expects.
-    (topology.parent / "data").write_text("not a folder")
+    # A lock "file" that is a folder: reading it fails in a way no mode expects.
+    (topology.parent / "data" / "cluster-all.lock").mkdir(parents=True)
     env = {k: v for k, v in os.environ.items() if k != "SHOPLIST_DEBUG"}
     done = subprocess.run(
         [sys.executable, RUN, "status", "--topology", str(topology)],

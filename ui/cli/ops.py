@@ -2,8 +2,8 @@
 
 ``status`` joins two views: the ring as the proxy sees it (a
 :class:`StatusReply`) and, when the cluster's supervisor runs on this
-machine, its processes (a :class:`SupervisorState`: pid, uptime, restarts,
-last exit code). A server that has never answered a probe is ``starting``;
+machine, its processes (from each :class:`SupervisorState` running here:
+pid, uptime, restarts, last exit code). A server that has never answered a probe is ``starting``;
 one that did and then missed is ``missed`` or ``suspect``.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from protocol import MemberStatus, StatusReply
-from supervisor.state import ProcessState, SupervisorState
+from supervisor.state import ProcessState, SupervisorState, find_process
 
 __all__ = ["print_status", "print_trace", "read_trace", "ring_state", "status_to_json"]
 
@@ -49,13 +49,16 @@ def _process_json(p: ProcessState | None, now: float) -> dict[str, Any]:
 
 
 def status_to_json(
-    status: StatusReply, state: SupervisorState | None = None, now: float | None = None
+    status: StatusReply, states: Sequence[SupervisorState] = (), now: float | None = None
 ) -> dict[str, Any]:
     """The status as JSON: the ring, and each process's pid, uptime, restarts
-    and last exit code when ``state`` (this machine's supervisor) is known
-    (``null`` where it is not)."""
+    and last exit code when its supervisor (among ``states``, those running
+    on this machine) is known (``null`` where it is not)."""
     now = time.time() if now is None else now
-    proc = state.process if state is not None else lambda _name: None
+
+    def proc(name: str) -> ProcessState | None:
+        return find_process(states, name)
+
     return {
         "n": status.n,
         "r": status.r,
@@ -63,9 +66,9 @@ def status_to_json(
         "ring_epoch": status.ring_epoch,
         "security": status.security,
         "queued": status.queued,
-        "supervisor": None
-        if state is None
-        else {"pid": state.pid, "host": state.host, "uptime_s": round(now - state.started_at, 1)},
+        "supervisors": [
+            {"pid": s.pid, "host": s.host, "uptime_s": round(now - s.started_at, 1)} for s in states
+        ],
         "proxy": _process_json(proc("proxy"), now),
         "members": [
             {
@@ -114,14 +117,14 @@ def print_status(
     status: StatusReply,
     console: Console,
     show_ranges: int = 2,
-    state: SupervisorState | None = None,
+    states: Sequence[SupervisorState] = (),
     now: float | None = None,
 ) -> None:
     """Two tables: each process (pid, uptime, restarts, ring state; the pid
-    and the rest only when ``state`` is known), then each ring member's
-    share, store and first ``show_ranges`` key ranges."""
+    and the rest only where its supervisor is among ``states``), then each
+    ring member's share, store and first ``show_ranges`` key ranges."""
     now = time.time() if now is None else now
-    console.print(_processes_table(status, state, now))
+    console.print(_processes_table(status, states, now))
     table = Table(
         title=f"ring epoch {status.ring_epoch}: N={status.n} R={status.r} W={status.w}",
     )
@@ -151,15 +154,19 @@ def print_status(
         console.print("[red]security: off (plaintext; anyone who reaches a port is trusted)[/red]")
 
 
-def _processes_table(status: StatusReply, state: SupervisorState | None, now: float) -> Table:
-    if state is None:
+def _processes_table(status: StatusReply, states: Sequence[SupervisorState], now: float) -> Table:
+    if not states:
         title = "processes (no supervisor of this cluster runs on this machine)"
     else:
-        title = f"processes of supervisor pid {state.pid}, up {_uptime(now - state.started_at)}"
+        ups = [f"pid {s.pid}, up {_uptime(now - s.started_at)}" for s in states]
+        title = f"processes of supervisor {'; '.join(ups)}"
     table = Table(title=title)
     for column in ("process", "pid", "uptime", "restarts", "ring"):
         table.add_column(column)
-    proc = state.process if state is not None else lambda _name: None
+
+    def proc(name: str) -> ProcessState | None:
+        return find_process(states, name)
+
     table.add_row("proxy", *_process_cells(proc("proxy"), now), "-")
     for m in status.members:
         ring = ring_state(m)
