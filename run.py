@@ -101,7 +101,9 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     where = f" on host {args.host}" if args.host else ""
-    supervisor = Supervisor(topology, host=args.host, topology_file=args.topology)
+    supervisor = Supervisor(
+        topology, host=args.host, topology_file=args.topology, stop_with_fd=args.stop_with_fd
+    )
     try:
         supervisor.claim()
     except ClusterBusy as exc:
@@ -216,6 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cluster", help="run a topology's processes under the supervisor")
     p.add_argument("topology", help="topology TOML file")
     p.add_argument("--host", help="start only the processes placed on this host")
+    # `python run.py`'s own: stop when this pipe closes (see Supervisor).
+    p.add_argument("--stop-with-fd", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser("client", help="one client command")

@@ -69,6 +69,10 @@ class Supervisor:
         policy: restart limits.
         stop_grace_s: how long children get to stop before SIGKILL.
         topology_file: the file ``topology`` came from, named in messages.
+        stop_with_fd: the read end of a pipe whose writer is the process
+            this cluster lives for (``python run.py``'s menu): its end of
+            file, when that process ends in any way, even SIGKILL, stops
+            the cluster as a signal would.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class Supervisor:
         policy: RestartPolicy | None = None,
         stop_grace_s: float = 3.0,
         topology_file: str = "TOPOLOGY",
+        stop_with_fd: int | None = None,
     ) -> None:
         self.topology = topology
         self.host = host
@@ -97,6 +102,9 @@ class Supervisor:
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
+        self._guard = stop_with_fd
+        if stop_with_fd is not None:
+            os.set_inheritable(stop_with_fd, False)  # not into the children
         self._zmq: zmq.Context[Any] | None = None
         self._hello: zmq.Socket[bytes] | None = None
         self._hello_seq = 0
@@ -195,9 +203,13 @@ class Supervisor:
                 for c in self.children.values()
                 if c.process is not None and c.restart_at is None
             }
-            ready = wait([*sentinels, self._wake_r], timeout)
+            guard = [] if self._guard is None else [self._guard]
+            ready = wait([*sentinels, self._wake_r, *guard], timeout)
             if self._wake_r in ready:
                 os.read(self._wake_r, 64)
+            if self._guard is not None and self._guard in ready and not os.read(self._guard, 64):
+                log.warning("supervisor.guard_closed")  # the process it lived for is gone
+                self._stopping = True
             for key in ready:
                 child = sentinels.get(key)
                 if child is not None and not self._stopping:

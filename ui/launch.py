@@ -3,9 +3,11 @@
 The cluster runs as a child process (``run.py cluster``, in its own session
 so that Ctrl-C in the menu does not reach it), and is stopped whenever the
 menu ends: its exit, end of input, Ctrl-C, SIGTERM, or SIGHUP (the terminal
-closed). It never attaches to a cluster it did not start: if one of that
-topology runs here, it exits 2 naming the pid and how to stop it, unless
-asked to (``--attach``), and then leaves that cluster running.
+closed); and if this process is killed outright, the cluster's supervisor
+sees the end of a pipe from it and stops by itself. It never attaches to a
+cluster it did not start: if one of that topology runs here, it exits 2
+naming the pid and how to stop it, unless asked to (``--attach``), and then
+leaves that cluster running.
 """
 
 from __future__ import annotations
@@ -86,8 +88,18 @@ def _with_cluster(topology: Topology, cmd: list[str]) -> int:
     out = out_path.open("ab")
     for sig in (signal.SIGHUP, signal.SIGTERM):
         signal.signal(sig, _hang_up)
+    # The cluster stops when this process's end of the pipe closes, however
+    # this process ends (even SIGKILL, which no handler sees).
+    guard_r, guard_w = os.pipe()
     # Ctrl-C in the menu must not hit the cluster directly: its own session.
-    cluster = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)  # noqa: S603 - our own command line
+    cluster = subprocess.Popen(  # noqa: S603 - our own command line
+        [*cmd, "--stop-with-fd", str(guard_r)],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        pass_fds=(guard_r,),
+    )
+    os.close(guard_r)
     console = Console(highlight=False)
     try:
         console.print(f"starting the cluster ({len(topology.servers)} servers)...")
@@ -110,6 +122,7 @@ def _with_cluster(topology: Topology, cmd: list[str]) -> int:
         for sig in (signal.SIGHUP, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second hang-up must not cut the stop short
         _stop(cluster)
+        os.close(guard_w)
         out.close()
         with contextlib.suppress(OSError):  # the terminal may be gone
             console.print("cluster stopped")

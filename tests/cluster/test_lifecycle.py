@@ -69,7 +69,17 @@ def left_behind(topology: Path) -> list[psutil.Process]:
     return found
 
 
-def test_sighup_to_the_menu_stops_the_cluster_and_leaves_no_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("sig", "code"),
+    [
+        (signal.SIGHUP, 128 + signal.SIGHUP),  # the terminal closed: the menu stops the cluster
+        (signal.SIGKILL, -signal.SIGKILL),  # no handler runs: the cluster sees its pipe close
+    ],
+    ids=["SIGHUP", "SIGKILL"],
+)
+def test_the_menu_ended_by_a_signal_leaves_no_process(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
     topology = tmp_path / "topology.toml"
     topology.write_text(topology_toml(tmp_path, THREE))
     env = {**os.environ, "SHOPLIST_TOPOLOGY": str(topology), "USER": "tester"}
@@ -88,11 +98,13 @@ def test_sighup_to_the_menu_stops_the_cluster_and_leaves_no_process(tmp_path: Pa
         wait_until(lambda: "cluster up" in (reader.next_line(5.0) or ""), 90, "cluster up")
         kids = psutil.Process(menu.pid).children(recursive=True)
         assert len(kids) >= 1 + 1 + len(THREE)  # supervisor, proxy, servers
-        menu.send_signal(signal.SIGHUP)
-        assert 128 + signal.SIGHUP == menu.wait(30)
+        menu.send_signal(sig)
+        assert code == menu.wait(30)
         _, alive = psutil.wait_procs(kids, timeout=20)
         assert [] == alive
         assert [] == left_behind(topology)
+        log = (tmp_path / "log" / "supervisor-all.jsonl").read_text()
+        assert (sig == signal.SIGKILL) == ('"supervisor.guard_closed"' in log)
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(menu.pid, signal.SIGKILL)
