@@ -134,6 +134,10 @@ class Supervisor:
         try:
             self._start_all()
             self._loop()
+        except Exception:
+            # run.py prints one line; the traceback is kept here, in the log.
+            log.critical("supervisor.crashed", exc_info=True)
+            raise
         finally:
             self.shutdown()
             clear_state(self.topology, self.host)

@@ -138,6 +138,19 @@ def test_a_second_cluster_of_a_busy_topology_exits_2_and_the_first_goes_on(
     assert f"already running here (pid {three.proc.pid}" in menu.stderr
     assert "python run.py --attach" in menu.stderr
     assert "cluster up" not in menu.stdout
+    attached = subprocess.run(
+        [sys.executable, RUN, "--attach"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=three.base,
+        env={**env, "USER": "tester"},
+        input="9\n0\n",  # my lists, exit
+        check=False,
+    )
+    assert 0 == attached.returncode, attached.stdout + attached.stderr
+    assert "Shopping lists" in attached.stdout
+    assert "cluster stopped" not in attached.stdout
     assert three.proc.poll() is None
     assert before == three.child_pids()
     three.wait_ring(len(THREE))  # it still answers
