@@ -1,14 +1,22 @@
 """shoplist's command line.
 
-``python run.py``                          start the default topology and open the menu
-                                           ($SHOPLIST_TOPOLOGY names another default)
+``python run.py [--attach]``               start the default topology and open the menu
+                                           ($SHOPLIST_TOPOLOGY names another default);
+                                           --attach: the menu on the one already running
 ``python run.py cluster TOPOLOGY [--host H]`` run a topology's processes (on host H)
+``python run.py stop [TOPOLOGY]``           stop the cluster of a topology running here
 ``python run.py client --id NAME ... CMD``  one client command (see ``--help``)
-``python run.py status``                    ring members, joiners, probe results
+``python run.py status``                    processes, ring members, joiners, probe results
 ``python run.py keys TOPOLOGY [--host H]``   make the CurveZMQ key files a topology lacks
 ``python run.py trace TRACE_ID``            the hops of one request, from every log
 ``python run.py bench [--json] ...``        benchmark a fresh cluster against the raw baseline
 ``python run.py demo``                      two offline replicas converging, no cluster
+
+Exit codes of the operator modes: 0 done, 2 bad input or a cluster of that
+topology already running (or its ports taken), 3 nothing found (``trace``),
+4 no cluster running or answering. No mode prints a traceback: an
+unexpected error is one line (``SHOPLIST_DEBUG=1`` shows the traceback), and
+output cut short by its reader (``status --json | head``) ends quietly.
 """
 
 from __future__ import annotations
@@ -81,6 +89,7 @@ def demo() -> int:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
+    from supervisor.lifecycle import ClusterBusy  # noqa: PLC0415
     from supervisor.supervisor import Supervisor  # noqa: PLC0415
     from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
 
@@ -92,8 +101,26 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     where = f" on host {args.host}" if args.host else ""
-    print(f"starting cluster {topology.cluster.name!r}{where}; Ctrl-C stops it", flush=True)
-    return Supervisor(topology, host=args.host).run()
+    supervisor = Supervisor(
+        topology, host=args.host, topology_file=args.topology, stop_with_fd=args.stop_with_fd
+    )
+    try:
+        supervisor.claim()
+    except ClusterBusy as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"starting cluster {topology.cluster.name!r}{where} (pid {os.getpid()}); Ctrl-C or "
+        f"`python run.py stop {args.topology}` stops it",
+        flush=True,
+    )
+    return supervisor.run()
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from ui.operator import stop  # noqa: PLC0415
+
+    return stop(args.topology or str(DEFAULT_TOPOLOGY), args.timeout)
 
 
 def _client_options(args: argparse.Namespace) -> ClientOptions:
@@ -160,37 +187,9 @@ def cmd_client(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     with _one_shot_imports():
-        import json  # noqa: PLC0415
+        from ui.operator import status  # noqa: PLC0415
 
-        from rich.console import Console  # noqa: PLC0415
-
-        from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
-        from supervisor.keys import KeysMissing  # noqa: PLC0415
-        from supervisor.probe import ProxyUnreachable, fetch_status  # noqa: PLC0415
-        from supervisor.topology import TopologyError, load_topology  # noqa: PLC0415
-        from supervisor.transport import operator_curve  # noqa: PLC0415
-        from ui.cli import print_status, status_to_json  # noqa: PLC0415
-
-    try:
-        topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
-        endpoint = args.proxy or resolve_endpoints(topology)["frontend"]
-        try:
-            # The ring is the operator's to see: this host's supervisor key.
-            curve = operator_curve(topology)
-        except KeysMissing:
-            curve = None  # no key for a secured proxy here: it will not answer
-        status = fetch_status(endpoint, curve=curve)
-    except TopologyError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 4
-    except ProxyUnreachable as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 4
-    if args.json:
-        print(json.dumps(status_to_json(status)))
-    else:
-        print_status(status, Console(highlight=False), show_ranges=args.ranges)
-    return 0
+    return status(args.topology or DEFAULT_TOPOLOGY, args.proxy, args.json, args.ranges)
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -212,13 +211,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_trace(args: argparse.Namespace) -> int:
     with _one_shot_imports():
-        from rich.console import Console  # noqa: PLC0415
+        from ui.operator import trace  # noqa: PLC0415
 
-        from ui.cli import print_trace, read_trace  # noqa: PLC0415
-
-    events = read_trace(args.trace_id, Path(args.logs))
-    print_trace(args.trace_id, events, Console(highlight=False), args.json)
-    return 0 if events else 3
+    logs = Path(args.logs) if args.logs is not None else None
+    return trace(args.trace_id, args.topology or DEFAULT_TOPOLOGY, logs, args.json, ROOT)
 
 
 def cmd_bench(argv: list[str]) -> int:
@@ -229,56 +225,12 @@ def cmd_bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
-def cmd_default(_args: argparse.Namespace) -> int:
-    """Start the default topology in the background, open the menu, stop it on exit."""
-    import signal  # noqa: PLC0415
-    import subprocess  # noqa: PLC0415
+def cmd_default(args: argparse.Namespace) -> int:
+    """Start the default topology in the background, open the menu, stop it
+    on exit (or, ``--attach``, open the menu on the one running here)."""
+    from ui.launch import run_default  # noqa: PLC0415
 
-    from rich.console import Console  # noqa: PLC0415
-
-    from supervisor.endpoints import resolve_endpoints  # noqa: PLC0415
-    from supervisor.probe import ProxyUnreachable, wait_for_ring  # noqa: PLC0415
-    from supervisor.topology import load_topology  # noqa: PLC0415
-    from supervisor.transport import operator_curve  # noqa: PLC0415
-    from ui.client import ClientOptions  # noqa: PLC0415
-    from ui.menu import Shell  # noqa: PLC0415
-
-    topology = load_topology(DEFAULT_TOPOLOGY)
-    topology.log_dir.mkdir(parents=True, exist_ok=True)
-    out = (topology.log_dir / "cluster.out").open("ab")
-    cluster = subprocess.Popen(
-        [sys.executable, str(ROOT / "run.py"), "cluster", str(DEFAULT_TOPOLOGY)],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,  # Ctrl-C in the menu must not hit the cluster directly
-    )
-    console = Console(highlight=False)
-    try:
-        console.print("starting the cluster (5 servers)...")
-        try:
-            wait_for_ring(
-                lambda: resolve_endpoints(topology)["frontend"],
-                len(topology.servers),
-                30.0,
-                running=lambda: cluster.poll() is None,
-                # The supervisor makes the keys on a first run: read once there.
-                curve=lambda: operator_curve(topology),
-            )
-        except ProxyUnreachable as exc:
-            console.print(f"[red]the cluster did not come up: {exc}[/red]")
-            return 4
-        console.print("[green]cluster up[/green]")
-        client_id = os.environ.get("USER") or "me"
-        return Shell(ClientOptions(client_id=client_id, topology=topology)).run()
-    finally:
-        cluster.send_signal(signal.SIGTERM)
-        try:
-            cluster.wait(10)
-        except subprocess.TimeoutExpired:
-            cluster.kill()
-            cluster.wait()
-        out.close()
-        console.print("cluster stopped")
+    return run_default(DEFAULT_TOPOLOGY, [sys.executable, str(ROOT / "run.py")], args.attach)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -288,11 +240,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="run.py", description="shoplist: local-first shopping lists on a replicated cluster"
     )
+    parser.add_argument(
+        "--attach",
+        action="store_true",
+        help="(no mode) open the menu on the default topology's running cluster; leave it running",
+    )
     sub = parser.add_subparsers(dest="mode")
 
     p = sub.add_parser("cluster", help="run a topology's processes under the supervisor")
     p.add_argument("topology", help="topology TOML file")
     p.add_argument("--host", help="start only the processes placed on this host")
+    # `python run.py`'s own: stop when this pipe closes (see Supervisor).
+    p.add_argument("--stop-with-fd", type=int, help=argparse.SUPPRESS)
     p.set_defaults(func=cmd_cluster)
 
     p = sub.add_parser(
@@ -327,6 +286,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ranges", type=int, default=2, help="key ranges shown per server")
     p.set_defaults(func=cmd_status)
 
+    p = sub.add_parser("stop", help="stop the cluster of a topology that runs on this machine")
+    p.add_argument("topology", nargs="?", help=f"topology file (default {DEFAULT_TOPOLOGY.name})")
+    p.add_argument("--timeout", type=float, default=15.0, help="seconds before SIGKILL")
+    p.set_defaults(func=cmd_stop)
+
     p = sub.add_parser("keys", help="make the CurveZMQ key files a topology lacks")
     p.add_argument("topology", help="topology TOML file")
     p.add_argument("--host", help="only the keys of the processes placed on this host")
@@ -334,7 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("trace", help="the hops of one request, from every process's log")
     p.add_argument("trace_id")
-    p.add_argument("--logs", default="var", help="folder searched for *.jsonl logs (default var)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--topology", help="whose log folder (default the default topology's)")
+    where.add_argument("--logs", help="folder searched for *.jsonl logs instead")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_trace)
 
@@ -347,7 +313,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+    """Run one mode; its exit code. No traceback reaches a person: output
+    cut short by its reader (a broken pipe) ends quietly with 1, an
+    unexpected error prints one line and gives 70 (``SHOPLIST_DEBUG=1``
+    raises it instead, traceback and all)."""
+    try:
+        code = _dispatch(sys.argv[1:] if argv is None else argv)
+        sys.stdout.flush()  # here, so that a reader gone early is caught here
+    except BrokenPipeError:
+        # The standard way (Python's signal docs): no more output, no
+        # second error when the interpreter flushes stdout at exit.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if os.environ.get("SHOPLIST_DEBUG"):
+            raise
+        name = type(exc).__name__
+        print(f"error: unexpected {name}: {exc} (SHOPLIST_DEBUG=1 shows where)", file=sys.stderr)
+        return 70
+    return code
+
+
+def _dispatch(argv: list[str]) -> int:
     if argv[:1] == ["bench"]:
         return cmd_bench(argv[1:])
     parser = build_parser()

@@ -7,7 +7,7 @@ so each child is a fresh interpreter that makes its own zmq Context. A child:
 2. asks the kernel to SIGTERM it if its parent dies (no orphans, even when
    the supervisor is killed with -9), and watches its parent id as a backstop;
 3. starts its bridge, then its actor under an :class:`ActorSupervisor`;
-4. runs until SIGTERM/SIGINT, its parent's death, the actor supervisor
+4. runs until SIGTERM/SIGINT/SIGHUP, its parent's death, the actor supervisor
    giving up, or its actor being gone for any other reason; then stops the
    actor, the bridge and the context, in that order, with LINGER 0
    everywhere so ``term()`` cannot hang.
@@ -207,8 +207,10 @@ def _run(
     def on_signal(signum: int, _frame: object) -> None:
         stop.set()
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    # SIGHUP too: a terminal closed on a foreground cluster hangs up its whole
+    # process group, which must stop as cleanly as on Ctrl-C.
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, on_signal)
     parent = os.getppid()
     if c.cpu_affinity == "spread":
         _bind_to_one_cpu(topology, node_id)  # before the threads start

@@ -16,9 +16,16 @@ After (re)starting a server, the supervisor feeds the proxy's hello queue on
 its behalf, so the proxy learns of it without waiting for the server's own
 hello; a restarted ring member is acked at once.
 
-SIGINT or SIGTERM stops every child: SIGTERM first, SIGKILL for any still
-alive after ``stop_grace_s``. Children also die with the supervisor (Linux
-``PR_SET_PDEATHSIG`` and a parent check), so none is orphaned.
+Only one supervisor of a host runs per data folder: :meth:`Supervisor.run`
+takes that host's lock in the folder and checks the proxy's fixed ports first, and fails with
+:class:`~supervisor.lifecycle.ClusterBusy` before starting anything. While
+it runs it keeps ``supervisor-<host>.json`` up to date (:mod:`supervisor.state`):
+each process's pid, start, restarts and last exit code, for ``run.py status``.
+
+SIGINT, SIGTERM or SIGHUP (the terminal closed) stops every child: SIGTERM
+first, SIGKILL for any still alive after ``stop_grace_s``. Children also
+die with the supervisor (Linux ``PR_SET_PDEATHSIG`` and a parent check), so
+none is orphaned.
 """
 
 from __future__ import annotations
@@ -28,11 +35,9 @@ import multiprocessing as mp
 import os
 import signal
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from multiprocessing.connection import wait
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 import zmq
@@ -42,38 +47,17 @@ from actors.kernel import apply_curve
 from protocol import SHello, encode
 from protocol.limits import MAX_CONTROL_FRAME_BYTES
 from supervisor.child import proxy_main, server_main
+from supervisor.children import Child, RestartPolicy
 from supervisor.endpoints import write_endpoints
 from supervisor.keys import ensure_keys, key_names
+from supervisor.lifecycle import ClusterLock, check_ports
+from supervisor.state import SupervisorState, clear_state, write_state
 from supervisor.topology import PROXY_CHANNELS, Topology, TopologyError
 from supervisor.transport import supervisor_curve, supervisor_identity
 
 __all__ = ["RestartPolicy", "Supervisor"]
 
 log = logs.get_logger("supervisor")
-
-
-@dataclass(frozen=True)
-class RestartPolicy:
-    max_restarts: int = 5
-    within_s: float = 30.0
-    restart_backoff_s: float = 0.2
-    max_backoff_s: float = 5.0
-
-
-#: The processes of a topology: its proxy, and its storage servers.
-ChildKind = Literal["proxy", "server"]
-
-
-@dataclass
-class Child:
-    name: str
-    kind: ChildKind
-    process: BaseProcess | None = None
-    restarts: deque[float] = field(default_factory=deque)
-    consecutive: int = 0
-    restart_at: float | None = None
-    gave_up: bool = False
-    started_at: float = 0.0
 
 
 class Supervisor:
@@ -84,6 +68,11 @@ class Supervisor:
         host: start only processes placed on this host; ``None`` starts all.
         policy: restart limits.
         stop_grace_s: how long children get to stop before SIGKILL.
+        topology_file: the file ``topology`` came from, named in messages.
+        stop_with_fd: the read end of a pipe whose writer is the process
+            this cluster lives for (``python run.py``'s menu): its end of
+            file, when that process ends in any way, even SIGKILL, stops
+            the cluster as a signal would.
     """
 
     def __init__(
@@ -92,9 +81,15 @@ class Supervisor:
         host: str | None = None,
         policy: RestartPolicy | None = None,
         stop_grace_s: float = 3.0,
+        topology_file: str = "TOPOLOGY",
+        stop_with_fd: int | None = None,
     ) -> None:
         self.topology = topology
         self.host = host
+        self.topology_file = topology_file
+        self._lock = ClusterLock(topology, host)
+        self._started_wall = time.time()
+        self._claimed = False
         c = topology.cluster
         self.policy = policy or RestartPolicy(
             max_restarts=c.process_max_restarts, within_s=c.process_restart_window_s
@@ -107,6 +102,9 @@ class Supervisor:
         self._stopping = False
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
+        self._guard = stop_with_fd
+        if stop_with_fd is not None:
+            os.set_inheritable(stop_with_fd, False)  # not into the children
         self._zmq: zmq.Context[Any] | None = None
         self._hello: zmq.Socket[bytes] | None = None
         self._hello_seq = 0
@@ -114,7 +112,15 @@ class Supervisor:
     # ---------------------------------------------------------------- run
 
     def run(self) -> int:
-        """Start everything, supervise until a signal, stop everything. Returns 0."""
+        """Start everything, supervise until a signal, stop everything. Returns 0.
+
+        Raises:
+            ClusterBusy: a cluster of this topology already runs here (its
+                lock is held), or a fixed port of the proxy is taken; nothing
+                was started.
+        """
+        if not self._claimed:
+            self.claim()
         logs.configure(
             f"supervisor-{self.host or 'all'}",
             "supervisor",
@@ -122,16 +128,39 @@ class Supervisor:
             self.topology.cluster.log_level,
         )
         previous = {
-            sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
+            sig: signal.signal(sig, self._on_signal)
+            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         }
         try:
             self._start_all()
             self._loop()
+        except Exception:
+            # run.py prints one line; the traceback is kept here, in the log.
+            log.critical("supervisor.crashed", exc_info=True)
+            raise
         finally:
             self.shutdown()
+            clear_state(self.topology, self.host)
+            self._lock.release()
+            self._claimed = False
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
         return 0
+
+    def claim(self) -> None:
+        """Take this topology's lock here and check the proxy's fixed ports;
+        :meth:`run` does it first if it was not done.
+
+        Raises:
+            ClusterBusy: a cluster of this topology runs here, or a port is taken.
+        """
+        self._lock.acquire(self.topology_file)
+        try:
+            check_ports(self.topology, self.host)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._claimed = True
 
     def _on_signal(self, signum: int, _frame: object) -> None:
         self._stopping = True
@@ -178,9 +207,13 @@ class Supervisor:
                 for c in self.children.values()
                 if c.process is not None and c.restart_at is None
             }
-            ready = wait([*sentinels, self._wake_r], timeout)
+            guard = [] if self._guard is None else [self._guard]
+            ready = wait([*sentinels, self._wake_r, *guard], timeout)
             if self._wake_r in ready:
                 os.read(self._wake_r, 64)
+            if self._guard is not None and self._guard in ready and not os.read(self._guard, 64):
+                log.warning("supervisor.guard_closed")  # the process it lived for is gone
+                self._stopping = True
             for key in ready:
                 child = sentinels.get(key)
                 if child is not None and not self._stopping:
@@ -193,8 +226,22 @@ class Supervisor:
 
     # ------------------------------------------------------------ children
 
+    def _publish(self) -> None:
+        """Rewrite the state file (best effort: status is only a view)."""
+        state = SupervisorState(
+            pid=os.getpid(),
+            host=self.host,
+            started_at=self._started_wall,
+            processes=[c.state() for c in self.children.values()],
+        )
+        try:
+            write_state(self.topology, state)
+        except OSError as exc:
+            log.warning("supervisor.state_not_written", error=str(exc))
+
     def _spawn(self, child: Child) -> None:
         child.started_at = time.monotonic()
+        child.started_wall = time.time()
         if child.kind == "proxy":
             parent_conn, child_conn = self.mp.Pipe(duplex=False)
             proc = self.mp.Process(
@@ -203,13 +250,7 @@ class Supervisor:
             proc.start()
             child_conn.close()
             child.process = proc
-            if parent_conn.poll(15.0):
-                self._learn_endpoints(
-                    msgspec.json.decode(parent_conn.recv_bytes(), type=dict[str, str])
-                )
-            else:
-                log.error("supervisor.proxy_silent", pid=proc.pid)
-            parent_conn.close()
+            self._await_endpoints(parent_conn, proc)
         else:
             if not self.endpoints:
                 log.error("supervisor.no_proxy_endpoints", server=child.name)
@@ -225,6 +266,22 @@ class Supervisor:
         log.info(
             "supervisor.spawned", child=child.name, pid=child.process.pid if child.process else None
         )
+        self._publish()
+
+    def _await_endpoints(self, conn: Connection, proc: BaseProcess) -> None:
+        """Learn the proxy's bound endpoints from its pipe; a proxy that died
+        before sending them (EOF) or sent nonsense is logged, and restarted
+        like any exited child."""
+        try:
+            if conn.poll(15.0):
+                raw = conn.recv_bytes(MAX_CONTROL_FRAME_BYTES)
+                self._learn_endpoints(msgspec.json.decode(raw, type=dict[str, str]))
+            else:
+                log.error("supervisor.proxy_silent", pid=proc.pid)
+        except (EOFError, OSError, msgspec.DecodeError) as exc:
+            log.error("supervisor.proxy_no_endpoints", pid=proc.pid, error=repr(exc))
+        finally:
+            conn.close()
 
     def _learn_endpoints(self, endpoints: dict[str, str]) -> None:
         first = not self.endpoints
@@ -244,6 +301,14 @@ class Supervisor:
             # kernel reaps it: wait briefly so that the exit code is known.
             proc.join(1.0)
         code = proc.exitcode if proc is not None else None
+        child.last_exit_code = code
+        try:
+            self._schedule_restart(child, code)
+        finally:
+            self._publish()
+
+    def _schedule_restart(self, child: Child, code: int | None) -> None:
+        """Give up on ``child`` (retired, or too many restarts) or set its restart time."""
         now = time.monotonic()
         pol = self.policy
         if child.kind == "server" and (self.topology.data_dir / child.name / "RETIRED").exists():
@@ -272,6 +337,7 @@ class Supervisor:
             pol.max_backoff_s, pol.restart_backoff_s * (2 ** max(0, child.consecutive - 1))
         )
         child.restart_at = now + backoff
+        child.total_restarts += 1
         log.warning(
             "supervisor.child_exited", child=child.name, exit_code=code, restart_in_s=backoff
         )
