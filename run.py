@@ -127,12 +127,14 @@ def _client_options(args: argparse.Namespace) -> ClientOptions:
     from supervisor.topology import load_topology  # noqa: PLC0415
     from ui.client import ClientOptions  # noqa: PLC0415
 
-    topology = None
+    topology, topology_file = None, None
     if args.proxy is None:
-        topology = load_topology(args.topology or DEFAULT_TOPOLOGY)
+        topology_file = Path(args.topology or DEFAULT_TOPOLOGY)
+        topology = load_topology(topology_file)
     return ClientOptions(
         client_id=args.id,
         topology=topology,
+        topology_file=topology_file,
         proxy=args.proxy,
         store=Path(args.store) if args.store else None,
         json=args.json,

@@ -44,6 +44,8 @@ __all__ = [
 class ClientOptions:
     client_id: str
     topology: Topology | None = None
+    #: the file ``topology`` was read from (for a child command on the same cluster)
+    topology_file: Path | None = None
     proxy: str | None = None
     store: Path | None = None
     json: bool = False

@@ -57,7 +57,7 @@ def run_default(topology_file: Path, cluster_cmd: list[str], attach: bool) -> in
         if holder is None:
             print(f"error: no cluster of {topology_file} runs here to attach to", file=sys.stderr)
             return 4
-        return _menu(topology)
+        return _menu(topology, topology_file)
     if holder is not None:
         message = busy_message(topology, holder, str(topology_file))
         print(f"error: {message}; or use it with: python run.py --attach", file=sys.stderr)
@@ -67,7 +67,7 @@ def run_default(topology_file: Path, cluster_cmd: list[str], attach: bool) -> in
     except ClusterBusy as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    return _with_cluster(topology, [*cluster_cmd, "cluster", str(topology_file)])
+    return _with_cluster(topology, topology_file, [*cluster_cmd, "cluster", str(topology_file)])
 
 
 def _hang_up(signum: int, _frame: object) -> None:
@@ -75,7 +75,7 @@ def _hang_up(signum: int, _frame: object) -> None:
     raise SystemExit(128 + signum)
 
 
-def _with_cluster(topology: Topology, cmd: list[str]) -> int:
+def _with_cluster(topology: Topology, topology_file: Path, cmd: list[str]) -> int:
     """Start ``cmd`` (the cluster), wait for its ring, run the menu, stop it."""
     from rich.console import Console  # noqa: PLC0415
 
@@ -117,7 +117,7 @@ def _with_cluster(topology: Topology, cmd: list[str]) -> int:
             console.print(f"[red]the cluster did not come up: {why}[/red]")
             return 4
         console.print("[green]cluster up[/green]")
-        return _menu(topology)
+        return _menu(topology, topology_file)
     finally:
         for sig in (signal.SIGHUP, signal.SIGTERM):
             signal.signal(sig, signal.SIG_IGN)  # a second hang-up must not cut the stop short
@@ -137,12 +137,13 @@ def _stop(cluster: subprocess.Popen[bytes]) -> None:
         cluster.wait()
 
 
-def _menu(topology: Topology) -> int:
+def _menu(topology: Topology, topology_file: Path) -> int:
     from ui.client import ClientOptions  # noqa: PLC0415
     from ui.menu import Shell  # noqa: PLC0415
 
     client_id = os.environ.get("USER") or "me"
-    return Shell(ClientOptions(client_id=client_id, topology=topology)).run()
+    opts = ClientOptions(client_id=client_id, topology=topology, topology_file=topology_file)
+    return Shell(opts).run()
 
 
 def _last_line(path: Path) -> str:

@@ -3,8 +3,11 @@ on any contact, watch in words, and the menu's sync."""
 
 from __future__ import annotations
 
+import re
+import socket
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -215,3 +218,54 @@ def test_an_update_in_the_menu_is_printed_on_its_own_lines_and_the_prompt_again(
         if shell.poll() is None:
             shell.kill()
         shell.wait(10)
+
+
+def test_the_menu_opens_the_web_page_and_stops_it_on_exit(cluster: ClusterHarness) -> None:
+    """Option 15 starts this client's page and prints its address (the same one
+    when chosen again); the page answers, and leaving the menu stops it."""
+    shell = subprocess.Popen(
+        [
+            sys.executable,
+            RUN,
+            "client",
+            "--id",
+            "alice",
+            "--topology",
+            str(cluster.topology),
+            "--store",
+            str(cluster.base / "clients" / "alice"),
+            "shell",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        cwd=cluster.base,
+    )
+    try:
+        assert shell.stdin is not None
+        lines = LineReader(shell)
+        shell.stdin.write(b"15\n")
+        shell.stdin.flush()
+
+        def address() -> str | None:
+            line = lines.next_line(1.0)
+            match = re.search(r"open (http://127\.0\.0\.1:\d+/\?token=\S+)", line or "")
+            return match.group(1) if match else None
+
+        url = wait_until(address, 30.0, "the page's address")
+        # The token sets the session's cookie and redirects to the page.
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(url, timeout=10.0) as page:
+            assert 200 == page.status
+        shell.stdin.write(b"15\n")
+        shell.stdin.flush()
+        assert url == wait_until(address, 30.0, "the address again")
+        shell.stdin.write(b"0\n")
+        shell.stdin.flush()
+        assert 0 == shell.wait(30.0)
+        port = int(url.split(":")[2].split("/")[0])
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), 1.0).close()
+    finally:
+        shell.kill()
+        shell.wait()

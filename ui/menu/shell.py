@@ -34,6 +34,7 @@ from ui.client import (
     unknown_message,
     unreachable_message,
 )
+from ui.menu.web import WebPage
 
 __all__ = ["Shell"]
 
@@ -46,7 +47,7 @@ MENU: Final = """
  9. My lists             10. Share list (invite or key)
 11. Join a list (invite) 12. Members of a list
 13. Rename list          14. Sync (send waiting edits, get every list)
- 0. Exit
+15. Open the web page     0. Exit
 """
 
 
@@ -58,6 +59,8 @@ class Shell:
         self.console = opts.console
         #: the prompt waiting for input, printed again under an update
         self._waiting_prompt = ""
+        #: this client's web page, started by option 15, stopped with the menu
+        self.web = WebPage(opts)
 
     def run(self) -> int:
         self.session = open_session(self.opts, subscribe=True, on_update=self._updated)
@@ -87,6 +90,7 @@ class Shell:
         except (EOFError, KeyboardInterrupt):
             return 0
         finally:
+            self.web.close()
             self.session.close()
 
     def _actions(self) -> dict[str, Callable[[], None]]:
@@ -105,6 +109,7 @@ class Shell:
             "12": self._members,
             "13": self._rename,
             "14": self._sync,
+            "15": self._web,
         }
 
     # ---------------------------------------------------------------- input
@@ -257,3 +262,13 @@ class Shell:
             f"sent {len(report.pushed)}, got {len(report.pulled)}, failed {len(report.failed)}"
         )
         self._say_pending()
+
+    def _web(self) -> None:
+        try:
+            url = self.web.open()
+        except RuntimeError as exc:
+            self._error(str(exc))
+            return
+        # On a line of its own, never wrapped: it is copied into a browser.
+        self._client("open this address in a browser (the page stops with the menu):")
+        self.console.print(f"open {url}", soft_wrap=True, markup=False, highlight=False)
