@@ -19,7 +19,6 @@ restarts it). A process with no actor answers nothing: it must not stay up.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -46,13 +45,13 @@ from actors.kernel import (
 )
 from protocol.limits import MAX_CONTROL_FRAME_BYTES, MAX_FRAME_BYTES
 from supervisor.keys import KeysMissing
+from supervisor.lifecycle import die_with_parent
 from supervisor.topology import PROXY_CHANNELS, Topology
 from supervisor.transport import proxy_transport, server_curve
 
 __all__ = ["EXIT_CRASHED", "proxy_main", "server_main"]
 
 EXIT_CRASHED = 70
-_PR_SET_PDEATHSIG = 1
 #: A collection pause worth a warning: half the default request timeout.
 SLOW_COLLECTION_S: Final = 0.25
 #: Consecutive rounds of the main thread's clock that find no actor before
@@ -199,7 +198,8 @@ def _run(
     c = topology.cluster
     collector.take_over()
     logs.configure(node_id, role, topology.log_dir / f"{role}-{node_id}.jsonl", c.log_level)
-    _die_with_parent()
+    if not die_with_parent():
+        log.debug("process.no_pdeathsig")
     faults = _fault_injector(topology)
     stop = threading.Event()
     exit_code = 0
@@ -376,14 +376,3 @@ def _advertised(bound: str, host: str) -> str:
     """A bound endpoint as clients must dial it (``tcp://0.0.0.0:p`` -> ``tcp://host:p``)."""
     port = bound.rsplit(":", 1)[1]
     return f"tcp://{host}:{port}"
-
-
-def _die_with_parent() -> None:
-    """Linux: have the kernel send SIGTERM when the parent exits."""
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):
-        log.debug("process.no_pdeathsig")

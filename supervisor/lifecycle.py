@@ -22,11 +22,13 @@ supervisor).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import re
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ __all__ = [
     "StopResult",
     "busy_message",
     "check_ports",
+    "die_with_parent",
     "lock_path",
     "running_holder",
     "running_holders",
@@ -269,3 +272,20 @@ def _wait_released(path: Path, timeout_s: float) -> bool:
             return False
         time.sleep(_POLL_S)  # polling the lock, not synchronising on time
     return True
+
+
+#: prctl(2) option: the signal the kernel sends a process when its parent exits.
+_PR_SET_PDEATHSIG: Final = 1
+
+
+def die_with_parent() -> bool:
+    """Linux: have the kernel send this process SIGTERM when its parent exits
+    (however the parent ends, SIGKILL included). ``False`` where it cannot
+    (another system, no libc); the caller's other checks must then do."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return int(libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False

@@ -24,6 +24,7 @@ __all__ = [
     "EXIT_UNREACHABLE",
     "EXIT_USAGE",
     "HELP",
+    "WEB_PARENT_ENV",
     "CommandHelp",
     "command_help",
     "commands_overview",
@@ -140,3 +141,8 @@ def commands_overview() -> str:
         "\n`run.py client --id NAME COMMAND --help` shows a command's usage and an example."
     )
     return "\n".join(lines)
+
+
+#: Set (to its pid) by a process that starts ``web`` as its child (the menu):
+#: the page then stops when that process ends, however it ends.
+WEB_PARENT_ENV: Final = "SHOPLIST_WEB_PARENT"

@@ -10,6 +10,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import psutil
 import pytest
 
 from tests.chaos.netns import free_port_range
@@ -220,20 +221,19 @@ def test_an_update_in_the_menu_is_printed_on_its_own_lines_and_the_prompt_again(
         shell.wait(10)
 
 
-def test_the_menu_opens_the_web_page_and_stops_it_on_exit(cluster: ClusterHarness) -> None:
-    """Option 15 starts this client's page and prints its address (the same one
-    when chosen again); the page answers, and leaving the menu stops it."""
-    shell = subprocess.Popen(
+def menu_process(cluster: ClusterHarness, client_id: str) -> subprocess.Popen[bytes]:
+    """``run.py client --id ID shell`` as its own process, typed into through stdin."""
+    return subprocess.Popen(
         [
             sys.executable,
             RUN,
             "client",
             "--id",
-            "alice",
+            client_id,
             "--topology",
             str(cluster.topology),
             "--store",
-            str(cluster.base / "clients" / "alice"),
+            str(cluster.base / "clients" / client_id),
             "shell",
         ],
         stdin=subprocess.PIPE,
@@ -241,6 +241,12 @@ def test_the_menu_opens_the_web_page_and_stops_it_on_exit(cluster: ClusterHarnes
         stderr=subprocess.DEVNULL,
         cwd=cluster.base,
     )
+
+
+def test_the_menu_opens_the_web_page_and_stops_it_on_exit(cluster: ClusterHarness) -> None:
+    """Option 15 starts this client's page and prints its address (the same one
+    when chosen again); the page answers, and leaving the menu stops it."""
+    shell = menu_process(cluster, "alice")
     try:
         assert shell.stdin is not None
         lines = LineReader(shell)
@@ -269,3 +275,21 @@ def test_the_menu_opens_the_web_page_and_stops_it_on_exit(cluster: ClusterHarnes
     finally:
         shell.kill()
         shell.wait()
+
+
+def test_a_killed_menu_leaves_no_web_page_behind(cluster: ClusterHarness) -> None:
+    """The page follows its menu's process even when no `finally` runs (SIGKILL)."""
+    shell = menu_process(cluster, "alice")
+    try:
+        assert shell.stdin is not None
+        lines = LineReader(shell)
+        shell.stdin.write(b"15\n")
+        shell.stdin.flush()
+        wait_until(lambda: "open http" in (lines.next_line(1.0) or ""), 30.0, "the address")
+        pages = psutil.Process(shell.pid).children()
+        assert 1 == len(pages)
+    finally:
+        shell.kill()
+        shell.wait()
+    _, alive = psutil.wait_procs(pages, timeout=15.0)
+    assert [] == alive

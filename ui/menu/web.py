@@ -9,6 +9,7 @@ Runs on the menu's thread.
 
 from __future__ import annotations
 
+import os
 import selectors
 import signal
 import subprocess
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from ui.client import ClientOptions
+from ui.contract import WEB_PARENT_ENV
 
 __all__ = ["WebPage"]
 
@@ -57,8 +59,10 @@ class WebPage:
         if self._proc is not None and self._proc.poll() is None and self.url:
             return self.url
         self.close()
+        # The page stops when the menu ends, even if no `finally` runs (SIGKILL).
+        env = {**os.environ, WEB_PARENT_ENV: str(os.getpid())}
         proc = subprocess.Popen(  # noqa: S603 - our own command line
-            self.command(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            self.command(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
         )
         self._proc = proc
         line = _first_line(proc, START_TIMEOUT_S)

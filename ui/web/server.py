@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import signal
 import socket
 from collections.abc import Iterator
@@ -20,7 +21,9 @@ from typing import Final
 
 import uvicorn
 
+from supervisor.lifecycle import die_with_parent
 from ui.client import ClientOptions, open_session
+from ui.contract import WEB_PARENT_ENV
 from ui.web.app import build_app
 from ui.web.guard import Guard, Secrets
 from ui.web.worker import Hub, SessionWorker
@@ -70,6 +73,9 @@ def run_web(opts: ClientOptions, args: list[str]) -> int:
     page can be opened.
     """
     port = _parse(args).port
+    parent = os.environ.get(WEB_PARENT_ENV, "")
+    if parent and (not die_with_parent() or str(os.getppid()) != parent):
+        return 0  # its parent is gone already, or could not be followed
     hub = Hub()
     worker = SessionWorker(
         lambda on_update: open_session(opts, subscribe=True, on_update=on_update), hub
