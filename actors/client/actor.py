@@ -75,8 +75,9 @@ class ListChange:
     """A list that a published update changed here.
 
     ``before`` is the local copy before the update was merged in, ``state``
-    after; ``writer`` is the client id the write's sender gave itself (relayed
-    by the proxy: a name to show, not an identity; its key is).
+    after; ``writer`` names the write's sender as the proxy does: the client
+    id it gave itself, then the first characters of the key it was
+    authenticated with (see :func:`actors.proxy.responder.writer_name`).
     """
 
     before: ShoppingList

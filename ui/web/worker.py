@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from actors.client import ClientSession, UpdateCallback
+from actors.client import ClientSession, ListChange, UpdateCallback
 
 __all__ = ["Event", "Hub", "SessionWorker"]
 
@@ -77,9 +77,9 @@ class SessionWorker:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="web-session")
         self._session = self._pool.submit(opener, self._updated).result()
 
-    def _updated(self, state: Any) -> None:
+    def _updated(self, change: ListChange) -> None:
         # In the session's bridge thread: announce only; the page asks again.
-        self._hub.publish(Event("list", {"id": state.list_id, "remote": True}))
+        self._hub.publish(Event("list", {"id": change.state.list_id, "remote": True}))
 
     async def call(self, fn: Callable[[ClientSession], T]) -> T:
         """``fn(session)`` on the worker's thread; its result or its exception."""
