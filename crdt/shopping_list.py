@@ -33,6 +33,10 @@ Wire form
     ``ListState``, and holds the cache that makes re-encoding a list after a
     write cost the items it changed; a list reports each changed item to it.
 
+Queries
+    What a list shows (its name, its items by display name, their counts,
+    the JSON view) is :class:`~crdt.view.ListView`, which it inherits.
+
 Thread safety: none; a list belongs to one thread (an actor) at a time.
 """
 
@@ -47,9 +51,10 @@ from typing_extensions import override
 
 from crdt.access import AccessList
 from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore, join_dots
-from crdt.encoding import RAWS_AFTER_ENCODES, EncodingCache, decode_stores, json_view
+from crdt.encoding import RAWS_AFTER_ENCODES, EncodingCache, decode_stores
 from crdt.errors import OverAcquireError, UnknownItemError
-from crdt.item_names import check_quantity, check_utf8, clean_item, group_items, item_key
+from crdt.item_names import check_quantity, check_utf8, clean_item, item_key
+from crdt.view import ListView
 from protocol import decode_state
 from protocol.limits import MAX_ID_CHARS, MAX_LIST_NAME_CHARS
 from protocol.state import ListState
@@ -65,7 +70,7 @@ _UUID4 = re.compile(UUID4_PATTERN)
 _CONTEXT_ENCODER: Final = msgspec.msgpack.Encoder()
 
 
-class ShoppingList:
+class ShoppingList(ListView):
     """A replica of one shopping list.
 
     Args:
@@ -82,7 +87,6 @@ class ShoppingList:
     __slots__ = (
         "_cache",
         "_ctx",
-        "_groups",
         "_items",
         "_names",
         "access",
@@ -109,80 +113,7 @@ class ShoppingList:
         if name:
             self.rename(name)
 
-    # ------------------------------------------------------------------ queries
-
-    @property
-    def name(self) -> str:
-        """The list name; of concurrent renames, the greatest string is shown."""
-        return max(self._names.values(), default="")
-
-    @property
-    def names(self) -> list[str]:
-        """Every concurrently set name, sorted (one unless renames raced)."""
-        return sorted(set(self._names.values()))
-
-    @property
-    def version(self) -> int:
-        """Number of operations this state has seen."""
-        return len(self._ctx)
-
-    @property
-    def context(self) -> CausalContext:
-        """The causal context; read-only by convention."""
-        return self._ctx
-
-    def items(self) -> list[str]:
-        """The items on the list by display name, sorted by their matching key."""
-        return [forms[0] for _, forms in sorted(self._grouped().items())]
-
-    def __len__(self) -> int:
-        """How many items the list shows (written forms of one name count once)."""
-        return len(self._grouped())
-
-    def __contains__(self, item: object) -> bool:
-        return isinstance(item, str) and item_key(item) in self._grouped()
-
-    def lookup(self, item: str) -> bool:
-        """True when ``item``, in any case and spacing, is on the list."""
-        return item_key(clean_item(item)) in self._grouped()
-
-    def display_name(self, item: str) -> str | None:
-        """The name ``item`` is shown under, or ``None`` when it is not on the list."""
-        forms = self._grouped().get(item_key(clean_item(item)))
-        return forms[0] if forms else None
-
-    def needed(self, item: str) -> int:
-        return sum(n for n, _ in self._counts(item))
-
-    def acquired(self, item: str) -> int:
-        return sum(a for _, a in self._counts(item))
-
-    def remaining(self, item: str) -> int:
-        """How many are still to buy: ``max(0, needed - acquired)`` over the item's forms."""
-        return max(0, sum(n - a for n, a in self._counts(item)))
-
-    def key_count(self) -> int:
-        """Keys of the item store (written forms): what the wire form holds per item."""
-        return len(self._items)
-
-    def _grouped(self) -> dict[str, list[str]]:
-        """Matching key -> written forms, display name first; rebuilt after a change."""
-        if self._groups is None:
-            self._groups = group_items(self._items)
-        return self._groups
-
-    def _counts(self, item: str) -> list[Counts]:
-        forms = self._grouped().get(item_key(clean_item(item)), [])
-        return [counts for form in forms for counts in self._items[form].values()]
-
-    def _changed(self, item: str) -> None:
-        """Report a change of ``item``'s dots to the encoding cache and the grouping."""
-        self._cache.changed(item)
-        self._groups = None
-
-    def dot_count(self) -> int:
-        """Dots held in the stores: the size the state grows with."""
-        return len(self._names) + sum(len(d) for d in self._items.values())
+    # The queries are ListView's (crdt/view.py).
 
     # ---------------------------------------------------------------- mutators
 
@@ -272,6 +203,11 @@ class ShoppingList:
     def _delta(self, ctx: CausalContext, items: ItemStore) -> ShoppingList:
         """A delta of this list: the dots an operation saw, and what it added."""
         return _assemble(self.list_id, self.replica_id, ctx, {}, items, EncodingCache())
+
+    def _changed(self, item: str) -> None:
+        """Report a change of ``item``'s dots to the encoding cache and the grouping."""
+        self._cache.changed(item)
+        self._groups = None
 
     # ------------------------------------------------------------------ lattice
 
@@ -373,15 +309,6 @@ class ShoppingList:
         )
 
     # ---------------------------------------------------------- serialisation
-
-    def to_json(self) -> dict[str, Any]:
-        """The list as the seed design's JSON schema: one row per item (its
-        written forms summed, under its display name), sorted by matching key."""
-        rows = [
-            (forms[0], [c for form in forms for c in self._items[form].values()])
-            for _, forms in sorted(self._grouped().items())
-        ]
-        return json_view(self.list_id, self.name, self.version, rows)
 
     def to_state(self) -> ListState:
         """The canonical wire form: every table sorted."""

@@ -51,6 +51,9 @@ Copies that lag (``docs/security.md`` has the whole protocol)
       (``Refused.retryable``: a write still in a hinted handoff is the only
       honest cause); with an owner missing, it answers "unavailable".
 
+The rules are checked here; what the knowledge holds and the claims it
+cannot vouch for are :mod:`crdt.knowledge`'s.
+
 Pure code: no sockets, no threads, no I/O. Nothing passed in is changed (the
 size check may warm encoding caches, which never changes any bytes).
 """
@@ -58,12 +61,24 @@ size check may warm encoding caches, which never changes any bytes).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from crdt.context import CausalContext, Counts, Dot
+from crdt.context import CausalContext, Dot
+from crdt.knowledge import (
+    Content,
+    Held,
+    Unseen,
+    by_replica,
+    describe,
+    frontier,
+    items_of,
+    knowledge,
+    max_unseen,
+    names_of,
+)
 from crdt.shopping_list import ShoppingList
-from crdt.verdicts import UNSEEN_KINDS, Accepted, Refused, Undecided, UnseenKind, Verdict
+from crdt.verdicts import Accepted, Refused, Verdict
 from crdt.write_limits import DEFAULT_LIMITS, WriteLimits, size_excess
 
 __all__ = ["MayWrite", "check_write"]
@@ -135,9 +150,9 @@ def check_write(
     refusal = _over_ceiling(claims, limits.max_counter)
     if refusal is not None:
         return refusal
-    known = _knowledge(sources)
+    known = knowledge(sources)
     allowed = {replica: may_write(replica) for replica in claims.replicas()}
-    unseen = _Unseen()
+    unseen = Unseen()
     _check_claims(claims, known, allowed, limits.max_new_dots, unseen)
     refusal = _check_carried(incoming, sources, known, allowed, unseen)
     if refusal is None and observed is not None and not all(allowed.values()):
@@ -239,19 +254,19 @@ def _check_claims(
     known: CausalContext,
     allowed: Mapping[str, bool],
     max_new_dots: int,
-    unseen: _Unseen,
+    unseen: Unseen,
 ) -> None:
     """Rule 2: what the context claims of each replica, against the knowledge."""
-    claimed_cloud = _by_replica(claims.cloud)
-    known_cloud = _by_replica(known.cloud)
+    claimed_cloud = by_replica(claims.cloud)
+    known_cloud = by_replica(known.cloud)
     for replica, own in allowed.items():
         extra = claimed_cloud.get(replica, set())
         if own:
             top = max(claims.vv.get(replica, 0), max(extra, default=0))
-            if top > _frontier(known, replica, known_cloud) + max_new_dots:
+            if top > frontier(known, replica, known_cloud) + max_new_dots:
                 unseen.add("counter_jump", replica, top)
             continue
-        n = _max_unseen(
+        n = max_unseen(
             claims.vv.get(replica, 0), extra, known.vv.get(replica, 0), known_cloud.get(replica)
         )
         if n:
@@ -263,13 +278,13 @@ def _check_carried(
     sources: Sequence[ShoppingList],
     known: CausalContext,
     allowed: Mapping[str, bool],
-    unseen: _Unseen,
+    unseen: Unseen,
 ) -> Refused | None:
     """Rules 1 and 4: every dot the frame stores is its sender's, or a known one
     relayed unchanged."""
-    held = _Held(sources)
-    carried: list[tuple[Dot, _Content]] = list(_names(incoming).items())
-    for item, dots in _items(incoming).items():
+    held = Held(sources)
+    carried: list[tuple[Dot, Content]] = list(names_of(incoming).items())
+    for item, dots in items_of(incoming).items():
         carried += [(dot, (item, counts)) for dot, counts in dots.items()]
     for dot, content in carried:
         if dot in known:
@@ -277,8 +292,8 @@ def _check_carried(
             if before is not None and before != content:
                 return Refused(
                     "altered_dot",
-                    f"dot {dot[0]!r}:{dot[1]} is {_describe(before)} in the list, but "
-                    f"{_describe(content)} in the state: an operation's content never changes",
+                    f"dot {dot[0]!r}:{dot[1]} is {describe(before)} in the list, but "
+                    f"{describe(content)} in the state: an operation's content never changes",
                 )
         elif not allowed[dot[0]]:
             unseen.add("forged_dot", dot[0], dot[1])
@@ -297,10 +312,10 @@ def _check_observed(
     dropped already: removing it again is harmless, but an honest sender
     never claims a dot it was not shown, so the check costs it nothing.
     """
-    claims, theirs, their_names = incoming.context, _items(incoming), _names(incoming)
+    claims, theirs, their_names = incoming.context, items_of(incoming), names_of(incoming)
     for source in sources:
-        live: list[tuple[Dot, str | None]] = [(d, None) for d in _names(source)]
-        live += [(d, item) for item, dots in _items(source).items() for d in dots]
+        live: list[tuple[Dot, str | None]] = [(d, None) for d in names_of(source)]
+        live += [(d, item) for item, dots in items_of(source).items() for d in dots]
         for dot, item in live:
             if dot not in claims or allowed[dot[0]] or dot in observed:
                 continue
@@ -313,146 +328,3 @@ def _check_observed(
                     "cluster never showed the sender: read the list before editing it",
                 )
     return None
-
-
-# -------------------------------------------------------------------- helpers
-
-#: What a dot holds: an item's (name, counts), or a list name.
-_Content = tuple[str, Counts] | str
-
-
-class _Unseen:
-    """Claims the knowledge cannot vouch for, collected by rules 1 and 2."""
-
-    __slots__ = ("first", "missing")
-
-    def __init__(self) -> None:
-        self.first: dict[UnseenKind, Dot] = {}
-        self.missing: dict[str, int] = {}
-
-    def __bool__(self) -> bool:
-        return bool(self.first)
-
-    def add(self, kind: UnseenKind, replica: str, counter: int) -> None:
-        self.first.setdefault(kind, (replica, counter))
-        if counter > self.missing.get(replica, 0):
-            self.missing[replica] = counter
-
-    def verdict(self, known: CausalContext, step: int, complete: bool) -> Refused | Undecided:
-        kind = next(k for k in UNSEEN_KINDS if k in self.first)
-        replica, counter = self.first[kind]
-        seen = known.max_counter(replica)
-        here, everywhere = (
-            _unseen_message(kind, replica, counter, seen, step, where)
-            for where in ("this copy", "the cluster")
-        )
-        if complete:
-            return Refused(kind, everywhere)
-        return Undecided(kind, here, dict(self.missing), everywhere)
-
-
-def _unseen_message(
-    kind: UnseenKind, replica: str, counter: int, seen: int, step: int, where: str
-) -> str:
-    if kind == "forged_dot":
-        return (
-            f"the state holds dot {replica!r}:{counter} of a replica the sender may not "
-            f"write, and {where} has seen that replica only up to {seen}: a client "
-            "may add dots only under its own replica ids"
-        )
-    if kind == "forged_context":
-        return (
-            f"the causal context claims operation {counter} of replica {replica!r}, which "
-            f"the sender may not write, and {where} has seen it only up to {seen}: a "
-            "delta may claim only operations that exist"
-        )
-    return (
-        f"the causal context claims operation {counter} of the sender's replica "
-        f"{replica!r}, more than {step} beyond the {seen} {where} has seen of it"
-    )
-
-
-class _Held:
-    """Looks up what the sources hold under a dot; indexes them on the first miss."""
-
-    __slots__ = ("_index", "_sources")
-
-    def __init__(self, sources: Sequence[ShoppingList]) -> None:
-        self._sources = sources
-        self._index: dict[Dot, _Content] | None = None
-
-    def content(self, dot: Dot, hint: _Content) -> _Content | None:
-        """What a source holds under ``dot`` (``None``: no source holds it);
-        ``hint`` is the frame's content, tried first (a relayed dot)."""
-        for source in self._sources:
-            if isinstance(hint, str):
-                name = _names(source).get(dot)
-                if name is not None:
-                    return name
-            else:
-                counts = _items(source).get(hint[0], {}).get(dot)
-                if counts is not None:
-                    return (hint[0], counts)
-        if self._index is None:
-            self._index = {}
-            for source in self._sources:
-                self._index.update(_names(source))
-                for item, dots in _items(source).items():
-                    self._index.update((d, (item, c)) for d, c in dots.items())
-        return self._index.get(dot)
-
-
-def _describe(content: _Content) -> str:
-    if isinstance(content, str):
-        return f"the list name {content!r}"
-    item, (needed, acquired) = content
-    return f"{item!r} needed +{needed} acquired +{acquired}"
-
-
-def _knowledge(sources: Sequence[ShoppingList]) -> CausalContext:
-    """The union of the sources' contexts (shared, not copied, for one source)."""
-    if not sources:
-        return CausalContext()
-    if len(sources) == 1:
-        return sources[0].context
-    known = sources[0].context.copy()
-    for source in sources[1:]:
-        known.update(source.context)
-    return known
-
-
-def _by_replica(cloud: Iterable[Dot]) -> dict[str, set[int]]:
-    grouped: dict[str, set[int]] = {}
-    for replica, n in cloud:
-        grouped.setdefault(replica, set()).add(n)
-    return grouped
-
-
-def _frontier(known: CausalContext, replica: str, cloud: Mapping[str, set[int]]) -> int:
-    return max(known.vv.get(replica, 0), max(cloud.get(replica, ()), default=0))
-
-
-def _max_unseen(vv: int, cloud: set[int], known_vv: int, known_cloud: set[int] | None) -> int:
-    """The highest counter in ``1..vv`` or ``cloud`` not in ``1..known_vv`` or
-    ``known_cloud``, or 0. Costs the size of the clouds, not of the counters:
-    a claim of 2**61 operations is found as fast as a claim of one."""
-    holes = known_cloud or set()
-    top = vv
-    while top > known_vv and top in holes:
-        top -= 1
-    best = top if top > known_vv else 0
-    for n in cloud:
-        if n > best and n > known_vv and n not in holes:
-            best = n
-    return best
-
-
-# The validator reads the stores of the lists it compares. ShoppingList keeps
-# them private (its mutators keep their invariants); reading them here, in
-# the same package, avoids building a wire form of each list per write.
-def _items(state: ShoppingList) -> dict[str, dict[Dot, Counts]]:
-    return state._items
-
-
-def _names(state: ShoppingList) -> dict[Dot, str]:
-    return state._names

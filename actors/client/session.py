@@ -17,6 +17,11 @@ A request about a list its owner deleted for everyone is answered
 ``deleted``: the session then removes its local copy (and pending edits),
 notes the list in :attr:`ClientSession.deleted`, and raises
 :class:`ListDeleted`.
+
+The session is built of parts: the request plumbing and the write
+(:class:`~actors.client.requests.RequestsMixin`), sharing and access
+(:class:`~actors.client.sharing.SharingMixin`), and here the lifecycle, the
+local operations, push, pull and sync.
 """
 
 from __future__ import annotations
@@ -24,42 +29,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from typing_extensions import override
 
 from actors.client.actor import UpdateCallback
 from actors.client.catchup import Catchup
-from actors.client.invites import InviteLink, new_invite, parse_invite
 from actors.client.link import (
     ClusterLink,
     ClusterUnavailable,
     ClusterUnreachable,
     Forbidden,
     ListDeleted,
-    Refused,
 )
+from actors.client.sharing import SharingMixin
 from actors.client.store import ClientStore
 from actors.kernel import CurveClient, CurveKeys
 from crdt import ShoppingList
-from logs import Tracer, new_trace_id
-from protocol import (
-    AccessReply,
-    Archive,
-    CancelInvite,
-    Get,
-    Invite,
-    Join,
-    ListReply,
-    Members,
-    Message,
-    ProtocolError,
-    Put,
-    Revoke,
-    Role,
-    Saved,
-    Share,
-    StatusReply,
-    StatusRequest,
-)
+from logs import Tracer
+from protocol import Get, ListReply, ProtocolError, Saved
 
 __all__ = [
     "ClientSession",
@@ -85,7 +72,7 @@ class SyncReport:
     deleted: list[str] = field(default_factory=list)
 
 
-class ClientSession:
+class ClientSession(SharingMixin):
     """A client's lists, online or offline. Use as a context manager.
 
     Args:
@@ -172,10 +159,6 @@ class ClientSession:
         self._link.close()
         self.store.close()
 
-    @property
-    def online(self) -> bool:
-        return self._link.online
-
     def connected(self) -> bool:
         """Whether the proxy is connected now (no waiting; ``False`` when offline)."""
         return self.online and self._link.up
@@ -251,6 +234,7 @@ class ClientSession:
 
     # ----------------------------------------------------------- network ops
 
+    @override  # declared by the mixins, which use it
     def flush(self, list_id: str | None = None) -> bool:
         """Push pending edits (of one list, or all); True if all were saved.
 
@@ -304,6 +288,7 @@ class ClientSession:
             self.store.clear_pending(list_id, pending)  # the whole state covered it
         return saved
 
+    @override  # declared by the mixins, which use it
     def pull(self, list_id: str) -> ShoppingList:
         """Merge the cluster's copy into the local one (creating it if new).
 
@@ -374,200 +359,3 @@ class ClientSession:
                 report.failed.append(list_id)
         report.deleted = sorted(self.deleted)
         return report
-
-    # --------------------------------------------------------------- sharing
-
-    def whoami(self) -> str:
-        """This client's public key (Z85): what others share lists with."""
-        return self.store.curve_keys()[0].decode()
-
-    def share(self, list_id: str, key: str, role: Role = "editor") -> AccessReply:
-        """Give the client of ``key`` ``role`` on a list this client owns.
-
-        A list not saved by the cluster yet is pushed first (its first write
-        makes this client its owner).
-
-        Raises:
-            Forbidden: this client is not the list's owner.
-            ClusterUnreachable, ClusterUnavailable: nothing changed.
-        """
-        self._saved_first(list_id)
-        return self._access(
-            lambda mid, tid, traced: Share(
-                **self._envelope(mid, tid, traced), list_id=list_id, key=key, role=role
-            )
-        )
-
-    def revoke(self, list_id: str, key: str) -> AccessReply:
-        """Take the access of the client of ``key`` away (as :meth:`share`)."""
-        return self._access(
-            lambda mid, tid, traced: Revoke(
-                **self._envelope(mid, tid, traced), list_id=list_id, key=key
-            )
-        )
-
-    def delete_everywhere(self, list_id: str) -> AccessReply:
-        """Delete a list this client owns for everyone (the cluster archives
-        it: its data stays on the servers), then the local copy.
-
-        Raises:
-            Forbidden: this client is not the list's owner; nothing changed.
-            ListDeleted: it was deleted for everyone already.
-            ClusterUnreachable, ClusterUnavailable: nothing changed.
-        """
-        self._saved_first(list_id)
-        reply = self._access(
-            lambda mid, tid, traced: Archive(**self._envelope(mid, tid, traced), list_id=list_id)
-        )
-        self.store.delete(list_id)
-        return reply
-
-    def invite(
-        self, list_id: str, role: Role = "editor", expires_in_s: int = 0
-    ) -> tuple[InviteLink, AccessReply]:
-        """A new invite to a list this client owns: whoever redeems it
-        (:meth:`join`) gets ``role``, until ``expires_in_s`` (0: never) or a cancel."""
-        self._saved_first(list_id)
-        link = new_invite(list_id)
-        reply = self._access(
-            lambda mid, tid, traced: Invite(
-                **self._envelope(mid, tid, traced),
-                list_id=list_id,
-                secret_hash=link.secret_hash,
-                role=role,
-                expires_in_s=expires_in_s,
-            )
-        )
-        return link, reply
-
-    def cancel_invite(self, list_id: str, secret_hash: bytes) -> AccessReply:
-        """Close one of the list's invites (its hash, as :meth:`members` shows them)."""
-        return self._access(
-            lambda mid, tid, traced: CancelInvite(
-                **self._envelope(mid, tid, traced), list_id=list_id, secret_hash=secret_hash
-            )
-        )
-
-    def join(self, invite: str) -> ShoppingList:
-        """Redeem an invite and fetch the list.
-
-        Raises:
-            ValueError: ``invite`` is not an invite link.
-            Forbidden: the invite is unknown, cancelled or expired.
-        """
-        link = parse_invite(invite)
-        self._access(
-            lambda mid, tid, traced: Join(
-                **self._envelope(mid, tid, traced), list_id=link.list_id, secret=link.secret
-            )
-        )
-        return self.pull(link.list_id)
-
-    def members(self, list_id: str) -> AccessReply:
-        """Who has access to the list (open invites too, for its owner)."""
-        return self._access(
-            lambda mid, tid, traced: Members(**self._envelope(mid, tid, traced), list_id=list_id)
-        )
-
-    def _saved_first(self, list_id: str) -> None:
-        if self.store.load(list_id) is not None and self.store.has_pending(list_id):
-            self.flush(list_id)
-
-    def _access(self, build: Callable[[str, str, bool], Message]) -> AccessReply:
-        reply = self._request(build)
-        if not isinstance(reply, AccessReply):
-            raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
-        return reply
-
-    def _envelope(self, msg_id: str, trace_id: str, traced: bool) -> dict[str, Any]:
-        return {"msg_id": msg_id, "trace_id": trace_id, "sender": self.client_id, "traced": traced}
-
-    def status(self) -> StatusReply:
-        reply = self._request(
-            lambda mid, tid, traced: StatusRequest(
-                msg_id=mid, trace_id=tid, sender=self.client_id, traced=traced
-            )
-        )
-        if not isinstance(reply, StatusReply):
-            raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
-        return reply
-
-    def _put(
-        self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool = True
-    ) -> Saved:
-        """Write ``blob``. A write refused as ``unobserved`` (it removes what
-        the proxy has no record of showing this client: it restarted, or
-        forgot) is sent once more after a pull, which shows it."""
-        try:
-            return self._put_once(list_id, blob, attempts, retry_unconnected)
-        except Refused as exc:
-            if exc.kind != "unobserved":
-                raise
-        self.pull(list_id)
-        return self._put_once(list_id, blob, attempts, retry_unconnected)
-
-    def _put_once(self, list_id: str, blob: bytes, attempts: int, retry_unconnected: bool) -> Saved:
-        reply = self._request(
-            self._put_builder(list_id, blob),
-            attempts=attempts,
-            retry_unconnected=retry_unconnected,
-            about=list_id,
-        )
-        if not isinstance(reply, Saved):
-            raise ClusterUnavailable(f"unexpected answer {type(reply).__name__}")
-        return reply
-
-    def _put_builder(self, list_id: str, blob: bytes) -> Callable[[str, str, bool], Message]:
-        return lambda mid, tid, traced: Put(
-            msg_id=mid,
-            trace_id=tid,
-            sender=self.client_id,
-            traced=traced,
-            list_id=list_id,
-            state=blob,
-        )
-
-    def _request(
-        self,
-        build: Callable[[str, str, bool], Message],
-        attempts: int | None = None,
-        retry_unconnected: bool = True,
-        about: str | None = None,
-    ) -> Message:
-        """Send a request and wait for its answer (see :meth:`ClusterLink.request
-        <actors.client.link.ClusterLink.request>`), under a new trace id.
-
-        Any answer, even a refusal, starts the background push of the pending
-        edits of other lists than ``about`` (see :mod:`actors.client.catchup`).
-
-        Raises:
-            ClusterUnreachable: no answer after every attempt.
-            ListDeleted: the list was deleted for everyone (its local copy now too).
-            ClusterUnavailable: the proxy answered with another error.
-        """
-        if not self.online:
-            raise ClusterUnreachable("no cluster configured")
-        trace_id = new_trace_id()
-        traced = self.tracer.sample(forced=self.trace)
-        self.last_trace_id = trace_id
-        try:
-            reply = self._link.request(
-                build, trace_id, traced, attempts or self.attempts, retry_unconnected
-            )
-        except ListDeleted as exc:
-            if exc.list_id:
-                self.store.delete(exc.list_id)
-                self.deleted.add(exc.list_id)
-            self._contact(trace_id, about)  # it answered, if only to refuse
-            raise
-        except ClusterUnavailable:
-            self._contact(trace_id, about)  # it answered, if only to refuse
-            raise
-        self._contact(trace_id, about)
-        return reply
-
-    def _contact(self, trace_id: str, about: str | None) -> None:
-        """The cluster answered: push the other lists' pending edits in the background."""
-        if self._catchup_off:
-            return
-        self.catchup.start(self.store, self._link, self._put_builder, trace_id, skip=about)
