@@ -115,18 +115,15 @@ class ClusterLock:
         """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         f = self.path.open("a+b")
-        try:
-            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock_now(f, self.path):
             f.close()
-            raise ClusterBusy(
-                busy_message(self.topology, read_lock(self.path), topology_file)
-            ) from None
+            raise ClusterBusy(busy_message(self.topology, read_lock(self.path), topology_file))
         self._file = f
+        mine = host_tag(self.host)
         overlap = [
             info
             for info in running_holders(self.topology, besides=self.path)
-            if self.host is None or info.host is None or info.host == self.host
+            if self.host is None or info.host is None or host_tag(info.host) == mine
         ]
         if overlap:
             self.release()
@@ -177,17 +174,48 @@ def running_holders(topology: Topology, besides: Path | None = None) -> list[Loc
     """The supervisors running ``topology`` on this machine (one per host, or
     one of every host), but the one of lock file ``besides``.
 
-    A held lock whose file is not (yet) readable is reported with pid 0.
+    A held lock whose file is not (yet) readable is reported with pid 0 and
+    the host its file is named after (a supervisor writes its file just
+    after it takes the lock: one starting beside it must not take it for a
+    supervisor of every host).
     """
     found = []
     for path in sorted(topology.data_dir.glob("cluster-*.lock")):
         if path == besides or not is_held(path):
             continue
+        tag = path.name.removeprefix("cluster-").removesuffix(".lock")
         found.append(
             read_lock(path)
-            or LockInfo(pid=0, host=None, cluster=topology.cluster.name, started_at=0.0)
+            or LockInfo(
+                pid=0,
+                host=None if tag == "all" else tag,
+                cluster=topology.cluster.name,
+                started_at=0.0,
+            )
         )
     return found
+
+
+#: How long :meth:`ClusterLock.acquire` retries a lock whose file names no
+#: holder: another process may be probing it (:func:`is_held`) for a moment.
+_PROBED_RETRY_S: Final = 0.5
+
+
+def _lock_now(f: IO[bytes], path: Path) -> bool:
+    """Take ``f``'s exclusive lock without waiting on a holder; ``False`` if
+    a supervisor holds it. A lock that is held while its file names no
+    holder is tried again for :data:`_PROBED_RETRY_S`: that is a probe's
+    shared lock, or a supervisor between taking it and writing its pid."""
+    deadline = time.monotonic() + _PROBED_RETRY_S
+    while True:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if read_lock(path) is not None or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01)  # an OS lock offers no wake-up to wait on
+            continue
+        return True
 
 
 def running_holder(topology: Topology) -> LockInfo | None:

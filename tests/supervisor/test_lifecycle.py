@@ -4,6 +4,7 @@ left by a dead process blocks nothing, and the shipped topologies load."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import socket
@@ -125,6 +126,24 @@ def test_supervisors_of_two_hosts_share_a_folder_but_one_of_every_host_does_not(
         alpha.release()
         beta.release()
     assert [] == running_holders(topo)
+
+
+def test_a_host_lock_taken_but_not_yet_written_blocks_only_its_own_host(topology: Path) -> None:
+    """A supervisor writes its pid just after taking its lock: in between, one
+    of another host starting beside it goes on (the netns tests start one
+    per host at once), while one of the same host, or of every host, does not."""
+    topo = load_topology(topology)
+    path = lock_path(topo, "alpha")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a+b") as taken:
+        fcntl.flock(taken.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert ["alpha"] == [h.host for h in running_holders(topo)]
+        beta = ClusterLock(topo, "beta")
+        beta.acquire(str(topology))
+        beta.release()
+        for host in ("alpha", None):
+            with pytest.raises(ClusterBusy):
+                ClusterLock(topo, host).acquire(str(topology))
 
 
 def test_a_cluster_on_a_port_in_use_exits_2_naming_the_port(tmp_path: Path) -> None:
