@@ -228,7 +228,8 @@ class ClusterHarness:
         try:
             self.start()
             yield self
-            self.stop()
+            if self.proc is not None:  # the test may have stopped it
+                self.stop()
         finally:
             self.kill_everything()
 
@@ -253,23 +254,18 @@ class ClusterHarness:
 
     # -------------------------------------------------------------- clients
 
+    def client_command(self, client_id: str, *args: str, offline: bool = False) -> list[str]:
+        """``run.py client`` of this cluster (``offline``: of a proxy that is
+        not there), with the client's store under the test's folder."""
+        where = ["--proxy", "tcp://127.0.0.1:9"] if offline else ["--topology", str(self.topology)]
+        store = ["--store", str(self.base / "clients" / client_id)]
+        return [sys.executable, RUN, "client", "--id", client_id, *where, *store, *args]
+
     def client(
         self, client_id: str, *args: str, offline: bool = False, timeout_s: float = 60
     ) -> ClientResult:
         """Run ``run.py client --json`` as its own process."""
-        where = ["--proxy", "tcp://127.0.0.1:9"] if offline else ["--topology", str(self.topology)]
-        cmd = [
-            sys.executable,
-            RUN,
-            "client",
-            "--id",
-            client_id,
-            *where,
-            "--store",
-            str(self.base / "clients" / client_id),
-            "--json",
-            *args,
-        ]
+        cmd = self.client_command(client_id, "--json", *args, offline=offline)
         done = subprocess.run(
             cmd, capture_output=True, text=True, timeout=timeout_s, cwd=self.base, check=False
         )

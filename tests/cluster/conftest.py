@@ -15,13 +15,5 @@ FIVE = ["s1", "s2", "s3", "s4", "s5"]
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[ClusterHarness]:
     """Five servers and a proxy on ephemeral loopback ports."""
-    harness = ClusterHarness(tmp_path, FIVE)
-    try:
-        harness.start()
+    with ClusterHarness(tmp_path, FIVE).running() as harness:
         yield harness
-    finally:
-        try:
-            if harness.proc is not None:
-                harness.stop()
-        finally:
-            harness.kill_everything()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import re
 import socket
 import subprocess
-import sys
 import urllib.request
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from tests.chaos.netns import free_port_range
 from tests.cluster.conftest import FIVE
 from tests.cluster.test_menu import menu
-from tests.harness import RUN, ClusterHarness, LineReader, wait_until
+from tests.harness import ClusterHarness, LineReader, wait_until
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -58,18 +57,7 @@ def test_pending_edits_of_one_list_go_out_with_a_pull_of_another(cluster: Cluste
 def watch(cluster: ClusterHarness, client_id: str) -> subprocess.Popen[bytes]:
     """``run.py client --id ID watch`` (in words) as its own process."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            RUN,
-            "client",
-            "--id",
-            client_id,
-            "--topology",
-            str(cluster.topology),
-            "--store",
-            str(cluster.base / "clients" / client_id),
-            "watch",
-        ],
+        cluster.client_command(client_id, "watch"),
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         cwd=cluster.base,
@@ -134,19 +122,8 @@ def test_the_menu_says_how_many_edits_wait_and_syncs_them(cluster: ClusterHarnes
     cluster.share("alice", list_id, "bob")
     assert 0 == cluster.client("bob", "pull", list_id).code
     assert 0 == cluster.client("bob", "add", list_id, "plums", "6", offline=True).code
-    store = ["--store", str(cluster.base / "clients" / "bob")]
     offline_menu = subprocess.run(
-        [
-            sys.executable,
-            RUN,
-            "client",
-            "--id",
-            "bob",
-            "--proxy",
-            "tcp://127.0.0.1:9",
-            *store,
-            "shell",
-        ],
+        cluster.client_command("bob", "shell", offline=True),
         input="14\n0\n",
         capture_output=True,
         text=True,
@@ -178,24 +155,7 @@ def test_an_update_in_the_menu_is_printed_on_its_own_lines_and_the_prompt_again(
     list_id = cluster.client("alice", "create", "shared").out["id"]
     cluster.share("alice", list_id, "bob")
     assert 0 == cluster.client("bob", "pull", list_id).code
-    shell = subprocess.Popen(
-        [
-            sys.executable,
-            RUN,
-            "client",
-            "--id",
-            "bob",
-            "--topology",
-            str(cluster.topology),
-            "--store",
-            str(cluster.base / "clients" / "bob"),
-            "shell",
-        ],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        cwd=cluster.base,
-    )
+    shell = menu_process(cluster, "bob")
     try:
         lines = LineReader(shell)
 
@@ -224,18 +184,7 @@ def test_an_update_in_the_menu_is_printed_on_its_own_lines_and_the_prompt_again(
 def menu_process(cluster: ClusterHarness, client_id: str) -> subprocess.Popen[bytes]:
     """``run.py client --id ID shell`` as its own process, typed into through stdin."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            RUN,
-            "client",
-            "--id",
-            client_id,
-            "--topology",
-            str(cluster.topology),
-            "--store",
-            str(cluster.base / "clients" / client_id),
-            "shell",
-        ],
+        cluster.client_command(client_id, "shell"),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

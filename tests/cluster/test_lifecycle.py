@@ -41,16 +41,8 @@ def run(
 
 @pytest.fixture
 def three(tmp_path: Path) -> Iterator[ClusterHarness]:
-    harness = ClusterHarness(tmp_path, THREE)
-    try:
-        harness.start()
+    with ClusterHarness(tmp_path, THREE).running() as harness:
         yield harness
-    finally:
-        try:
-            if harness.proc is not None:
-                harness.stop()
-        finally:
-            harness.kill_everything()
 
 
 def status_json(cluster: ClusterHarness) -> dict[str, Any]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 
-from tests.harness import RUN, ClusterHarness
+from tests.harness import ClusterHarness
 
 LINK = re.compile(r"shoplist://join/\S+")
 
@@ -14,18 +13,7 @@ LINK = re.compile(r"shoplist://join/\S+")
 def menu(cluster: ClusterHarness, client_id: str, typed: list[str]) -> str:
     """Run ``run.py client --id ID shell`` with these lines typed; its output."""
     done = subprocess.run(
-        [
-            sys.executable,
-            RUN,
-            "client",
-            "--id",
-            client_id,
-            "--topology",
-            str(cluster.topology),
-            "--store",
-            str(cluster.base / "clients" / client_id),
-            "shell",
-        ],
+        cluster.client_command(client_id, "shell"),
         input="\n".join([*typed, "0"]) + "\n",
         capture_output=True,
         text=True,

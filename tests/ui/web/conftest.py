@@ -27,16 +27,8 @@ EXPECT_TIMEOUT_MS = 15_000
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[ClusterHarness]:
     """Three servers and a proxy on ephemeral loopback ports (n = 3)."""
-    harness = ClusterHarness(tmp_path, THREE)
-    try:
-        harness.start()
+    with ClusterHarness(tmp_path, THREE).running() as harness:
         yield harness
-    finally:
-        try:
-            if harness.proc is not None:
-                harness.stop()
-        finally:
-            harness.kill_everything()
 
 
 @pytest.fixture
