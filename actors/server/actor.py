@@ -340,7 +340,7 @@ class ServerActor(BridgedActor):
     @override
     def on_tick(self, now: float) -> None:
         # Between requests: join the deltas acknowledged since into the cache.
-        self.store.join_pending()
+        self.store.maintain()
         if self.member and now - self.last_probe > self.proxy_lost_after_s:
             log.warning("server.proxy_lost", silent_s=round(now - self.last_probe, 2))
             self.member = False

@@ -42,6 +42,7 @@ from typing import Final, NamedTuple
 import logs
 from actors.kernel import Durability
 from actors.server.cache import ListCache
+from actors.server.checkpoint import Checkpointer
 from actors.server.damage import BadRow, DiskWatch, is_disk_full, open_checked
 from actors.server.deltas import DeltaLog
 from actors.server.entries import Update, check_ids, join_all, join_lists
@@ -81,6 +82,10 @@ class ListStore:
         durability: ``"normal"`` or ``"full"`` (see :mod:`actors.server.schema`);
             anything else is a ``ValueError``.
         cache_lists: how many decoded lists to keep in memory (at least 1).
+        checkpoint_interval_s: how often a thread of the store's own copies
+            the WAL into the file (:mod:`actors.server.checkpoint`), so that
+            the thread that writes never does; ``None``: SQLite checkpoints
+            on the writing thread, as it does by default.
 
     A file found corrupt as it opens (``PRAGMA quick_check``, or SQLite's
     ``SQLITE_CORRUPT``/``SQLITE_NOTADB`` on first use) is moved aside
@@ -94,13 +99,23 @@ class ListStore:
     """
 
     def __init__(
-        self, path: Path, durability: Durability = "normal", cache_lists: int = 65_536
+        self,
+        path: Path,
+        durability: Durability = "normal",
+        cache_lists: int = 65_536,
+        checkpoint_interval_s: float | None = 0.25,
     ) -> None:
         self.path = path
         self._cache_lists = max(1, cache_lists)
         self._disk = DiskWatch()
         #: where the corrupt file was moved, if it was
         self.quarantined = open_checked(path, durability, self._open)
+        #: the thread that checkpoints the WAL, if any (see :meth:`maintain`)
+        self.checkpointer: Checkpointer | None = None
+        if checkpoint_interval_s is not None:
+            self._db.execute("PRAGMA wal_autocheckpoint=0")
+            self.checkpointer = Checkpointer(path, checkpoint_interval_s)
+            self.checkpointer.start()
         #: when (``time.time()``) the store started again empty, its file
         #: found corrupt; ``None`` when not rebuilding (see :meth:`rebuilt`)
         self.rebuilding_since = time.time() if self.quarantined is not None else None
@@ -131,7 +146,11 @@ class ListStore:
         """Flush what the deltas hold (a quicker next start), then close.
 
         On a full disk the deltas stay in the log; the next open joins them.
+        The checkpointing thread stops first; SQLite checkpoints as the last
+        connection closes.
         """
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         try:
             self.settle()
         except sqlite3.Error as exc:
@@ -294,6 +313,14 @@ class ListStore:
     def settle(self, list_ids: Iterable[str] | None = None) -> None:
         """Rewrite the rows of lists that hold deltas: all, or those of ``list_ids``."""
         self._lists.settle(list_ids)
+
+    def maintain(self) -> None:
+        """Between requests (the server's tick): join the deltas waiting, and
+        give the WAL's checkpoints back to SQLite if the checkpointing thread
+        stopped, so that the WAL stays bounded."""
+        self.join_pending()
+        if self.checkpointer is not None and self.checkpointer.fallback(self._db):
+            self.checkpointer = None
 
     # ----------------------------------------------------------------- hints
 
