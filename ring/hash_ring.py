@@ -46,6 +46,9 @@ class HashRing:
         self._nodes: set[str] = set()
         self._positions: list[int] = []
         self._owners: list[str] = []
+        #: walks already made, by (start index, servers wanted): the proxy
+        #: walks the ring for every request, and a ring has only so many arcs
+        self._walks: dict[tuple[int, int], tuple[str, ...]] = {}
         self.add_nodes(nodes)
 
     # ------------------------------------------------------------ membership
@@ -104,6 +107,7 @@ class HashRing:
         )
         self._positions = [p for p, _ in pairs]
         self._owners = [node for _, node in pairs]
+        self._walks = {}
 
     # --------------------------------------------------------------- lookups
 
@@ -124,13 +128,23 @@ class HashRing:
         return self.walk(key_position(key), n)
 
     def walk(self, position: int, n: int) -> list[str]:
-        """The first ``n`` distinct servers at or after ``position``."""
+        """The first ``n`` distinct servers at or after ``position`` (a new list).
+
+        Each arc's walk is made once per ring (memoized until it changes):
+        finding all of five servers could take a hundred steps of the ring.
+        """
         want = min(n, len(self._nodes))
         if want <= 0:
             return []
+        start = self._index(position)
+        walk = self._walks.get((start, want))
+        if walk is None:
+            walk = self._walks[(start, want)] = self._walk_from(start, want)
+        return list(walk)
+
+    def _walk_from(self, start: int, want: int) -> tuple[str, ...]:
         owners = self._owners
         count = len(owners)
-        start = self._index(position)
         found: list[str] = []
         for step in range(count):
             node = owners[(start + step) % count]
@@ -138,7 +152,7 @@ class HashRing:
                 found.append(node)
                 if len(found) == want:
                     break
-        return found
+        return tuple(found)
 
     def replica_groups(self, n: int) -> list[tuple[str, ...]]:
         """Every distinct replica set (sorted ids) of some arc of the ring.

@@ -20,6 +20,7 @@ Channels (sockets of the proxy's bridge):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
@@ -232,8 +233,8 @@ class ProxyActor(BridgedActor):
             return
         self.outbox.send(channel, peer, msg)
 
-    def _publish(self, list_id: str, msg: Update) -> None:
-        self.front.publish(list_id, msg)
+    def _publish(self, list_id: str, make: Callable[[], Update]) -> None:
+        self.front.publish(list_id, make)
 
     def _put(
         self,

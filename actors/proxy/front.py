@@ -290,11 +290,13 @@ class ClientFront:
 
     # --------------------------------------------------------------- updates
 
-    def publish(self, list_id: str, update: Update) -> None:
-        """Send a saved write's update to the watchers that may read the list."""
+    def publish(self, list_id: str, make: Callable[[], Update]) -> None:
+        """Send a saved write's update (made by ``make``, only if the list
+        has watchers) to the watchers that may read the list."""
         peers = self.watchers.of(list_id)
         if not peers:
             return
+        update = make()
         access = self.cache.get(list_id)
         ctx: CausalContext | None = None
         for peer in peers:

@@ -43,7 +43,9 @@ __all__ = ["Publish", "Reply", "Responder", "Send", "join_copies"]
 Send = Callable[[str, Message], None]
 #: (channel, peer, message): frontend for clients, backend for servers
 Reply = Callable[[Channel, bytes, Message], None]
-Publish = Callable[[str, Update], None]
+#: (list id, a maker of the update): the update is made only if somebody
+#: watches the list (most saved writes have no watcher)
+Publish = Callable[[str, Callable[[], Update]], None]
 
 
 def join_copies(blobs: list[bytes | None]) -> bytes | None:
@@ -94,7 +96,7 @@ class Responder:
             self._reply("frontend", req.peer, answer)
             self._publish(
                 m.list_id,
-                Update(
+                lambda: Update(
                     **next_envelope(m, self._new_id(), writer_name(m.sender, req.writer)),
                     list_id=m.list_id,
                     state=m.state,

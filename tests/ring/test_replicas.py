@@ -73,3 +73,24 @@ def test_get_replicas_walks_from_the_key_position() -> None:
     ring = HashRing(["a", "b", "c", "d"], vnodes=8)
     for key in uuid4_keys(200):
         assert ring.walk(key_position(key), 3) == ring.get_replicas(key, 3)
+
+
+@settings(deadline=None)
+@given(names=distinct_node_ids(2, 7), keys=st.lists(keys, min_size=1, max_size=20))
+def test_walks_remembered_by_the_ring_follow_its_changes(names: list[str], keys: list[str]) -> None:
+    """A walk made again, and a walk after a server joins or leaves, equals
+    that of a ring built afresh with the same members (the memo is not stale)."""
+    ring = HashRing(names[1:], vnodes=16)
+    for key in keys:
+        ring.get_replicas(key, 3)
+    assert [HashRing(names[1:], vnodes=16).get_replicas(k, 3) for k in keys] == [
+        ring.get_replicas(k, 3) for k in keys
+    ]
+    ring.add_node(names[0])
+    assert [HashRing(names, vnodes=16).get_replicas(k, 3) for k in keys] == [
+        ring.get_replicas(k, 3) for k in keys
+    ]
+    ring.remove_node(names[-1])
+    assert [HashRing(names[:-1], vnodes=16).get_replicas(k, 3) for k in keys] == [
+        ring.get_replicas(k, 3) for k in keys
+    ]

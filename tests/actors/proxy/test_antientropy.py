@@ -108,7 +108,7 @@ def make_proxy(concurrency: int = 100, interval_s: float = INTERVAL) -> Proxy:
         membership,
         send=lambda node, msg: sent.append((node, msg)),
         reply=lambda channel, peer, msg: None,
-        publish=lambda list_id, msg: None,
+        publish=lambda list_id, make: None,
         new_id=lambda: f"proxy.{next(ids)}",
         node_id="proxy",
         tracer=Tracer(),

@@ -111,7 +111,7 @@ def make_proxy(
         membership,
         send=lambda node, msg: proxy.sent.append((node, msg)),
         reply=proxy.reply,
-        publish=lambda list_id, msg: proxy.published.append((list_id, msg)),
+        publish=lambda list_id, make: proxy.published.append((list_id, make())),
         new_id=lambda: f"proxy.{next(counter)}",
         node_id="proxy",
         tracer=Tracer(),
