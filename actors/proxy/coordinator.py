@@ -16,7 +16,8 @@ naming the owner (sloppy quorum with hinted handoff).
   resolved by :mod:`actors.proxy.verification` when fewer than W accepted.
 * A read is answered once R slots replied, with the join of their copies;
   when every slot is done, owners whose copy was behind the join get it
-  (read repair).
+  (read repair), unless a write of the list is in flight (it is what the
+  copies differ by, most likely; anti-entropy repairs what stays behind).
 * A handoff (a server passing on a hinted write or a list it no longer
   owns) is a write to the owner alone, or to the current preference list
   if that owner left the ring; the server is answered ``Stored``.
@@ -109,6 +110,9 @@ class Coordinator:
         self._timers: list[tuple[float, str]] = []
         self.inflight = 0
         self.repairs_inflight = 0
+        #: writes in flight (not every slot done) by list: a read of such a
+        #: list does not repair (see :meth:`_settle`)
+        self.writing: dict[str, int] = {}
         #: clients' requests not yet answered, bounded (``overloaded`` beyond)
         self.admission = Admission(log, target_s=config.request_timeout_s * CONGESTED_LATENCY)
         #: resolves the writes that replicas could not decide
@@ -200,6 +204,8 @@ class Coordinator:
         req = Request(kind, peer, msg, owners, spares, set(owners), min(need, len(owners)))
         req.started_s, req.writer, req.access, req.observed = now, writer, access, observed
         self.inflight += 1
+        if kind in ("put", "handoff"):
+            self.writing[msg.list_id] = self.writing.get(msg.list_id, 0) + 1
         if msg.traced:
             self.tracer.hop(self.log, f"proxy.{kind}", msg, list_id=msg.list_id, owners=owners)
         req.slots = [Slot(owner) for owner in owners]
@@ -391,12 +397,30 @@ class Coordinator:
                     "backend" if req.kind == "handoff" else "frontend",
                 )
         if active == 0 and req.checking == 0:
-            self.inflight -= 1
-            if req.kind == "repair":
-                self.repairs_inflight -= 1
+            self._finished(req)
+
+    def _finished(self, req: Request) -> None:
+        """Every slot of ``req`` is done: repair what it found behind, and
+        count it out."""
+        self.inflight -= 1
+        list_id = req.msg.list_id
+        if req.kind == "repair":
+            self.repairs_inflight -= 1
+            self.responder.repair(req)
+        elif req.kind == "get":
+            # Copies that differ while a write of the list is in flight
+            # differ by that write, most likely: it is on its way to the
+            # replica behind. A read repair would send the whole list (and
+            # the replica decode it) for nothing; a difference that stays
+            # is repaired by a later read or by anti-entropy.
+            if req.replied and list_id not in self.writing:
                 self.responder.repair(req)
-            elif req.kind == "get" and req.replied:
-                self.responder.repair(req)
+        else:
+            left = self.writing[list_id] - 1
+            if left:
+                self.writing[list_id] = left
+            else:
+                del self.writing[list_id]
 
     def _replied(self, req: Request, now: float, congested: bool) -> None:
         """The client has its answer: the request no longer counts against it

@@ -567,6 +567,31 @@ def test_read_repair_sends_the_join_to_owners_that_were_behind_once_all_slots_fi
         assert copies.joined == ShoppingList.decode(store.state)
 
 
+def test_a_read_while_a_write_of_the_list_is_in_flight_does_not_repair() -> None:
+    """Copies that differ while the list is being written differ by that
+    write: no read repair then; once the write is done, a read repairs."""
+    copies = Copies.make()
+    proxy = make_proxy(FIVE)
+    o0, o1, o2 = proxy.owners()
+    proxy.coordinator.put(PEER, put(), 0.0)
+    assert {LIST_ID: 1} == proxy.coordinator.writing
+    proxy.coordinator.get(PEER, get(), 0.0)
+    proxy.fetched(o0, copies.alice.encode())
+    proxy.fetched(o1, copies.joined.encode())
+    proxy.fetched(o2, copies.bob.encode())
+    assert [ListReply] == [type(m) for _, m in proxy.replies]  # answered all the same
+    writes = proxy.stores()  # the put's three Stores, no repair
+    assert 3 == len(writes)
+    for node, store in writes:
+        proxy.coordinator.on_reply(node, stored_reply(node, store), 0.1)
+    assert {} == proxy.coordinator.writing
+    proxy.coordinator.get(PEER, get(), 0.0)
+    proxy.fetched(o0, copies.alice.encode())
+    proxy.fetched(o1, copies.joined.encode())
+    proxy.fetched(o2, copies.bob.encode())
+    assert [o0, o2] == sorted(node for node, _ in proxy.stores()[len(writes) :])
+
+
 def test_read_repair_gives_an_owner_without_a_copy_the_join() -> None:
     copies = Copies.make()
     proxy = make_proxy(FIVE)
