@@ -19,6 +19,7 @@ from typing import Any
 from actors.kernel import Channel
 from actors.proxy.quorum import Request
 from crdt import ShoppingList
+from crdt.copies import Head, dominant, head_of
 from logs import Logger, Tracer
 from protocol import (
     ErrorCode,
@@ -40,6 +41,21 @@ from protocol.limits import MAX_ID_CHARS
 
 __all__ = ["Publish", "Reply", "Responder", "Send", "join_copies"]
 
+
+def _has_seen(blob: bytes, top: Head, best: bytes) -> bool:
+    """Whether the copy ``blob`` has seen everything the join ``best`` (whose
+    head is ``top``) has: from their heads, or, where their access lists
+    differ, from the decoded states.
+
+    Raises:
+        ProtocolError: a copy does not decode.
+    """
+    head = head_of(blob)
+    if head.access == top.access:
+        return head.covers(top)
+    return ShoppingList.decode(best).compare(ShoppingList.decode(blob))
+
+
 Send = Callable[[str, Message], None]
 #: (channel, peer, message): frontend for clients, backend for servers
 Reply = Callable[[Channel, bytes, Message], None]
@@ -49,12 +65,21 @@ Publish = Callable[[str, Callable[[], Update]], None]
 
 
 def join_copies(blobs: list[bytes | None]) -> bytes | None:
-    """The join of the replicas' copies; skips the work when they agree."""
+    """The join of the replicas' copies; skips the work when they agree, or
+    when one has seen what the others have (:func:`crdt.copies.dominant`:
+    it is their join, read from the copies' contexts without the items).
+
+    Raises:
+        ProtocolError: a copy does not decode.
+    """
     present = [b for b in blobs if b is not None]
     if not present:
         return None
     if all(b == present[0] for b in present):
         return present[0]
+    top = dominant(present)
+    if top is not None:
+        return top
     merged = ShoppingList.decode(present[0])
     for blob in present[1:]:
         merged.merge(ShoppingList.decode(blob))
@@ -122,15 +147,18 @@ class Responder:
             return
         if best is None:
             return
-        merged: ShoppingList | None = None
+        top: Head | None = None
         for slot in answered:
             if slot.node != slot.owner or slot.blob == best:
                 continue  # stand-ins hold hints, not copies; equal copies need nothing
             if slot.blob is not None:
-                if merged is None:
-                    merged = ShoppingList.decode(best)
-                if merged.compare(ShoppingList.decode(slot.blob)):
-                    continue  # it has seen everything: an equal state, encoded alike
+                try:
+                    if top is None:
+                        top = head_of(best)
+                    if _has_seen(slot.blob, top, best):
+                        continue  # it has seen everything: an equal state, encoded alike
+                except ProtocolError:
+                    return
             m = req.msg
             repair = Store(
                 **next_envelope(m, self._new_id(), self.node_id), list_id=m.list_id, state=best
