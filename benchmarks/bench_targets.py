@@ -115,9 +115,7 @@ def compare(console: Console, secured: dict[str, Any], insecure: dict[str, Any])
     table.add_column("curve / off", justify="right")
     for key in ("writes_per_s", "reads_per_s", "p50_ms", "p99_ms", "load_p50_ms", "load_p99_ms"):
         r = ratio(secured[key], insecure[key], 3)
-        table.add_row(
-            key, f"{secured[key]:,}", f"{insecure[key]:,}", "-" if r is None else f"{r}"
-        )
+        table.add_row(key, f"{secured[key]:,}", f"{insecure[key]:,}", "-" if r is None else f"{r}")
     console.print(table)
     print_targets(
         console,

@@ -18,6 +18,7 @@ above this is ours.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing as mp
@@ -222,10 +223,8 @@ def measure_quorum_baseline(
     finally:
         for conn, proc in procs:
             if proc.is_alive():
-                try:
+                with contextlib.suppress(OSError):  # it closed its end: it is exiting anyway
                     conn.send_bytes(b"stop")
-                except OSError:
-                    pass  # it closed its end: it is exiting anyway
         for _, proc in procs:
             proc.join(5)
             if proc.is_alive():

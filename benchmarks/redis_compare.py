@@ -36,6 +36,7 @@ import time
 import uuid
 from collections import defaultdict, deque
 from multiprocessing.connection import Connection, wait
+from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import Any, Final
 
@@ -206,9 +207,7 @@ def preload(conn: RespConnection, list_ids: list[str], items: list[str], chunk: 
 
 
 def _write(list_id: str, item: str, qty: int) -> bytes:
-    return encode_command("HINCRBY", f"list:{list_id}", item, qty) + encode_command(
-        "WAIT", 2, 1000
-    )
+    return encode_command("HINCRBY", f"list:{list_id}", item, qty) + encode_command("WAIT", 2, 1000)
 
 
 def _load_main(conn: Connection, kwargs_json: bytes) -> None:
@@ -260,12 +259,14 @@ def _load_main(conn: Connection, kwargs_json: bytes) -> None:
             weak += 1
     elapsed = time.perf_counter() - start
     redis.close()
-    report = {"writes": writes, "reads": reads, "weak": weak, "errors": errors}
+    report: dict[str, Any] = {"writes": writes, "reads": reads, "weak": weak, "errors": errors}
     report |= {"elapsed_s": elapsed, "acked": acked}
     conn.send_bytes(json.dumps(report).encode())
 
 
-def _latency(conn: RespConnection, lists: list[str], items: list[str], requests: int) -> list[float]:
+def _latency(
+    conn: RespConnection, lists: list[str], items: list[str], requests: int
+) -> list[float]:
     """One write+WAIT at a time: each round trip in ms, sorted."""
     rng = random.Random(99)
     samples = []
@@ -321,7 +322,7 @@ def measure_redis(
     item_names = [f"item-{i:02d}" for i in range(items)]
     list_ids = [str(uuid.uuid4()) for _ in range(lists)]
     spawn = mp.get_context("spawn")
-    procs: list[mp.process.BaseProcess] = []
+    procs: list[BaseProcess] = []
     try:
         with RedisReplicaSet(server, base) as redis:
             main = redis.connect(redis.primary_port)
@@ -362,10 +363,10 @@ def measure_redis(
             lost = verify(main, expected)
             main.close()
     finally:
-        for proc in procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.kill()
+        for load in procs:
+            load.join(5)
+            if load.is_alive():
+                load.kill()
         shutil.rmtree(base, ignore_errors=True)
     elapsed = max(r["elapsed_s"] for r in reports)
     return {

@@ -11,7 +11,7 @@ import socket
 from collections import deque
 from typing import Final, TypeAlias
 
-__all__ = ["RespConnection", "RespError", "RespParser", "Reply", "encode_command"]
+__all__ = ["Reply", "RespConnection", "RespError", "RespParser", "encode_command"]
 
 _CRLF: Final = b"\r\n"
 
