@@ -183,10 +183,15 @@ class RedisReplicaSet:
 
 
 def _hset_all(list_ids: list[str], items: list[str]) -> bytes:
+    """``HSET list:<id> item 1 ...`` for each of ``list_ids``: the items' part
+    is encoded once (at a million lists, encoding every argument each time
+    made the preload Python-bound: 135 s)."""
     args: list[bytes | str | int] = []
     for item in items:
         args += [item, 1]
-    return b"".join(encode_command("HSET", f"list:{lid}", *args) for lid in list_ids)
+    tail = encode_command(*args).split(b"\r\n", 1)[1]  # without its "*<count>" header
+    head = b"*%d\r\n" % (2 + len(args))
+    return b"".join(head + encode_command("HSET", f"list:{lid}")[4:] + tail for lid in list_ids)
 
 
 def preload(conn: RespConnection, list_ids: list[str], items: list[str], chunk: int = 1000) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.redis_compare import RedisReplicaSet, measure_redis, redis_server
+from benchmarks.redis_compare import RedisReplicaSet, _hset_all, measure_redis, redis_server
+from benchmarks.resp import encode_command
 
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(120)]
 
@@ -68,3 +69,14 @@ def test_its_servers_are_stopped_when_the_block_fails(tmp_path: Path) -> None:
         _use_then_fail(redis, pids)
     assert 3 == len(pids)
     assert not any(_alive(pid) for pid in pids)  # reaped by stop(): not even zombies
+
+
+def test_the_preloads_templated_hsets_are_the_commands_encoded_one_by_one() -> None:
+    ids, items = ["a-1", "b-22"], [f"item-{i:02d}" for i in range(12)]
+    one_by_one = []
+    for lid in ids:
+        args: list[bytes | str | int] = []
+        for item in items:
+            args += [item, 1]
+        one_by_one.append(encode_command("HSET", f"list:{lid}", *args))
+    assert b"".join(one_by_one) == _hset_all(ids, items)
