@@ -1,24 +1,35 @@
 """The cluster benchmark: ``python run.py bench`` (or ``python -m benchmarks.cluster_bench``).
 
-1. Measures the raw baseline on this machine, now (:mod:`benchmarks.baseline`).
-2. Starts its own cluster (five servers, N=3, R=2, W=2, the chosen
-   durability, logging and tracing at their defaults, CurveZMQ on every
-   socket) on ephemeral ports, with its files under ``var/bench/``.
-3. Stores ``--lists`` lists of ``--items`` items each.
-4. Measures latency: one client, one request at a time (deltas).
-5. Measures throughput: ``--clients`` processes, each with ``--window``
+1. Measures the baselines on this machine, now: the raw one (client ->
+   Python forwarder -> echo, :mod:`benchmarks.baseline`) and the quorum
+   one (the bench's clients and window -> a batching N=3/W=2 proxy with no
+   logic -> five echo servers, :mod:`benchmarks.quorum_baseline`).
+2. Unless ``--no-redis``: replicated Redis (a primary and two replicas,
+   HINCRBY + WAIT 2) on the same workload shape (:mod:`benchmarks.redis_compare`).
+3. Starts its own cluster (:mod:`benchmarks.bench_cluster`: five servers,
+   N=3, R=2, W=2, the chosen durability, logging and tracing at their
+   defaults, CurveZMQ on every socket) on ephemeral ports, with its files
+   under ``var/bench/``, and samples its servers' RSS (:mod:`benchmarks.bench_memory`).
+4. Stores ``--lists`` lists of ``--items`` items each (timed: ``preload_s``).
+5. Measures latency: one client, one request at a time (deltas).
+6. Measures throughput: ``--clients`` processes, each with ``--window``
    requests outstanding, 90% of writes as deltas, reads at ``--read-ratio``.
-6. Reads back every list and checks that every acknowledged write is in it:
-   a run that loses writes reports failure, not a number.
-7. With ``--security both`` (the default), does 2-6 again on a plaintext
+7. Reads back every list (or, when that would take over two minutes, every
+   list written to and a random sample of the others: ``verify_sample``)
+   and checks that every acknowledged write is in it: a run that loses
+   writes reports failure, not a number.
+8. With ``--security both`` (the default), does 3-7 again on a plaintext
    cluster (``security = "off"``) with the same settings, and reports how
    the secured figures compare: ``secured_over_insecure_writes`` (writes/s)
    and ``secured_over_insecure_p50`` (one client's p50). ``--security
    curve`` or ``off`` runs one cluster only.
+9. Prints the issue's targets as met or TARGET MISSED
+   (:mod:`benchmarks.bench_targets`; never asserted).
 
 With ``--json`` the last line printed is one JSON object with the figures:
 those of the first cluster run (the secured one, unless ``--security off``)
-at its top level, the plaintext run's under ``insecure`` (with ``both``).
+at its top level with Redis's (``redis_*``), ``ratio_vs_redis`` and
+``targets``, the plaintext run's under ``insecure`` (with ``both``).
 """
 
 from __future__ import annotations
@@ -27,280 +38,69 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import random
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import time
-import uuid
-from collections import defaultdict
 from multiprocessing.connection import wait
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-import zmq
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
-from actors.kernel import CurveClient, apply_curve
+from actors.kernel import CurveClient
 from benchmarks.baseline import measure_baseline
-from benchmarks.loadgen import client_main, curve_to_json, run_client, writer_replica
-from crdt import ShoppingList
-from protocol import Get, ListReply, Put, Saved, decode, encode
-from supervisor.endpoints import read_endpoints
-from supervisor.probe import wait_for_ring
-from supervisor.topology import TopologyError, load_topology
-from supervisor.transport import client_curve, operator_curve
+from benchmarks.bench_cluster import (
+    ROOT,
+    SECURITY_CHOICES,
+    SERVERS,
+    Cluster,
+    Security,
+    add_cluster_arguments,
+    preload,
+    verify,
+)
+from benchmarks.bench_memory import bytes_per_cached_list, lists_per_server, rss_snapshot
+from benchmarks.bench_targets import (
+    P50_RATIO_TARGET,
+    WRITES_RATIO_TARGET,
+    compare,
+    evaluate,
+    percentile,
+    print_figures,
+    print_targets,
+    ratio,
+)
+from benchmarks.loadgen import client_main, curve_to_json, run_client
+from benchmarks.quorum_baseline import measure_quorum_baseline
+from benchmarks.redis_compare import measure_redis
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVERS = ("s1", "s2", "s3", "s4", "s5")
-#: A cluster's ``security`` setting: CurveZMQ, or plaintext (to compare figures).
-Security = Literal["curve", "off"]
-#: What ``--security`` may ask for: one cluster of either kind, or both in turn.
-SECURITY_CHOICES: Final = ("curve", "off", "both")
+__all__ = [
+    "P50_RATIO_TARGET",
+    "ROOT",
+    "SECURITY_CHOICES",
+    "SERVERS",
+    "WRITES_RATIO_TARGET",
+    "Cluster",
+    "Security",
+    "add_cluster_arguments",
+    "build_parser",
+    "finish",
+    "main",
+    "preload",
+    "run",
+    "verify",
+]
 
-
-def _topology(
-    base: Path, durability: str, cache_lists: int, cpu_affinity: str, security: Security
-) -> str:
-    lines = [
-        "[cluster]",
-        'name = "bench"',
-        f'data_dir = "{base / "data"}"',
-        f'log_dir = "{base / "log"}"',
-        f'durability = "{durability}"',
-        f"cache_lists = {cache_lists}",
-        f'cpu_affinity = "{cpu_affinity}"',
-        f'security = "{security}"',
-        "join_batch_timeout_s = 0.5",
-        "",
-        "[proxy]",
-        'host = "127.0.0.1"',
-        "base_port = 0",
-        "",
-    ]
-    for s in SERVERS:
-        lines += ["[[servers]]", f'id = "{s}"', ""]
-    return "\n".join(lines)
-
-
-class Cluster:
-    """``run.py cluster`` in the background, stopped however the run ends.
-
-    Its topology's ``security`` is ``security``: with ``"curve"`` (the
-    default) every socket to its proxy must speak CurveZMQ, with the keys
-    :meth:`curve` gives; its supervisor makes the key files (under
-    ``base/keys``) as it starts.
-    """
-
-    def __init__(
-        self,
-        base: Path,
-        durability: str,
-        cache_lists: int,
-        cpu_affinity: str = "spread",
-        security: Security = "curve",
-    ) -> None:
-        self.base = base
-        self.security: Security = security
-        self._curve: CurveClient | None = None
-        base.mkdir(parents=True, exist_ok=True)
-        self.topology = base / "topology.toml"
-        self.topology.write_text(_topology(base, durability, cache_lists, cpu_affinity, security))
-        out = (base / "cluster.out").open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "cluster", str(self.topology)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        out.close()
-
-    def endpoint(self) -> str:
-        try:
-            return read_endpoints(self.base / "data" / "endpoints.json")["frontend"]
-        except TopologyError:
-            return "tcp://127.0.0.1:1"  # not up yet
-
-    def curve(self) -> CurveClient | None:
-        """The keys of a socket of the benchmark's own to the proxy: one
-        ephemeral pair (made on the first call, then the same) and the
-        proxy's public key; ``None`` if the cluster is plaintext.
-
-        Raises:
-            KeysMissing: the supervisor has not made the key files yet
-                (:meth:`wait` waits for them).
-        """
-        if self.security == "off":
-            return None
-        if self._curve is None:  # a failed read is not cached: the files may come
-            self._curve = client_curve(load_topology(self.topology))
-        return self._curve
-
-    def operator(self) -> CurveClient | None:
-        """The keys that may ask the proxy for ``status``: the supervisor's
-        (an operator's); ``None`` if the cluster is plaintext.
-
-        Raises:
-            KeysMissing: the supervisor has not made the key files yet.
-        """
-        if self.security == "off":
-            return None
-        return operator_curve(load_topology(self.topology))
-
-    def wait(self) -> str:
-        """Wait (up to 60 s) until every server answers a status probe, sent
-        with :meth:`operator`'s keys; the proxy's frontend endpoint.
-
-        Raises:
-            ProxyUnreachable: the ring was not up in time, or the cluster died.
-        """
-        wait_for_ring(
-            self.endpoint,
-            len(SERVERS),
-            60.0,
-            running=lambda: self.proc.poll() is None,
-            curve=self.operator,
-        )
-        return self.endpoint()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
-
-
-def _pipelined(
-    endpoint: str, requests: list[Any], window: int = 256, *, curve: CurveClient | None
-) -> list[Any]:
-    """Send requests with a window outstanding, over CurveZMQ with ``curve``
-    (``None``: plaintext); returns the answers in request order (``None``
-    where a request got none).
-
-    Raises:
-        RuntimeError: no answer at all for 30 s.
-    """
-    ctx: zmq.Context[Any] = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    apply_curve(sock, curve)
-    sock.connect(endpoint)
-    answers: dict[str, Any] = {}
-    pending = 0
-    it = iter(requests)
-    try:
-        exhausted = False
-        while not exhausted or pending:
-            while not exhausted and pending < window:
-                msg = next(it, None)
-                if msg is None:
-                    exhausted = True
-                    break
-                sock.send(encode(msg))
-                pending += 1
-            if not sock.poll(30_000):
-                raise RuntimeError("the cluster stopped answering")
-            while True:
-                try:
-                    reply = decode(sock.recv(zmq.NOBLOCK))
-                except zmq.Again:
-                    break
-                reply_to = getattr(reply, "reply_to", "")
-                if isinstance(reply_to, str):
-                    answers[reply_to] = reply
-                pending -= 1
-    finally:
-        sock.close(0)
-        ctx.term()
-    return [answers.get(m.msg_id) for m in requests]
-
-
-def preload(
-    endpoint: str, lists: int, items: list[str], *, curve: CurveClient | None
-) -> dict[str, dict[str, int]]:
-    """Store ``lists`` new lists, each with every one of ``items`` once, over
-    CurveZMQ with ``curve`` (``None``: plaintext); their ledger (list id ->
-    item -> quantity saved).
-
-    Raises:
-        RuntimeError: some were still not saved after five tries.
-    """
-    ledger: dict[str, dict[str, int]] = {}
-    puts = []
-    for k in range(lists):
-        state = ShoppingList(str(uuid.uuid4()), writer_replica(curve, "preload"), f"list {k}")
-        for item in items:
-            state.add(item, 1)
-        puts.append(
-            Put(msg_id=f"p{k}", sender="bench", list_id=state.list_id, state=state.encode())
-        )
-        ledger[state.list_id] = dict.fromkeys(items, 1)
-    for _ in range(5):  # an overloaded proxy answers "unavailable": send those again
-        answers = _pipelined(endpoint, puts, curve=curve)
-        puts = [p for p, a in zip(puts, answers, strict=True) if not isinstance(a, Saved)]
-        if not puts:
-            return ledger
-    raise RuntimeError(f"{len(puts)} preload writes were not saved")
-
-
-def verify(
-    endpoint: str,
-    ledger: dict[str, dict[str, int]],
-    settle_s: float = 30.0,
-    *,
-    curve: CurveClient | None,
-) -> tuple[int, int, int, int]:
-    """(acknowledged quantity missing, lists checked, lists short at first, lists unreadable).
-
-    Reads over CurveZMQ with ``curve`` (``None``: plaintext).
-
-    A read merges R replicas; right after a burst, the R that answer first may
-    both lack a write that W others hold (sloppy quorum: one may be a
-    stand-in's hint). Such a write is durable and reaches the owners through
-    handoff, read repair and anti-entropy, so lists short of their ledger are
-    read again until ``settle_s`` after the first full pass (which may itself
-    be long); so are lists whose read failed (an overloaded cluster answers
-    "unavailable"). Short lists left then are lost writes; unreadable ones
-    are reported apart, and also fail the run.
-    """
-    pending = list(ledger)
-    first_short = -1
-    end = 0.0  # set when the first full pass is done: that pass may be long
-    while True:
-        gets = [Get(msg_id=f"v{k}", sender="bench", list_id=lid) for k, lid in enumerate(pending)]
-        short: list[str] = []
-        unreadable: list[str] = []
-        lost = 0
-        for get, answer in zip(
-            gets, _pipelined(endpoint, gets, window=64, curve=curve), strict=True
-        ):
-            if not isinstance(answer, ListReply):
-                unreadable.append(get.list_id)
-                continue
-            missing = sum(ledger[get.list_id].values())
-            if answer.state is not None:
-                state = ShoppingList.decode(answer.state)
-                missing = sum(max(0, q - state.needed(i)) for i, q in ledger[get.list_id].items())
-            if missing:
-                short.append(get.list_id)
-                lost += missing
-        if first_short < 0:
-            first_short = len(short)
-            end = time.monotonic() + settle_s
-        if (not short and not unreadable) or time.monotonic() >= end:
-            return lost, len(ledger), first_short, len(unreadable)
-        pending = short + unreadable
-        time.sleep(0.5)  # give handoff and anti-entropy a moment between re-reads
-
-
-def _percentile(sorted_ms: list[float], q: float) -> float:
-    return sorted_ms[min(len(sorted_ms) - 1, int(len(sorted_ms) * q))] if sorted_ms else 0.0
+#: Verifying takes longer than this (estimated from the load's answers/s):
+#: read back the lists the load touched and a random sample of the others.
+VERIFY_ALL_BUDGET_S: Final = 120.0
+#: The least sample of preloaded-only lists read back then.
+VERIFY_SAMPLE_MIN: Final = 20_000
+#: MB, for RSS figures.
+_MB: Final = 1024 * 1024
 
 
 def _throughput(
@@ -385,60 +185,81 @@ def _throughput(
     return [r for r in reports if r is not None]
 
 
-#: The issue's bounds for the secured cluster against the plaintext one:
-#: printed as met or missed, never asserted (figures are the bench's business).
-WRITES_RATIO_TARGET: Final = 0.7  # secured writes/s at least this share of plaintext's
-P50_RATIO_TARGET: Final = 1.3  # one client's secured p50 at most this multiple
-
-
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    """The baseline, then one cluster per kind ``args.security`` asks for
+    """The baselines (raw, then the quorum proxy's), Redis (unless
+    ``--no-redis``), then one cluster per kind ``args.security`` asks for
     (``both``: a secured one, then a plaintext one with the same settings);
-    the figures (see the module docstring)."""
+    the figures (see the module docstring), with the targets' verdicts
+    (:mod:`benchmarks.bench_targets`) on the first cluster's."""
     console = Console(stderr=args.json, highlight=False)
     console.print("measuring the baseline (client -> Python forwarder -> echo)...")
-    baseline = measure_baseline()
+    baseline: dict[str, float] = dict(measure_baseline())
+    console.print(
+        f"measuring the quorum baseline ({args.clients} clients, window {args.window} -> "
+        "batching N=3/W=2 proxy -> 5 echo servers)..."
+    )
+    baseline |= measure_quorum_baseline(args.clients, args.window, args.seconds)
+    redis: dict[str, Any] = {"redis": "skipped (--no-redis)"}
+    if args.redis:
+        console.print("replicated Redis (a primary, 2 replicas, HINCRBY + WAIT 2)...")
+        redis = measure_redis(
+            Path(args.var),
+            clients=args.clients,
+            window=args.window,
+            seconds=args.seconds,
+            lists=args.lists,
+            items=args.items,
+            read_ratio=args.read_ratio,
+            latency_requests=args.latency_requests,
+            prebuild=args.prebuild,
+        )
+        print_figures(console, "replicated Redis", redis)
     kinds: list[Security] = ["curve", "off"] if args.security == "both" else [args.security]
     runs = [_run_cluster(args, kind, baseline, console) for kind in kinds]
     result = runs[0]
     if len(runs) == 2:
         insecure = runs[1]
         result["insecure"] = insecure
-        result["secured_over_insecure_writes"] = _ratio(
+        result["secured_over_insecure_writes"] = ratio(
             result["writes_per_s"], insecure["writes_per_s"], 3
         )
-        result["secured_over_insecure_p50"] = _ratio(result["p50_ms"], insecure["p50_ms"], 3)
-        _compare(console, result, insecure)
+        result["secured_over_insecure_p50"] = ratio(result["p50_ms"], insecure["p50_ms"], 3)
+        compare(console, result, insecure)
+    result |= redis
+    result["ratio_vs_redis"] = ratio(result["writes_per_s"], redis.get("redis_writes_per_s"), 3)
+    result["targets"] = evaluate(result)
+    console.print(f"[bold]targets (security = {result['security']!r})[/bold]")
+    print_targets(console, result["targets"])
     return result
 
 
-def _ratio(num: float, den: float, digits: int) -> float | None:
-    return round(num / den, digits) if den else None
-
-
-def _compare(console: Console, secured: dict[str, Any], insecure: dict[str, Any]) -> None:
-    """Print the two runs side by side, the ratios, and whether the targets were met."""
-    table = Table(title="secured (curve) against plaintext (off)")
-    table.add_column("figure")
-    table.add_column("curve", justify="right")
-    table.add_column("off", justify="right")
-    table.add_column("curve / off", justify="right")
-    for key in ("writes_per_s", "reads_per_s", "p50_ms", "p99_ms", "load_p50_ms", "load_p99_ms"):
-        ratio = _ratio(secured[key], insecure[key], 3)
-        table.add_row(
-            key, f"{secured[key]:,}", f"{insecure[key]:,}", "-" if ratio is None else f"{ratio}"
-        )
-    console.print(table)
-    writes, p50 = secured["secured_over_insecure_writes"], secured["secured_over_insecure_p50"]
-    met = writes is not None and writes >= WRITES_RATIO_TARGET
-    console.print(
-        f"secured_over_insecure_writes {writes} (target >= {WRITES_RATIO_TARGET}): "
-        + ("met" if met else "TARGET MISSED")
-    )
-    met = p50 is not None and p50 <= P50_RATIO_TARGET
-    console.print(
-        f"secured_over_insecure_p50 {p50} (target <= {P50_RATIO_TARGET}): "
-        + ("met" if met else "TARGET MISSED")
+def _verify_set(
+    ledger: dict[str, dict[str, int]],
+    touched: list[dict[str, dict[str, int]]],
+    answers_per_s: float,
+    rng: random.Random,
+) -> tuple[dict[str, dict[str, int]], str]:
+    """What to read back: ``ledger`` (every list preloaded) with the quantities
+    of ``touched`` added, all of it if reading it at ``answers_per_s`` fits
+    :data:`VERIFY_ALL_BUDGET_S`, else every touched list and a random sample
+    of the others; with a phrase saying which."""
+    merged: dict[str, dict[str, int]] = {}
+    for source in touched:
+        for list_id, per_item in source.items():
+            entry = merged.get(list_id)
+            if entry is None:
+                entry = merged[list_id] = dict(ledger.get(list_id, {}))
+            for item, qty in per_item.items():
+                entry[item] = entry.get(item, 0) + qty
+    if len(ledger) <= answers_per_s * VERIFY_ALL_BUDGET_S:
+        return {**ledger, **merged}, "all"
+    others = [lid for lid in ledger if lid not in merged]
+    budget = int(answers_per_s * VERIFY_ALL_BUDGET_S) - len(merged)
+    sample = rng.sample(others, min(len(others), max(VERIFY_SAMPLE_MIN, budget)))
+    chosen = {lid: ledger[lid] for lid in sample} | merged
+    return chosen, (
+        f"the {len(merged):,} lists written to, and a random {len(sample):,} of the "
+        f"{len(others):,} only preloaded"
     )
 
 
@@ -457,10 +278,15 @@ def _run_cluster(
     try:
         endpoint = cluster.wait()
         curve = cluster.curve()
+        pids = cluster.server_pids()
+        rss_up = rss_snapshot(pids)
         console.print(f"cluster up; storing {args.lists:,} lists of {args.items} items...")
-        ledger = preload(endpoint, args.lists, items, curve=curve)
+        t0 = time.monotonic()
+        ledger = preload(endpoint, args.lists, items, curve=curve, window=args.preload_window)
+        preload_s = time.monotonic() - t0
+        rss_preloaded = rss_snapshot(pids)
         lists = list(ledger)
-        console.print("latency: one client, one write at a time...")
+        console.print(f"stored in {preload_s:.1f}s; latency: one client, one write at a time...")
         single = run_client(
             endpoint,
             "latency",
@@ -478,17 +304,24 @@ def _run_cluster(
             f"throughput: {args.clients} clients, window {args.window}, {args.seconds}s..."
         )
         reports = _throughput(endpoint, curve, args, lists, items, console)
-        merged: dict[str, dict[str, int]] = defaultdict(dict)
-        for source in [ledger, single.acked, *[r["acked"] for r in reports]]:
-            for list_id, per_item in source.items():
-                for item, qty in per_item.items():
-                    merged[list_id][item] = merged[list_id].get(item, 0) + qty
-        lost, checked, stale, unreadable = verify(endpoint, merged, curve=curve)
+        rss_end = rss_snapshot(pids)
+        elapsed = max((r["elapsed_s"] for r in reports), default=args.seconds)
+        answers_per_s = sum(r["writes"] + r["reads"] for r in reports) / elapsed
+        chosen, sample = _verify_set(
+            ledger, [single.acked, *[r["acked"] for r in reports]], answers_per_s, random.Random(7)
+        )
+        console.print(f"verifying {len(chosen):,} lists ({sample})...")
+        t0 = time.monotonic()
+        lost, checked, stale, unreadable = verify(endpoint, chosen, curve=curve)
+        verify_s = time.monotonic() - t0
     finally:
         cluster.stop()
         if not args.keep:
             shutil.rmtree(base, ignore_errors=True)
-    elapsed = max((r["elapsed_s"] for r in reports), default=args.seconds)
+    if cluster.status is not None:
+        stored, source = lists_per_server(cluster.status, lists), "ring"
+    else:  # not reached: wait() returned, so the probe answered
+        stored, source = dict.fromkeys(SERVERS, args.lists * 3 // 5), "estimate: lists*3/5"
     writes = sum(r["writes"] for r in reports)
     reads = sum(r["reads"] for r in reports)
     load_lat = sorted(x for r in reports for x in r["latencies_ms"])
@@ -496,18 +329,27 @@ def _run_cluster(
         "writes_per_s": round(writes / elapsed, 1),
         "reads_per_s": round(reads / elapsed, 1),
         "p50_ms": round(statistics.median(lat), 3),
-        "p99_ms": round(_percentile(lat, 0.99), 3),
-        "p999_ms": round(_percentile(lat, 0.999), 3),
+        "p99_ms": round(percentile(lat, 0.99), 3),
+        "p999_ms": round(percentile(lat, 0.999), 3),
         "baseline_pipelined_msgs_per_s": round(baseline["baseline_pipelined_msgs_per_s"], 1),
         "baseline_p50_ms": round(baseline["baseline_p50_ms"], 3),
         "ratio_throughput": round(writes / elapsed / baseline["baseline_pipelined_msgs_per_s"], 4),
         "ratio_p50": round(statistics.median(lat) / baseline["baseline_p50_ms"], 3),
+        "baseline_quorum_writes_per_s": baseline["baseline_quorum_writes_per_s"],
+        "baseline_quorum_p50_ms": baseline["baseline_quorum_p50_ms"],
+        "baseline_quorum_p99_ms": baseline["baseline_quorum_p99_ms"],
+        "ratio_vs_quorum_baseline": ratio(
+            writes / elapsed, baseline["baseline_quorum_writes_per_s"], 4
+        ),
+        "p50_over_quorum_baseline": ratio(
+            statistics.median(lat), baseline["baseline_quorum_p50_ms"], 3
+        ),
         "lost_writes": lost,
         "errors": sum(r["errors"] for r in reports),
         "overloaded": sum(r["overloaded"] for r in reports),  # of errors: refused at admission
         "timeouts": sum(r["timeouts"] for r in reports),
-        "load_p50_ms": round(_percentile(load_lat, 0.5), 3),
-        "load_p99_ms": round(_percentile(load_lat, 0.99), 3),
+        "load_p50_ms": round(percentile(load_lat, 0.5), 3),
+        "load_p99_ms": round(percentile(load_lat, 0.99), 3),
         "clients": args.clients,
         "window": args.window,
         "seconds": round(elapsed, 2),
@@ -518,18 +360,27 @@ def _run_cluster(
         "cache_lists": args.cache_lists,
         "cpu_affinity": args.cpu_affinity,
         "security": security,
+        "preload_s": round(preload_s, 2),
         "lists_verified": checked,
+        "verify_sample": sample,
+        "verify_s": round(verify_s, 2),
         "lists_read_stale_at_first": stale,
         "lists_unreadable": unreadable,
         "latency_samples": len(lat),
+        "server_rss_mb_up": _mb(rss_up),
+        "server_rss_mb_preloaded": _mb(rss_preloaded),
+        "server_rss_mb": _mb(rss_end),
+        "lists_per_server": [stored.get(s, 0) for s in SERVERS],
+        "cached_lists_source": source,
+        "bytes_per_cached_list": bytes_per_cached_list(rss_up, rss_end, stored, args.cache_lists),
     }
-    table = Table(title=f"shoplist benchmark, security = {security!r}")
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for key, value in result.items():
-        table.add_row(key, f"{value:,}" if isinstance(value, int | float) else str(value))
-    console.print(table)
+    print_figures(console, f"shoplist benchmark, security = {security!r}", result)
     return result
+
+
+def _mb(rss: dict[str, int]) -> list[float | None]:
+    """RSS in MB per server, in :data:`SERVERS` order (``None``: not sampled)."""
+    return [round(rss[s] / _MB, 1) if s in rss else None for s in SERVERS]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -551,42 +402,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--cache-lists", type=int, default=65_536, help="the servers' cache_lists setting"
     )
+    p.add_argument(
+        "--preload-window", type=int, default=256, help="preload Puts outstanding at once"
+    )
+    p.add_argument(
+        "--redis",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="also measure replicated Redis on the same workload (if redis-server is installed)",
+    )
     p.add_argument("--topology", help="ignored beyond validation: the bench runs its own cluster")
     add_cluster_arguments(p, security_both=True)
     return p
-
-
-def add_cluster_arguments(p: argparse.ArgumentParser, security_both: bool = False) -> None:
-    """The flags of every benchmark that runs a cluster of its own.
-
-    ``--security`` is ``curve`` (the default) or ``off``; with
-    ``security_both`` it may also be ``both`` (the default then): a
-    secured cluster, then a plaintext one.
-    """
-    if security_both:
-        p.add_argument(
-            "--security",
-            choices=SECURITY_CHOICES,
-            default="both",
-            help="the cluster's security: curve, off (plaintext), or both in turn (the "
-            "default: secured, then plaintext with the same settings, and their ratios)",
-        )
-    else:
-        p.add_argument(
-            "--security",
-            choices=SECURITY_CHOICES[:2],
-            default="curve",
-            help="the cluster's security: curve (CurveZMQ, the default) or off (plaintext)",
-        )
-    p.add_argument(
-        "--cpu-affinity",
-        choices=["none", "spread"],
-        default="spread",
-        help="the cluster's cpu_affinity setting (see docs/performance.md)",
-    )
-    p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")
-    p.add_argument("--keep", action="store_true", help="keep the cluster's data and logs")
-    p.add_argument("--json", action="store_true", help="print the figures as JSON, last line")
 
 
 def finish(args: argparse.Namespace, result: dict[str, Any]) -> int:

@@ -3,6 +3,7 @@ the benchmark working (no figures asserted)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,19 @@ KEYS = {
     "ratio_throughput",
     "ratio_p50",
     "lost_writes",
+    "baseline_quorum_writes_per_s",
+    "baseline_quorum_p50_ms",
+    "baseline_quorum_p99_ms",
+    "ratio_vs_quorum_baseline",
+    "p50_over_quorum_baseline",
+    "preload_s",
+    "server_rss_mb",
+    "bytes_per_cached_list",
+    "cached_lists_source",
+    "verify_sample",
 }
+#: Of the top-level (secured) run only.
+TOP_KEYS = {"ratio_vs_redis", "targets"}
 
 
 def test_bench_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Path) -> None:
@@ -51,8 +64,20 @@ def test_bench_runs_and_reports_every_figure_with_no_write_lost(tmp_path: Path) 
         ],
         timeout_s=360,
     )
-    assert KEYS <= set(result)
+    assert KEYS | TOP_KEYS <= set(result)
     assert 0 == result["lost_writes"]
+    if shutil.which("redis-server") is None:
+        assert result["redis"].startswith("not installed")
+        assert result["ratio_vs_redis"] is None
+    else:
+        assert 0 == result["redis_lost_writes"]
+        assert result["redis_writes_per_s"] > 0
+    assert "all" == result["verify_sample"]
+    assert 5 == len(result["server_rss_mb"])
+    assert "ring" == result["cached_lists_source"]
+    assert 40 * 3 == sum(result["lists_per_server"])  # each list on N = 3 servers
+    for verdict in result["targets"].values():
+        assert isinstance(verdict["met"], bool)  # met or not is the bench's business
     assert 40 == result["lists_verified"]
     assert result["writes_per_s"] > 0  # writes happened; how fast is the bench's business
     # Secured by default, and the plaintext figures of the same run beside them.
