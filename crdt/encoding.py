@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from sys import intern
 from typing import Any, Final
 
 import msgspec
@@ -32,6 +33,10 @@ __all__ = ["RAWS_AFTER_ENCODES", "EncodingCache", "decode_stores", "json_view"]
 #: building the per-item bytes, ~14 µs with them: worth it only for a list
 #: that stays hot (most lists a server loads get one or two writes).
 RAWS_AFTER_ENCODES: Final = 4
+
+#: The counts most dots carry (an add of 1 to 15, an acquire of 1 to 15),
+#: one tuple each: a decoded dot then shares one instead of holding its own.
+_SHARED_COUNTS: Final[dict[Counts, Counts]] = {c: c for q in range(1, 16) for c in ((q, 0), (0, q))}
 
 
 class EncodingCache:
@@ -104,7 +109,8 @@ class EncodingCache:
     def changed(self, item: str) -> None:
         """``item``'s dots changed (it may also be new or gone): drop what is cached of it."""
         self._item_states.pop(item, None)
-        self._dirty.add(item)
+        if self._raws_ok:  # else the next encode builds every item's bytes anyway
+            self._dirty.add(item)
 
     def clear(self) -> None:
         """The stores were rebuilt: forget every item (the count starts again)."""
@@ -247,7 +253,10 @@ def decode_stores(
             dot used twice, a repeated item.
     """
     cloud = _checked_header(state, replica_id)
-    replicas, vv = state.replicas, state.vv
+    # Interned: every dot refers to its replica's one string, whichever state
+    # or delta it came in (a server's cached list otherwise kept one copy of
+    # a 40-character id per delta joined into it).
+    replicas, vv = [intern(r) for r in state.replicas], state.vv
     width = len(replicas)
     ctx = CausalContext(dict(zip(replicas, vv, strict=True)), [(replicas[i], n) for i, n in cloud])
     names: NameStore = {}
@@ -261,7 +270,7 @@ def decode_stores(
     canonical = replicas == sorted(replicas)
     lent: dict[str, ItemState] = {}
     for item_state in state.items:
-        name = item_state.name
+        name = intern(item_state.name)  # lists share their item names (one per process)
         if name in items:
             raise ProtocolError(f"list state: item {name!r} appears twice", fault="bad_state")
         raw = item_state.dots
@@ -269,7 +278,8 @@ def decode_stores(
         for i, n, need, got in raw:
             if i >= width or (n > vv[i] and (i, n) not in cloud):
                 raise _unseen(replicas, i, n)
-            dots[(replicas[i], n)] = (need, got)
+            counts = (need, got)
+            dots[(replicas[i], n)] = _SHARED_COUNTS.get(counts, counts)
         items[name] = dots
         seen.update(dots)
         total += len(raw)
