@@ -30,9 +30,13 @@ __all__ = ["RAWS_AFTER_ENCODES", "EncodingCache", "decode_stores", "json_view"]
 #: Encodes of a list (since its decode) made in one msgspec call; the next one
 #: builds the per-item bytes, and later ones re-encode only changed items.
 #: One add then encode of a 30-item list: ~19 µs in one call, ~37 µs when
-#: building the per-item bytes, ~14 µs with them: worth it only for a list
-#: that stays hot (most lists a server loads get one or two writes).
-RAWS_AFTER_ENCODES: Final = 4
+#: building the per-item bytes, ~14 µs with them. The first encode of a
+#: decoded list (the proxy's, a client's) takes one call; a list encoded
+#: again keeps the bytes: they hold it in a third of the memory that the
+#: ``ItemState`` objects of the one-call path take (a server caches
+#: thousands of lists: ``benchmarks/cache_memory.py``), and make every later
+#: encode cheaper.
+RAWS_AFTER_ENCODES: Final = 1
 
 #: The counts most dots carry (an add of 1 to 15, an acquire of 1 to 15),
 #: one tuple each: a decoded dot then shares one instead of holding its own.
@@ -50,7 +54,10 @@ class EncodingCache:
       canonical blob, so a decoded list need not rebuild them);
     * the encoded items (``msgspec.Raw``) of every item, in name order, built
       only once a list has been encoded :data:`RAWS_AFTER_ENCODES` times in
-      one msgspec call each (a list that stays hot).
+      one msgspec call each (a list that stays hot). They replace the first
+      layer: once they are built, no ``ItemState`` is kept (an item's bytes
+      take a third of its ``ItemState``'s memory, and a server keeps
+      thousands of lists).
 
     The header (list id, replica table, context, names) is never cached: it
     is rebuilt on every encode, so renames and context-only changes need no
@@ -151,6 +158,7 @@ class EncodingCache:
             raw_names[:] = sorted(items)
             raws[:] = [encode_item(self._item_state(item, items, index)) for item in raw_names]
             self._raws_ok = True
+            self._item_states.clear()  # the bytes stand for them now
         else:
             for item in self._dirty:
                 pos = bisect.bisect_left(raw_names, item)
@@ -198,14 +206,17 @@ class EncodingCache:
         )
 
     def _item_state(self, item: str, items: ItemStore, index: dict[str, int]) -> ItemState:
+        """The item's wire form; kept only while the cache holds no item bytes."""
         encoded = self._item_states.get(item)
         if encoded is None:
-            encoded = self._item_states[item] = ItemState(
+            encoded = ItemState(
                 name=item,
                 dots=tuple(
                     sorted((index[r], n, need, got) for (r, n), (need, got) in items[item].items())
                 ),
             )
+            if not self._raws_ok:
+                self._item_states[item] = encoded
         return encoded
 
     def _reset_raws(self) -> None:
