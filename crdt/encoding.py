@@ -20,7 +20,7 @@ from typing import Any, Final
 import msgspec
 
 from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore
-from protocol import ProtocolError, encode_item, encode_state, encode_state_parts
+from protocol import ProtocolError, encode_item, encode_state, encode_state_body
 from protocol.access import AccessState
 from protocol.limits import MAX_ID_CHARS
 from protocol.state import ItemState, ListState
@@ -52,12 +52,12 @@ class EncodingCache:
     * an :class:`ItemState` per item, with replica indices into the replica
       table it was built for (also lent by :func:`decode_stores` from a
       canonical blob, so a decoded list need not rebuild them);
-    * the encoded items (``msgspec.Raw``) of every item, in name order, built
-      only once a list has been encoded :data:`RAWS_AFTER_ENCODES` times in
-      one msgspec call each (a list that stays hot). They replace the first
-      layer: once they are built, no ``ItemState`` is kept (an item's bytes
-      take a third of its ``ItemState``'s memory, and a server keeps
-      thousands of lists).
+    * the encoded bytes of every item, in name order, joined in one buffer
+      (one object per list, not one per item), built only once a list has
+      been encoded :data:`RAWS_AFTER_ENCODES` times in one msgspec call each
+      (a list that stays hot). They replace the first layer: once they are
+      built, no ``ItemState`` is kept (an item's bytes take a tenth of its
+      ``ItemState``'s memory, and a server keeps thousands of lists).
 
     The header (list id, replica table, context, names) is never cached: it
     is rebuilt on every encode, so renames and context-only changes need no
@@ -82,12 +82,23 @@ class EncodingCache:
     takes :meth:`copy`, a delta a fresh one. Not thread-safe.
     """
 
-    __slots__ = ("_dirty", "_encodes", "_item_states", "_order", "_raw_names", "_raws", "_raws_ok")
+    __slots__ = (
+        "_body",
+        "_dirty",
+        "_encodes",
+        "_item_states",
+        "_lengths",
+        "_order",
+        "_raw_names",
+        "_raws_ok",
+    )
 
-    # The encoded items of encode(), in name order; valid while _raws_ok,
-    # except for the items in _dirty.
+    # The encoded items of encode(), in name order, joined in one buffer
+    # (_body; _lengths[k] bytes are _raw_names[k]'s): one object per list,
+    # not one per item. Valid while _raws_ok, except for the items in _dirty.
     _raw_names: list[str]
-    _raws: list[msgspec.Raw]
+    _body: bytes
+    _lengths: list[int]
     _raws_ok: bool
     _dirty: set[str]
     #: one-call encodes since the last reset (see RAWS_AFTER_ENCODES)
@@ -107,7 +118,8 @@ class EncodingCache:
         new._item_states = dict(self._item_states)
         new._order = self._order
         new._raw_names = list(self._raw_names)
-        new._raws = list(self._raws)
+        new._body = self._body  # bytes: shared, never changed in place
+        new._lengths = list(self._lengths)
         new._raws_ok = self._raws_ok
         new._dirty = set(self._dirty)
         new._encodes = self._encodes
@@ -146,7 +158,7 @@ class EncodingCache:
     ) -> bytes:
         """Byte for byte ``encode_state(self.state(...))``, re-encoding only changed items."""
         order, index = self._replica_table(ctx)
-        raw_names, raws = self._raw_names, self._raws
+        raw_names, lengths = self._raw_names, self._lengths
         if not self._raws_ok and self._encodes < RAWS_AFTER_ENCODES:
             # A list just decoded, or rarely written (a write to a list
             # outside a server's cache): one msgspec call over the item
@@ -156,28 +168,42 @@ class EncodingCache:
             return encode_state(self._state(list_id, ctx, names, items, order, index, access))
         if not self._raws_ok:
             raw_names[:] = sorted(items)
-            raws[:] = [encode_item(self._item_state(item, items, index)) for item in raw_names]
+            raws = [encode_item(self._item_state(item, items, index)) for item in raw_names]
+            lengths[:] = [len(raw) for raw in raws]
+            self._body = b"".join(raws)
             self._raws_ok = True
             self._item_states.clear()  # the bytes stand for them now
         else:
             for item in self._dirty:
-                pos = bisect.bisect_left(raw_names, item)
-                held = pos < len(raw_names) and raw_names[pos] == item
-                if item in items:
-                    raw = encode_item(self._item_state(item, items, index))
-                    if held:
-                        raws[pos] = raw
-                    else:
-                        raw_names.insert(pos, item)
-                        raws.insert(pos, raw)
-                elif held:
-                    del raw_names[pos]
-                    del raws[pos]
+                self._splice(item, items, index)
         self._dirty.clear()
         header = _header(list_id, ctx, names, order, index)
         if access is not None:
             header["access"] = access
-        return encode_state_parts(header, raws)
+        return encode_state_body(header, len(raw_names), self._body)
+
+    def _splice(self, item: str, items: ItemStore, index: dict[str, int]) -> None:
+        """Put ``item``'s bytes as it is now in the body: replaced, added or dropped."""
+        raw_names, lengths = self._raw_names, self._lengths
+        pos = bisect.bisect_left(raw_names, item)
+        held = pos < len(raw_names) and raw_names[pos] == item
+        if not held and item not in items:
+            return
+        start = sum(lengths[:pos])  # C-level: cheap next to an item's encode
+        end = start + lengths[pos] if held else start
+        raw: bytes | msgspec.Raw = b""
+        if item in items:
+            raw = encode_item(self._item_state(item, items, index))
+            if held:
+                lengths[pos] = len(raw)
+            else:
+                raw_names.insert(pos, item)
+                lengths.insert(pos, len(raw))
+        else:
+            del raw_names[pos]
+            del lengths[pos]
+        body = memoryview(self._body)
+        self._body = b"".join((body[:start], raw, body[end:]))
 
     def _replica_table(self, ctx: CausalContext) -> tuple[tuple[str, ...], dict[str, int]]:
         """The sorted replica ids and their indices; a change drops every cached item."""
@@ -222,7 +248,8 @@ class EncodingCache:
     def _reset_raws(self) -> None:
         """Forget the encoded items (the next encode() builds them all)."""
         self._raw_names = []
-        self._raws = []
+        self._body = b""
+        self._lengths = []
         self._raws_ok = False
         self._dirty = set()
         self._encodes = 0

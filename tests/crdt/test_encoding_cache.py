@@ -214,3 +214,28 @@ def test_before_it_holds_item_bytes_it_marks_no_item_stale() -> None:
         stores.encode(cache)
     cache.changed("item 2")
     assert {"item 2"} == cache._dirty
+
+
+def test_items_spliced_into_the_joined_bytes_encode_as_a_fresh_cache_does() -> None:
+    """Items replaced, added before, between and after the others, and
+    dropped (first, last, all), several between two encodes: the joined
+    bytes stay those of a fresh cache."""
+    stores, cache = Stores(items=4), EncodingCache()
+    for _ in range(RAWS_AFTER_ENCODES + 1):
+        stores.encode(cache)
+    steps: list[tuple[list[str], list[str]]] = [
+        (["item 2"], []),  # (items given a dot, items dropped)
+        (["a first", "item 1b", "z last"], []),
+        (["item 0"], ["a first", "z last"]),
+        (["item 3", "m"], ["item 0", "item 1"]),
+        ([], ["item 1b", "item 2", "item 3", "m"]),
+        (["only"], []),
+    ]
+    for grown, dropped in steps:
+        for item in grown:
+            stores.add("b", item, (1, 0))
+            cache.changed(item)
+        for item in dropped:
+            stores.items.pop(item)
+            cache.changed(item)
+        assert stores.expected() == stores.encode(cache)
