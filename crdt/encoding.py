@@ -38,9 +38,10 @@ __all__ = ["RAWS_AFTER_ENCODES", "EncodingCache", "decode_stores", "json_view"]
 #: encode cheaper.
 RAWS_AFTER_ENCODES: Final = 1
 
-#: The counts most dots carry (an add of 1 to 15, an acquire of 1 to 15),
-#: one tuple each: a decoded dot then shares one instead of holding its own.
-_SHARED_COUNTS: Final[dict[Counts, Counts]] = {c: c for q in range(1, 16) for c in ((q, 0), (0, q))}
+#: The counts most dots carry (an add of 0 to 15), by quantity: a decoded dot
+#: shares one instead of holding its own. (An index, not a dict of every
+#: common pair: decoding then costs no more than making the tuple.)
+_ADDS: Final[tuple[Counts, ...]] = tuple((q, 0) for q in range(16))
 
 
 class EncodingCache:
@@ -316,8 +317,7 @@ def decode_stores(
         for i, n, need, got in raw:
             if i >= width or (n > vv[i] and (i, n) not in cloud):
                 raise _unseen(replicas, i, n)
-            counts = (need, got)
-            dots[(replicas[i], n)] = _SHARED_COUNTS.get(counts, counts)
+            dots[(replicas[i], n)] = _ADDS[need] if not got and need < 16 else (need, got)
         items[name] = dots
         seen.update(dots)
         total += len(raw)

@@ -6,7 +6,7 @@ deltas, so ``decode_stores`` makes every decoded dot share:
 * one ``str`` per replica id, whichever state or delta the dot came in
   (and so does the context's version vector);
 * one ``str`` per item name, across the lists of a process;
-* one counts tuple per common count (an add or an acquire of 1 to 15).
+* one counts tuple per common count (an add of up to 15).
 
 None of this changes what a list holds or encodes to: the decoded list
 equals the one encoded, and encodes to the same bytes.
@@ -59,8 +59,8 @@ def test_two_decoded_lists_share_item_names() -> None:
 
 
 def test_decoded_dots_share_their_common_counts() -> None:
-    """Dots that carry equal small counts hold one tuple; larger ones their own,
-    and every count keeps its value."""
+    """Dots of adds of equal small quantities hold one tuple; larger ones, and
+    acquires, their own; every count keeps its value."""
     state = ShoppingList(LIST_ID, writer_id(3))
     for item, quantity in [("a", 2), ("b", 2), ("c", 40), ("d", 40)]:
         state.add(item, quantity)
