@@ -39,7 +39,6 @@ from typing import Any
 import msgspec
 
 from actors.server import ListStore, Update
-from actors.server.entries import Entry
 from crdt import ShoppingList
 from crdt.access import AccessList
 from crdt.context import CausalContext
@@ -107,11 +106,7 @@ def rss_bytes() -> int:
 
 def _children(obj: object) -> Iterator[tuple[str, object]]:
     """(role, object) of what ``obj`` holds, for the objects a cache entry reaches."""
-    if isinstance(obj, Entry):
-        yield "Entry", obj.state
-        if obj.blob is not None:
-            yield "blob", obj.blob
-    elif isinstance(obj, ShoppingList):
+    if isinstance(obj, ShoppingList):
         for slot in ("_ctx", "_items", "_names", "_cache", "_groups", "access"):
             value = getattr(obj, slot, None)
             if value is not None:
@@ -134,6 +129,11 @@ def _children(obj: object) -> Iterator[tuple[str, object]]:
     elif isinstance(obj, list | tuple | set | frozenset):
         for v in obj:
             yield "", v
+    elif hasattr(obj, "__slots__"):  # the cache entry itself (its slots: state, blob, bound)
+        for slot in type(obj).__slots__:
+            value = getattr(obj, slot, None)
+            if value is not None:
+                yield slot, value
 
 
 def _category(obj: object, parent: str) -> str:
@@ -145,7 +145,7 @@ def _category(obj: object, parent: str) -> str:
     return f"{parent}: {type(obj).__name__}"
 
 
-def breakdown(entries: list[Entry]) -> Counter[str]:
+def breakdown(entries: list[object]) -> Counter[str]:
     """Bytes (``sys.getsizeof``) the entries reach, by category; shared objects once."""
     seen: set[int] = set()
     sizes: Counter[str] = Counter()
@@ -162,7 +162,7 @@ def breakdown(entries: list[Entry]) -> Counter[str]:
         sizes[category] += size
         for role, child in _children(obj):
             child_area = area
-            if isinstance(obj, Entry | ShoppingList) or role in ("encoding cache", "blob"):
+            if area == "Entry" or isinstance(obj, ShoppingList) or role == "encoding cache":
                 child_area = role
             stack.append((child, child_area))
     return sizes
@@ -187,7 +187,7 @@ def measure(lists: int, deltas: int, writers: int, items: int) -> dict[str, Any]
             gc.collect()
             rss2, (traced2, _) = rss_bytes(), tracemalloc.get_traced_memory()
             tracemalloc.stop()
-            entries = list(store._cache.values())
+            entries: list[object] = list(store._cache.values())
             cached = len(entries)
             parts = breakdown(entries)
         finally:
