@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Sequence
+from sys import intern
 from typing import Any, Final
 
 import msgspec
 
 from crdt.context import CausalContext, Counts, Dot, ItemStore, NameStore
-from protocol import ProtocolError, encode_item, encode_state, encode_state_parts
+from protocol import ProtocolError, encode_item, encode_state, encode_state_body
 from protocol.access import AccessState
 from protocol.limits import MAX_ID_CHARS
 from protocol.state import ItemState, ListState
@@ -29,9 +30,18 @@ __all__ = ["RAWS_AFTER_ENCODES", "EncodingCache", "decode_stores", "json_view"]
 #: Encodes of a list (since its decode) made in one msgspec call; the next one
 #: builds the per-item bytes, and later ones re-encode only changed items.
 #: One add then encode of a 30-item list: ~19 µs in one call, ~37 µs when
-#: building the per-item bytes, ~14 µs with them: worth it only for a list
-#: that stays hot (most lists a server loads get one or two writes).
-RAWS_AFTER_ENCODES: Final = 4
+#: building the per-item bytes, ~14 µs with them. The first encode of a
+#: decoded list (the proxy's, a client's) takes one call; a list encoded
+#: again keeps the bytes: they hold it in a third of the memory that the
+#: ``ItemState`` objects of the one-call path take (a server caches
+#: thousands of lists: ``benchmarks/cache_memory.py``), and make every later
+#: encode cheaper.
+RAWS_AFTER_ENCODES: Final = 1
+
+#: The counts most dots carry (an add of 0 to 15), by quantity: a decoded dot
+#: shares one instead of holding its own. (An index, not a dict of every
+#: common pair: decoding then costs no more than making the tuple.)
+_ADDS: Final[tuple[Counts, ...]] = tuple((q, 0) for q in range(16))
 
 
 class EncodingCache:
@@ -43,9 +53,12 @@ class EncodingCache:
     * an :class:`ItemState` per item, with replica indices into the replica
       table it was built for (also lent by :func:`decode_stores` from a
       canonical blob, so a decoded list need not rebuild them);
-    * the encoded items (``msgspec.Raw``) of every item, in name order, built
-      only once a list has been encoded :data:`RAWS_AFTER_ENCODES` times in
-      one msgspec call each (a list that stays hot).
+    * the encoded bytes of every item, in name order, joined in one buffer
+      (one object per list, not one per item), built only once a list has
+      been encoded :data:`RAWS_AFTER_ENCODES` times in one msgspec call each
+      (a list that stays hot). They replace the first layer: once they are
+      built, no ``ItemState`` is kept (an item's bytes take a tenth of its
+      ``ItemState``'s memory, and a server keeps thousands of lists).
 
     The header (list id, replica table, context, names) is never cached: it
     is rebuilt on every encode, so renames and context-only changes need no
@@ -70,12 +83,23 @@ class EncodingCache:
     takes :meth:`copy`, a delta a fresh one. Not thread-safe.
     """
 
-    __slots__ = ("_dirty", "_encodes", "_item_states", "_order", "_raw_names", "_raws", "_raws_ok")
+    __slots__ = (
+        "_body",
+        "_dirty",
+        "_encodes",
+        "_item_states",
+        "_lengths",
+        "_order",
+        "_raw_names",
+        "_raws_ok",
+    )
 
-    # The encoded items of encode(), in name order; valid while _raws_ok,
-    # except for the items in _dirty.
+    # The encoded items of encode(), in name order, joined in one buffer
+    # (_body; _lengths[k] bytes are _raw_names[k]'s): one object per list,
+    # not one per item. Valid while _raws_ok, except for the items in _dirty.
     _raw_names: list[str]
-    _raws: list[msgspec.Raw]
+    _body: bytes
+    _lengths: list[int]
     _raws_ok: bool
     _dirty: set[str]
     #: one-call encodes since the last reset (see RAWS_AFTER_ENCODES)
@@ -95,7 +119,8 @@ class EncodingCache:
         new._item_states = dict(self._item_states)
         new._order = self._order
         new._raw_names = list(self._raw_names)
-        new._raws = list(self._raws)
+        new._body = self._body  # bytes: shared, never changed in place
+        new._lengths = list(self._lengths)
         new._raws_ok = self._raws_ok
         new._dirty = set(self._dirty)
         new._encodes = self._encodes
@@ -104,7 +129,8 @@ class EncodingCache:
     def changed(self, item: str) -> None:
         """``item``'s dots changed (it may also be new or gone): drop what is cached of it."""
         self._item_states.pop(item, None)
-        self._dirty.add(item)
+        if self._raws_ok:  # else the next encode builds every item's bytes anyway
+            self._dirty.add(item)
 
     def clear(self) -> None:
         """The stores were rebuilt: forget every item (the count starts again)."""
@@ -133,7 +159,7 @@ class EncodingCache:
     ) -> bytes:
         """Byte for byte ``encode_state(self.state(...))``, re-encoding only changed items."""
         order, index = self._replica_table(ctx)
-        raw_names, raws = self._raw_names, self._raws
+        raw_names, lengths = self._raw_names, self._lengths
         if not self._raws_ok and self._encodes < RAWS_AFTER_ENCODES:
             # A list just decoded, or rarely written (a write to a list
             # outside a server's cache): one msgspec call over the item
@@ -143,27 +169,42 @@ class EncodingCache:
             return encode_state(self._state(list_id, ctx, names, items, order, index, access))
         if not self._raws_ok:
             raw_names[:] = sorted(items)
-            raws[:] = [encode_item(self._item_state(item, items, index)) for item in raw_names]
+            raws = [encode_item(self._item_state(item, items, index)) for item in raw_names]
+            lengths[:] = [len(raw) for raw in raws]
+            self._body = b"".join(raws)
             self._raws_ok = True
+            self._item_states.clear()  # the bytes stand for them now
         else:
             for item in self._dirty:
-                pos = bisect.bisect_left(raw_names, item)
-                held = pos < len(raw_names) and raw_names[pos] == item
-                if item in items:
-                    raw = encode_item(self._item_state(item, items, index))
-                    if held:
-                        raws[pos] = raw
-                    else:
-                        raw_names.insert(pos, item)
-                        raws.insert(pos, raw)
-                elif held:
-                    del raw_names[pos]
-                    del raws[pos]
+                self._splice(item, items, index)
         self._dirty.clear()
         header = _header(list_id, ctx, names, order, index)
         if access is not None:
             header["access"] = access
-        return encode_state_parts(header, raws)
+        return encode_state_body(header, len(raw_names), self._body)
+
+    def _splice(self, item: str, items: ItemStore, index: dict[str, int]) -> None:
+        """Put ``item``'s bytes as it is now in the body: replaced, added or dropped."""
+        raw_names, lengths = self._raw_names, self._lengths
+        pos = bisect.bisect_left(raw_names, item)
+        held = pos < len(raw_names) and raw_names[pos] == item
+        if not held and item not in items:
+            return
+        start = sum(lengths[:pos])  # C-level: cheap next to an item's encode
+        end = start + lengths[pos] if held else start
+        raw: bytes | msgspec.Raw = b""
+        if item in items:
+            raw = encode_item(self._item_state(item, items, index))
+            if held:
+                lengths[pos] = len(raw)
+            else:
+                raw_names.insert(pos, item)
+                lengths.insert(pos, len(raw))
+        else:
+            del raw_names[pos]
+            del lengths[pos]
+        body = memoryview(self._body)
+        self._body = b"".join((body[:start], raw, body[end:]))
 
     def _replica_table(self, ctx: CausalContext) -> tuple[tuple[str, ...], dict[str, int]]:
         """The sorted replica ids and their indices; a change drops every cached item."""
@@ -192,20 +233,24 @@ class EncodingCache:
         )
 
     def _item_state(self, item: str, items: ItemStore, index: dict[str, int]) -> ItemState:
+        """The item's wire form; kept only while the cache holds no item bytes."""
         encoded = self._item_states.get(item)
         if encoded is None:
-            encoded = self._item_states[item] = ItemState(
+            encoded = ItemState(
                 name=item,
                 dots=tuple(
                     sorted((index[r], n, need, got) for (r, n), (need, got) in items[item].items())
                 ),
             )
+            if not self._raws_ok:
+                self._item_states[item] = encoded
         return encoded
 
     def _reset_raws(self) -> None:
         """Forget the encoded items (the next encode() builds them all)."""
         self._raw_names = []
-        self._raws = []
+        self._body = b""
+        self._lengths = []
         self._raws_ok = False
         self._dirty = set()
         self._encodes = 0
@@ -247,7 +292,10 @@ def decode_stores(
             dot used twice, a repeated item.
     """
     cloud = _checked_header(state, replica_id)
-    replicas, vv = state.replicas, state.vv
+    # Interned: every dot refers to its replica's one string, whichever state
+    # or delta it came in (a server's cached list otherwise kept one copy of
+    # a 40-character id per delta joined into it).
+    replicas, vv = [intern(r) for r in state.replicas], state.vv
     width = len(replicas)
     ctx = CausalContext(dict(zip(replicas, vv, strict=True)), [(replicas[i], n) for i, n in cloud])
     names: NameStore = {}
@@ -261,7 +309,7 @@ def decode_stores(
     canonical = replicas == sorted(replicas)
     lent: dict[str, ItemState] = {}
     for item_state in state.items:
-        name = item_state.name
+        name = intern(item_state.name)  # lists share their item names (one per process)
         if name in items:
             raise ProtocolError(f"list state: item {name!r} appears twice", fault="bad_state")
         raw = item_state.dots
@@ -269,7 +317,7 @@ def decode_stores(
         for i, n, need, got in raw:
             if i >= width or (n > vv[i] and (i, n) not in cloud):
                 raise _unseen(replicas, i, n)
-            dots[(replicas[i], n)] = (need, got)
+            dots[(replicas[i], n)] = _ADDS[need] if not got and need < 16 else (need, got)
         items[name] = dots
         seen.update(dots)
         total += len(raw)

@@ -13,6 +13,7 @@ from protocol.codec import (
     encode,
     encode_item,
     encode_state,
+    encode_state_body,
     encode_state_parts,
 )
 from protocol.errors import ProtocolError
@@ -125,6 +126,7 @@ __all__ = [
     "encode",
     "encode_item",
     "encode_state",
+    "encode_state_body",
     "encode_state_parts",
     "next_envelope",
     "reply_envelope",

@@ -69,12 +69,15 @@ class ListState(
 
 
 class RawListState(msgspec.Struct, frozen=True, array_like=True, omit_defaults=True):
-    """A :class:`ListState` whose items are already encoded; encoding only."""
+    """A :class:`ListState` whose items are already encoded; encoding only.
+
+    ``items`` is each item's encoding, or the encoding of the whole array.
+    """
 
     list_id: str
     replicas: list[str]
     vv: list[int]
     cloud: list[tuple[int, int]]
     names: list[tuple[int, int, str]]
-    items: list[msgspec.Raw]
+    items: list[msgspec.Raw] | msgspec.Raw
     access: AccessState | None = None

@@ -14,7 +14,9 @@ The behaviour under test, as its docstring states it:
 * the header (context, names) is never cached;
 * a copy is independent, and a canonical decoded state lends its
   ``ItemState`` objects to the cache of the stores it decodes to (an item
-  whose dots are out of order, or a state whose replica table is, lends none).
+  whose dots are out of order, or a state whose replica table is, lends none);
+* once it holds the items' bytes it keeps no ``ItemState``, and before that
+  it marks no item stale (one form of each item in memory).
 """
 
 from __future__ import annotations
@@ -178,3 +180,62 @@ def test_a_state_with_an_unsorted_replica_table_lends_nothing() -> None:
     again = cache.state(LIST_ID, ctx, names, items)
     assert ["a", "b"] == again.replicas
     assert [((1, 1, 1, 0),), ((0, 1, 1, 0),)] == [i.dots for i in again.items]
+
+
+def test_once_it_holds_item_bytes_it_keeps_no_item_states() -> None:
+    """Item bytes replace the ``ItemState`` objects (lent or built): a server's
+    cached list holds one form of each item, and still encodes right."""
+    stores = Stores(items=4)
+    state = EncodingCache().state(LIST_ID, stores.ctx, stores.names, stores.items)
+    ctx, names, items, cache = decode_stores(state, "")
+    assert 4 == len(cache._item_states)  # lent
+    for _ in range(RAWS_AFTER_ENCODES + 1):
+        cache.encode(LIST_ID, ctx, names, items)
+    assert {} == cache._item_states
+    ctx.add(("b", 6))
+    items["item 1"][("b", 6)] = (2, 0)
+    cache.changed("item 1")
+    assert encode_state(EncodingCache().state(LIST_ID, ctx, names, items)) == cache.encode(
+        LIST_ID, ctx, names, items
+    )
+    cache.state(LIST_ID, ctx, names, items)
+    assert {} == cache._item_states
+
+
+def test_before_it_holds_item_bytes_it_marks_no_item_stale() -> None:
+    """While the cache holds no item bytes there is nothing to mark stale: a
+    change leaves no name behind (a list written often without an encode
+    would otherwise hold a set of all its item names)."""
+    stores, cache = Stores(items=3), EncodingCache()
+    for item in stores.items:
+        cache.changed(item)
+    assert set() == cache._dirty
+    for _ in range(RAWS_AFTER_ENCODES + 1):
+        stores.encode(cache)
+    cache.changed("item 2")
+    assert {"item 2"} == cache._dirty
+
+
+def test_items_spliced_into_the_joined_bytes_encode_as_a_fresh_cache_does() -> None:
+    """Items replaced, added before, between and after the others, and
+    dropped (first, last, all), several between two encodes: the joined
+    bytes stay those of a fresh cache."""
+    stores, cache = Stores(items=4), EncodingCache()
+    for _ in range(RAWS_AFTER_ENCODES + 1):
+        stores.encode(cache)
+    steps: list[tuple[list[str], list[str]]] = [
+        (["item 2"], []),  # (items given a dot, items dropped)
+        (["a first", "item 1b", "z last"], []),
+        (["item 0"], ["a first", "z last"]),
+        (["item 3", "m"], ["item 0", "item 1"]),
+        ([], ["item 1b", "item 2", "item 3", "m"]),
+        (["only"], []),
+    ]
+    for grown, dropped in steps:
+        for item in grown:
+            stores.add("b", item, (1, 0))
+            cache.changed(item)
+        for item in dropped:
+            stores.items.pop(item)
+            cache.changed(item)
+        assert stores.expected() == stores.encode(cache)
