@@ -33,7 +33,8 @@ the join of the copies, read repair) is sent by its
 
 from __future__ import annotations
 
-import heapq
+import bisect
+from collections import deque
 from collections.abc import Callable
 
 import tenacity
@@ -107,7 +108,9 @@ class Coordinator:
         # the coordinator lives in one thread (the proxy actor's).
         self.policy.begin()
         self.pending: dict[str, tuple[Request, Slot]] = {}
-        self._timers: list[tuple[float, str]] = []
+        #: (deadline, attempt) in deadline order: every attempt gets the same
+        #: time-out, so a deque appended in order (a heap cost 4% of the proxy)
+        self._timers: deque[tuple[float, str]] = deque()
         self.inflight = 0
         self.repairs_inflight = 0
         #: writes in flight (not every slot done) by list: a read of such a
@@ -252,7 +255,11 @@ class Coordinator:
     def _dispatch(self, req: Request, slot: Slot, out: Message, now: float) -> None:
         """Send ``slot``'s attempt ``out`` to ``slot.node``; its answer or time-out is awaited."""
         self.pending[slot.msg_id] = (req, slot)
-        heapq.heappush(self._timers, (now + self.config.request_timeout_s, slot.msg_id))
+        timer, timers = (now + self.config.request_timeout_s, slot.msg_id), self._timers
+        if timers and timer < timers[-1]:
+            bisect.insort(timers, timer)  # a clock that went back (a test's): kept in order
+        else:
+            timers.append(timer)
         self._send(slot.node, out)
 
     # ------------------------------------------------------------- outcomes
@@ -323,7 +330,7 @@ class Coordinator:
     def expire(self, now: float) -> None:
         timers = self._timers
         while timers and timers[0][0] <= now:
-            _, msg_id = heapq.heappop(timers)
+            _, msg_id = timers.popleft()
             entry = self.pending.pop(msg_id, None)
             if entry is not None:
                 req, slot = entry

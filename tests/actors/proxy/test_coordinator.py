@@ -754,3 +754,15 @@ def test_a_repair_on_an_empty_ring_is_not_left_in_flight() -> None:
     proxy.coordinator.repair(LIST_ID, ["s1"], 0.0)
     assert 0 == proxy.coordinator.repairs_inflight
     assert [] == proxy.replies  # a repair has no client to answer
+
+
+def test_attempts_time_out_in_deadline_order_even_if_started_out_of_order() -> None:
+    """An attempt started at an earlier time than the last one (a clock a
+    test sets back) still times out at its own deadline, not the later one's."""
+    proxy = make_proxy(FIVE)
+    late = Get(msg_id="late", sender="c1", list_id=LIST_ID)
+    early = Get(msg_id="early", sender="c1", list_id=LIST_ID)
+    proxy.coordinator.get(PEER, late, 1.0)
+    proxy.coordinator.get(PEER, early, 0.0)
+    proxy.coordinator.expire(TIMEOUT + 0.01)
+    assert ["early"] == [getattr(m, "reply_to", None) for _, m in proxy.replies]
