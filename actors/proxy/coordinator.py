@@ -33,14 +33,13 @@ the join of the copies, read repair) is sent by its
 
 from __future__ import annotations
 
-import bisect
-from collections import deque
 from collections.abc import Callable
 
 import tenacity
 
 from actors.kernel import Channel
 from actors.proxy.admission import Admission
+from actors.proxy.deadlines import Deadlines
 from actors.proxy.membership import Membership
 from actors.proxy.quorum import (
     AttemptFailed,
@@ -108,9 +107,7 @@ class Coordinator:
         # the coordinator lives in one thread (the proxy actor's).
         self.policy.begin()
         self.pending: dict[str, tuple[Request, Slot]] = {}
-        #: (deadline, attempt) in deadline order: every attempt gets the same
-        #: time-out, so a deque appended in order (a heap cost 4% of the proxy)
-        self._timers: deque[tuple[float, str]] = deque()
+        self._timers = Deadlines()
         self.inflight = 0
         self.repairs_inflight = 0
         #: writes in flight (not every slot done) by list: a read of such a
@@ -255,11 +252,7 @@ class Coordinator:
     def _dispatch(self, req: Request, slot: Slot, out: Message, now: float) -> None:
         """Send ``slot``'s attempt ``out`` to ``slot.node``; its answer or time-out is awaited."""
         self.pending[slot.msg_id] = (req, slot)
-        timer, timers = (now + self.config.request_timeout_s, slot.msg_id), self._timers
-        if timers and timer < timers[-1]:
-            bisect.insort(timers, timer)  # a clock that went back (a test's): kept in order
-        else:
-            timers.append(timer)
+        self._timers.add(now + self.config.request_timeout_s, slot.msg_id)
         self._send(slot.node, out)
 
     # ------------------------------------------------------------- outcomes
@@ -328,9 +321,7 @@ class Coordinator:
             self._failed(req, slot, "unreachable", now)
 
     def expire(self, now: float) -> None:
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            _, msg_id = timers.popleft()
+        for msg_id in self._timers.expired(now):
             entry = self.pending.pop(msg_id, None)
             if entry is not None:
                 req, slot = entry
