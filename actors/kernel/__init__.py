@@ -19,7 +19,7 @@ from actors.kernel.config import ClusterConfig, Durability, NodeId, PositiveFloa
 from actors.kernel.faults import FaultInjector, rules_from_env
 from actors.kernel.ids import MsgIds
 from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick, Undeliverable
-from actors.kernel.outbox import Waker
+from actors.kernel.outbox import Outbox, Waker
 from actors.kernel.runtime import ActorHost, HostedActor, HostThreadAskError
 from actors.kernel.security import (
     KEY_CHARS,
@@ -65,6 +65,7 @@ __all__ = [
     "LinkEvent",
     "MsgIds",
     "NodeId",
+    "Outbox",
     "PositiveFloat",
     "Security",
     "SocketSpec",

@@ -41,6 +41,7 @@ from actors.kernel import (
 from actors.proxy.antientropy import AntiEntropy
 from actors.proxy.coordinator import Coordinator
 from actors.proxy.front import ClientFront, client_key
+from actors.proxy.joining import MembershipMixin, node_of
 from actors.proxy.membership import Membership
 from actors.proxy.membership_store import MembershipFile
 from actors.proxy.quorum import QuorumConfig
@@ -48,7 +49,6 @@ from actors.proxy.status import status_reply
 from logs import Tracer
 from protocol import (
     AccessState,
-    Ack,
     Archive,
     CancelInvite,
     DebugCrash,
@@ -63,11 +63,9 @@ from protocol import (
     Join,
     Keys,
     Members,
-    MemberUp,
     Message,
     Put,
     Revoke,
-    RingUpdate,
     Share,
     SHello,
     SOnline,
@@ -111,7 +109,7 @@ class CrashRequested(RuntimeError):
     """Raised on a DebugCrash aimed at the proxy: tests in-process supervision."""
 
 
-class ProxyActor(BridgedActor):
+class ProxyActor(MembershipMixin, BridgedActor):
     """See the module docstring. All methods run in the bridge thread, which hosts the actor."""
 
     def __init__(
@@ -197,6 +195,7 @@ class ProxyActor(BridgedActor):
 
     # ------------------------------------------------------------- outbound
 
+    @override
     def _send_server(self, node: str, msg: Message) -> None:
         if isinstance(msg, Store):
             # Held until the end of this batch, then sent as one StoreBatch per
@@ -247,24 +246,6 @@ class ProxyActor(BridgedActor):
     ) -> None:
         self.coordinator.put(peer, msg, now, writer=writer, access=access, observed=observed)
 
-    def _announce_ring(self, node: str) -> None:
-        ring = self.membership.ring
-        update = RingUpdate(
-            msg_id=self.ids(),
-            sender="proxy",
-            epoch=self.membership.epoch,
-            members=ring.nodes,
-            vnodes=ring.vnodes,
-            n=self.cluster.n,
-        )
-        self._send_server(node, update)
-
-    def _ring_changed(self) -> None:
-        self.membership_file.save(sorted(self.membership.members), self.membership.epoch)
-        for node in self.membership.members:
-            self._announce_ring(node)
-        self.ae.ring_changed()
-
     # -------------------------------------------------------------- inbound
 
     @override
@@ -273,7 +254,7 @@ class ProxyActor(BridgedActor):
         if channel == "frontend":
             self._frontend(peer, msg, now)
         elif channel == "backend":
-            node = _node(peer)
+            node = node_of(peer)
             if isinstance(msg, Digest | Keys):
                 self.membership.seen(node, now)
                 self.ae.on_reply(msg, now)
@@ -289,7 +270,7 @@ class ProxyActor(BridgedActor):
         elif channel == "hello" and isinstance(msg, SHello):
             self._hello(peer, msg, now)
         elif channel == "liveness" and isinstance(msg, SOnline):
-            node = _node(peer)
+            node = node_of(peer)
             self.membership.seen(node, now)
             self.health[node] = msg
         else:
@@ -332,6 +313,7 @@ class ProxyActor(BridgedActor):
             msg.target, DebugCrash(msg_id=self.ids(), sender="proxy", target=msg.target)
         )
 
+    @override
     def _refuse(self, channel: Channel, peer: bytes, msg: Message) -> None:
         if isinstance(msg, ErrorReply):
             return  # never answer an error with an error
@@ -342,47 +324,6 @@ class ProxyActor(BridgedActor):
     def _bad_request(self, channel: Channel, peer: bytes, msg: Message, reason: str) -> None:
         answer = reply_envelope(msg, self.ids(), "proxy")
         self._reply(channel, peer, ErrorReply(**answer, code="bad_request", reason=reason))
-
-    def _hello(self, peer: bytes, msg: SHello, now: float) -> None:
-        # A server speaks for itself; the process supervisor may speak for the
-        # servers it has just (re)started, feeding them into the hello queue.
-        fed = peer.startswith(b"supervisor-")
-        unknown = self.servers is not None and msg.server_id not in self.servers
-        if unknown or (not fed and msg.server_id != _node(peer)):
-            self._refuse("hello", peer, msg)
-            return
-        if fed:
-            log.info("proxy.hello_fed", server=msg.server_id)
-        # A fed hello queues a joiner; a restarted member gets its ack when it
-        # says hello itself.
-        if self.membership.hello(msg.server_id, now, vouched=fed):
-            self._ack(msg.server_id)
-        self._admit(now)
-
-    def _ack(self, server_id: str) -> None:
-        ack = Ack(
-            msg_id=self.ids(),
-            sender="proxy",
-            reply_to="",
-            server_id=server_id,
-            ring_epoch=self.membership.epoch,
-        )
-        self.outbox.send("hello", server_id.encode(), ack)
-        self._announce_ring(server_id)
-
-    def _admit(self, now: float) -> None:
-        batch = self.membership.admit_due(now)
-        if not batch:
-            return
-        log.info(
-            "proxy.batch_admitted",
-            servers=batch,
-            ring_size=len(self.membership.ring),
-            epoch=self.membership.epoch,
-        )
-        self._ring_changed()
-        for server_id in batch:
-            self._ack(server_id)
 
     # --------------------------------------------------------------- timers
 
@@ -408,46 +349,17 @@ class ProxyActor(BridgedActor):
         self._liveness_events()
         self.ae.tick(now)
 
-    def _liveness_events(self) -> None:
-        """Log what the failure detector saw; a server that is back gets what
-        it missed at once: its replica groups are compared first, and the
-        servers that hold hints for it are told to hand them over now."""
-        # Rare events (a server going down or coming back), so INFO is fine.
-        for event, node, _ in self.membership.events:
-            log.info(f"proxy.{event}", server=node)
-            if event == "recovered":
-                self.ae.member_back(node)
-                up = MemberUp(msg_id=self.ids(), sender="proxy", server_id=node)
-                for member in self.membership.members:
-                    if member != node and self.membership.healthy(member):
-                        self.outbox.send("backend", member.encode(), up)
-        self.membership.events.clear()
-
-    def _remove_dead(self, now: float) -> None:
-        dead = self.membership.dead(now, self.cluster.dead_after_s)
-        if not dead:
-            return
-        healthy = [m for m in self.membership.members if self.membership.healthy(m)]
-        if len(healthy) < self.cluster.n:
-            # Too few servers left to hold N copies: more likely that we are
-            # the one cut off. Removing them would only shuffle data around.
-            return
-        for node in dead:
-            self.membership.remove(node)
-            log.warning("proxy.server_removed", server=node, epoch=self.membership.epoch)
-        self._ring_changed()
-
     @override
     def on_undeliverable(self, event: Undeliverable) -> None:
         now = time.monotonic()
         if event.channel == "backend":
-            self.membership.failed(_node(event.peer), now)
+            self.membership.failed(node_of(event.peer), now)
             items = event.msg.items if isinstance(event.msg, StoreBatch) else [event.msg]
             for item in items:
                 self.coordinator.on_undeliverable(item.msg_id, now)
             self._flush_stores()  # retries go out now, not at the next batch
         elif event.channel == "liveness":
-            self.membership.failed(_node(event.peer), now)
+            self.membership.failed(node_of(event.peer), now)
         elif event.channel == "frontend":
             # The client left before its answer: nothing to do, but stop
             # sending it updates.
@@ -462,7 +374,3 @@ class ProxyActor(BridgedActor):
 def _store_bytes(store: Store) -> int:
     """What a Store adds to a batch frame: its state and its ids, with room to spare."""
     return len(store.state) + STORE_OVERHEAD_BYTES
-
-
-def _node(peer: bytes) -> str:
-    return peer.decode(errors="replace")
