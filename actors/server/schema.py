@@ -73,6 +73,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
 _DIGESTS_OF_CONTEXTS: Final = 1
 
 
+#: What a WAL is truncated to when it starts over (``journal_size_limit``).
+_WAL_LIMIT_BYTES: Final = 64 * 1024 * 1024
+
+
 def position_bytes(list_id: str) -> bytes:
     """The ring position of a list as 16 big-endian bytes (sorts like the integer)."""
     return key_position(list_id).to_bytes(16, "big")
@@ -93,6 +97,8 @@ def connect(path: Path, durability: Durability) -> sqlite3.Connection:
     db.execute("PRAGMA journal_mode=WAL")
     db.execute(f"PRAGMA synchronous={durability.upper()}")
     db.execute("PRAGMA busy_timeout=5000")
+    # A WAL that starts over is cut back to this (a burst leaves no huge file).
+    db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
     db.executescript(_SCHEMA)
     _migrate(db)
     return db

@@ -317,10 +317,15 @@ class ListStore:
     def maintain(self) -> None:
         """Between requests (the server's tick): join the deltas waiting, and
         give the WAL's checkpoints back to SQLite if the checkpointing thread
-        stopped, so that the WAL stays bounded."""
+        stopped, or finish one if the WAL grew long
+        (:meth:`~actors.server.checkpoint.Checkpointer.catch_up`), so that
+        the WAL stays bounded."""
         self.join_pending()
-        if self.checkpointer is not None and self.checkpointer.fallback(self._db):
-            self.checkpointer = None
+        if self.checkpointer is not None:
+            if self.checkpointer.fallback(self._db):
+                self.checkpointer = None
+            else:
+                self.checkpointer.catch_up(self._db)
 
     # ----------------------------------------------------------------- hints
 
