@@ -142,9 +142,10 @@ def check_write(
     if any(w.list_id != incoming.list_id for w in witnesses):
         raise ValueError("a witness is a state of another list")
     sources = [s for s in (stored, *witnesses) if s is not None]
-    if _own_additions(
-        sources, incoming, may_write, limits, [stored_size, *witness_sizes], incoming_size
-    ):
+    # The sizes of ``sources``, in their order: a list not stored yet has
+    # none to give (its ``None`` made every Put of a new list miss the fast path).
+    source_sizes = [*witness_sizes] if stored is None else [stored_size, *witness_sizes]
+    if _own_additions(sources, incoming, may_write, limits, source_sizes, incoming_size):
         return _ACCEPTED
     claims = incoming.context
     refusal = _over_ceiling(claims, limits.max_counter)
