@@ -50,6 +50,14 @@ CREATE TABLE IF NOT EXISTS deltas (
     list_id  TEXT NOT NULL,        -- a list with a row in lists
     state    BLOB NOT NULL         -- a delta (or state) joined in since that row
 );
+-- A delta to a list out of the cache, kept without decoding the list
+-- (actors.server.cold): at most one per list, joined on the list's next
+-- load, deleted when its row is rewritten whole.
+CREATE TABLE IF NOT EXISTS cold (
+    list_id  TEXT PRIMARY KEY,  -- a list with a row in lists
+    state    BLOB NOT NULL,     -- the delta, as it came
+    digest   BLOB NOT NULL      -- the digest of the list with it (replaces the row's)
+) WITHOUT ROWID;
 -- No index on deltas(list_id): the store keeps each list's seqs in memory,
 -- and an index made every append write a second page (~5 of ~11 µs).
 DROP INDEX IF EXISTS deltas_by_list;
@@ -66,7 +74,7 @@ CREATE TABLE IF NOT EXISTS quarantine (
     id       INTEGER PRIMARY KEY,
     at       REAL NOT NULL,   -- when it was moved here (unix time)
     list_id  TEXT NOT NULL,
-    source   TEXT NOT NULL,   -- the table it came from: 'lists' or 'deltas'
+    source   TEXT NOT NULL,   -- the table it came from: 'lists', 'cold' or 'deltas'
     seq      INTEGER,         -- its seq, for a delta row
     state    BLOB NOT NULL,   -- the bytes as they were stored
     reason   TEXT NOT NULL    -- why it was moved
