@@ -25,7 +25,7 @@ from actors.server.hints import HintRow
 from actors.server.schema import transaction
 from crdt import ShoppingList
 
-__all__ = ["ColdRow", "DeltaLog", "ListRow", "fetch"]
+__all__ = ["DIGESTS", "ColdRow", "DeltaLog", "ListRow", "fetch"]
 
 #: A row of the lists table: (list id, ring position, state, digest).
 ListRow = tuple[str, bytes, bytes, bytes]
@@ -42,6 +42,11 @@ _DROP_COLD: Final = "DELETE FROM cold WHERE list_id = ?"
 _ROWS: Final = (
     "SELECT l.state, c.state FROM lists AS l LEFT JOIN cold AS c ON c.list_id = l.list_id "
     "WHERE l.list_id = ?"
+)
+#: Each list's digest: its cold row's if it has one (of the row joined with it), else its row's.
+DIGESTS: Final = (
+    "SELECT l.list_id, coalesce(c.digest, l.digest) FROM lists AS l "
+    "LEFT JOIN cold AS c ON c.list_id = l.list_id"
 )
 
 #: A cold row: (list id, the delta, the digest of the list with it).

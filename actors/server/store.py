@@ -48,7 +48,7 @@ from actors.server.cache import ListCache
 from actors.server.checkpoint import Checkpointer
 from actors.server.cold import Head
 from actors.server.damage import BadRow, DiskWatch, is_disk_full, open_checked
-from actors.server.deltas import DeltaLog
+from actors.server.deltas import DIGESTS, DeltaLog
 from actors.server.entries import Update, check_ids, join_all, join_lists
 from actors.server.hints import Hint, HintRow, HintTable
 from actors.server.schema import transaction
@@ -64,13 +64,6 @@ MAX_DELTAS: Final = 32
 #: Acknowledged deltas that may wait for their join into the cache (see
 #: :meth:`ListStore.join_pending`) before a write joins them at once.
 MAX_UNJOINED: Final = 4096
-
-
-#: Each list's digest: its cold row's if it has one (of the row joined with it), else its row's.
-_DIGEST: Final = (
-    "SELECT l.list_id, coalesce(c.digest, l.digest) FROM lists AS l "
-    "LEFT JOIN cold AS c ON c.list_id = l.list_id"
-)
 
 
 class Knowledge(NamedTuple):
@@ -402,13 +395,13 @@ class ListStore:
             self.join_pending()
             return entry.state.digest()
         # Not cached, so no delta rows: its cold row's digest is the list's, or its row's.
-        row = self._db.execute(_DIGEST + " WHERE l.list_id = ?", (list_id,)).fetchone()
+        row = self._db.execute(DIGESTS + " WHERE l.list_id = ?", (list_id,)).fetchone()
         return bytes(row[1]) if row is not None else None
 
     def digests(self) -> Iterator[tuple[str, bytes]]:
         """(list id, state digest) of every stored list, deltas included."""
         self.join_pending()
-        for list_id, digest in self._db.execute(_DIGEST):
+        for list_id, digest in self._db.execute(DIGESTS):
             entry = self._cache.get(list_id) if list_id in self._deltas else None
             # A row's digest is as of its last flush (a cold row's, of the
             # row with it); a list with deltas is cached.
