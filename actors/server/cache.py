@@ -34,6 +34,7 @@ from actors.server.damage import BadRow, DiskWatch, StoreFull, decode_row, quara
 from actors.server.deltas import DeltaLog, ListRow, fetch
 from actors.server.entries import Entry, Join, join_all
 from actors.server.schema import position_bytes
+from crdt.write_limits import join_size_bound
 
 __all__ = ["ListCache"]
 
@@ -121,15 +122,22 @@ class ListCache:
         rows = fetch(self._db, list_id)
         if rows is None:
             return None
+        row, cold = rows
         try:
-            if rows[1] is None:
-                state, blob = decode_row(list_id, None, rows[0]), rows[0]
-            else:
-                state, blob = self._log.load(list_id), None
+            state = decode_row(list_id, None, row)
+            if cold is not None:
+                delta = decode_row(list_id, None, cold)
         except BadRow as bad:
             self.quarantine(bad)  # absent here now: a write starts it afresh
             return None
-        entry = self.entries[list_id] = Entry(state, blob)
+        if cold is None:
+            entry = self.entries[list_id] = Entry(state, row)
+            return entry
+        # Joined with its cold row: sized by a bound (the gate asks), not an encoding.
+        bound = join_size_bound(state, len(row)) + join_size_bound(delta, len(cold))
+        state.merge(delta)
+        entry = self.entries[list_id] = Entry(state, None)
+        entry.bound = bound
         return entry
 
     def defer(self, joins: list[Join]) -> None:

@@ -90,6 +90,11 @@ _DIGESTS_OF_CONTEXTS: Final = 1
 _WAL_LIMIT_BYTES: Final = 64 * 1024 * 1024
 
 
+#: How much of the file reads map (``mmap_size``): a 1,000,000-list
+#: cluster's server holds ~800 MB.
+_MMAP_BYTES: Final = 2 * 1024 * 1024 * 1024
+
+
 def position_bytes(list_id: str) -> bytes:
     """The ring position of a list as 16 big-endian bytes (sorts like the integer)."""
     return key_position(list_id).to_bytes(16, "big")
@@ -112,6 +117,10 @@ def connect(path: Path, durability: Durability) -> sqlite3.Connection:
     db.execute("PRAGMA busy_timeout=5000")
     # A WAL that starts over is cut back to this (a burst leaves no huge file).
     db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT_BYTES}")
+    # Reads of rows out of the cache come from the OS's page cache without
+    # a read() and a copy each (600,000 lists, random deltas: 338 -> 250 us
+    # of CPU per write). SQLite still writes with write(); the map only reads.
+    db.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
     db.executescript(_SCHEMA)
     _migrate(db)
     return db

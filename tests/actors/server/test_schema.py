@@ -146,3 +146,13 @@ def test_a_store_with_lists_without_rowid_gets_a_rowid_table_and_keeps_its_lists
     finally:
         store.close()
     assert alice == reopened(db_path)
+
+
+def test_reads_map_the_file(db_path: Path) -> None:
+    """The store's connection maps the file for reads (``mmap_size``)."""
+    store = ListStore(db_path)
+    try:
+        (size,) = store._db.execute("PRAGMA mmap_size").fetchone()
+        assert 2 * 1024**3 == size
+    finally:
+        store.close()
