@@ -149,10 +149,11 @@ def test_a_store_with_lists_without_rowid_gets_a_rowid_table_and_keeps_its_lists
 
 
 def test_reads_map_the_file(db_path: Path) -> None:
-    """The store's connection maps the file for reads (``mmap_size``)."""
+    """The store's connection maps the file for reads (``mmap_size``; SQLite
+    caps it at its build's limit, 0x7fff0000 by default)."""
     store = ListStore(db_path)
     try:
         (size,) = store._db.execute("PRAGMA mmap_size").fetchone()
-        assert 2 * 1024**3 == size
+        assert True is (1024**3 < size <= 2 * 1024**3)
     finally:
         store.close()
