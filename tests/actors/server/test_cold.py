@@ -190,3 +190,20 @@ def test_a_bad_cold_row_is_quarantined_with_its_list(db_path: Path) -> None:
         assert (0, 2) == (row_count(db_path, "cold"), row_count(db_path, "quarantine"))
     finally:
         store.close()
+
+
+def test_a_list_loaded_with_its_cold_row_is_sized_by_a_bound_not_an_encoding(
+    db_path: Path,
+) -> None:
+    """knowledge() of a list loaded with its cold row gives an upper bound
+    on its encoded size (what the gate's size checks need), and encodes nothing."""
+    alice = _alice(items=10)
+    store = _cold_store(db_path, alice)
+    try:
+        store.merge_many([(LIST_A, alice.add("milk"))])
+        knowledge = store.knowledge(LIST_A)
+        assert knowledge.size is not None
+        assert True is (knowledge.size >= len(alice.encode()))
+        assert alice == knowledge.state
+    finally:
+        store.close()
