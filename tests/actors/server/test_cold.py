@@ -196,7 +196,7 @@ def test_a_list_loaded_with_its_cold_row_is_sized_by_a_bound_not_an_encoding(
     db_path: Path,
 ) -> None:
     """knowledge() of a list loaded with its cold row gives an upper bound
-    on its encoded size (what the gate's size checks need), and encodes nothing."""
+    on its encoded size (what the gate's size checks need) and the joined state."""
     alice = _alice(items=10)
     store = _cold_store(db_path, alice)
     try:
