@@ -81,7 +81,7 @@ from crdt.shopping_list import ShoppingList
 from crdt.verdicts import Accepted, Refused, Verdict
 from crdt.write_limits import DEFAULT_LIMITS, WriteLimits, size_excess
 
-__all__ = ["MayWrite", "check_write"]
+__all__ = ["MayWrite", "check_write", "own_additions"]
 
 #: Whether the sender may mint dots under a replica id.
 MayWrite = Callable[[str], bool]
@@ -142,9 +142,11 @@ def check_write(
     if any(w.list_id != incoming.list_id for w in witnesses):
         raise ValueError("a witness is a state of another list")
     sources = [s for s in (stored, *witnesses) if s is not None]
-    if _own_additions(
-        sources, incoming, may_write, limits, [stored_size, *witness_sizes], incoming_size
-    ):
+    # The sizes of ``sources``, in their order: a list not stored yet has
+    # none to give (its ``None`` made every Put of a new list miss the fast path).
+    source_sizes = [*witness_sizes] if stored is None else [stored_size, *witness_sizes]
+    contexts = [s.context for s in sources]
+    if own_additions(contexts, incoming, may_write, limits, source_sizes, incoming_size):
         return _ACCEPTED
     claims = incoming.context
     refusal = _over_ceiling(claims, limits.max_counter)
@@ -175,15 +177,22 @@ def check_write(
 # ------------------------------------------------------------------ the checks
 
 
-def _own_additions(
-    sources: Sequence[ShoppingList],
+def own_additions(
+    contexts: Sequence[CausalContext],
     incoming: ShoppingList,
     may_write: MayWrite,
     limits: WriteLimits,
     sizes: Sequence[int | None],
     incoming_size: int | None,
 ) -> bool:
-    """True for the common write, which every rule lets through: a frame
+    """:func:`check_write`'s fast path, on the causal contexts of what the
+    copy knows (its stored state, witnesses) and their encoded sizes (or
+    upper bounds), in one order: nothing else of them is looked at, so a
+    caller that holds a stored copy's context and size but not its items
+    (a server's cold list, :mod:`actors.server.cold`) asks here first.
+    ``True`` means :func:`check_write` accepts the frame.
+
+    True for the common write, which every rule lets through: a frame
     that only adds operations of the sender's own replicas (it holds every
     dot it claims, so it removes nothing), each new to the knowledge and
     within ``max_new_dots`` of what it has seen of that replica and below
@@ -196,7 +205,7 @@ def _own_additions(
         len(claims) != incoming.dot_count()
         or len(claims) > _FAST_MAX_DOTS
         or incoming_size is None
-        or len(sizes) < len(sources)
+        or len(sizes) < len(contexts)
         or any(n is None for n in sizes)
         or incoming_size + sum(n or 0 for n in sizes) > _small_bytes(limits)
     ):
@@ -205,8 +214,7 @@ def _own_additions(
         if not may_write(replica) or counter > limits.max_counter:
             return False
         highest = 0
-        for source in sources:
-            seen = source.context
+        for seen in contexts:
             if (replica, counter) in seen:
                 return False  # sent before: its content must be compared
             highest = max(highest, seen.max_counter(replica))

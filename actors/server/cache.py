@@ -1,10 +1,13 @@
 """A store's decoded lists: a bounded LRU cache kept true to the rows and the delta log.
 
 A cached list (an :class:`~actors.server.entries.Entry`) is its row joined
-with its delta rows. Every list with delta rows is cached, and stays so
-until its row is rewritten whole (*flushed*, which drops its delta rows):
-only the cache holds its joined state. Beyond its size the cache evicts its
-coldest lists, flushing those with deltas first (:meth:`ListCache.shrink`).
+with its cold row, if any (:mod:`actors.server.cold`), and its delta rows.
+Every list with delta rows is cached, and stays so until its row is
+rewritten whole (*flushed*, which drops its delta rows and its cold row):
+only the cache holds its joined state. A list with a cold row only may be
+out of the cache: loading it joins that row (:meth:`ListCache.lookup`).
+Beyond its size the cache evicts its coldest lists, flushing those with
+deltas first (:meth:`ListCache.shrink`).
 The joins of acknowledged deltas wait in :attr:`ListCache.unjoined` until
 :meth:`ListCache.join_pending` (or :meth:`ListCache.join_list`, for one list). After a failed batch,
 :meth:`ListCache.forget` makes the cache what the database holds again; a
@@ -26,10 +29,12 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import logs
+from actors.server.cold import Head, peek
 from actors.server.damage import BadRow, DiskWatch, StoreFull, decode_row, quarantine_list
-from actors.server.deltas import DeltaLog, ListRow
+from actors.server.deltas import DeltaLog, ListRow, fetch
 from actors.server.entries import Entry, Join, join_all
 from actors.server.schema import position_bytes
+from crdt.write_limits import join_size_bound
 
 __all__ = ["ListCache"]
 
@@ -86,24 +91,53 @@ class ListCache:
         return entry
 
     def row(self, list_id: str) -> bytes | None:
-        """The state in a list's row (as of its last flush), or ``None``."""
-        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
-        return bytes(row[0]) if row is not None else None
+        """The stored state of a list out of the cache, or ``None``: its row,
+        or, with a cold row, the two joined (decoded, not cached)."""
+        rows = fetch(self._db, list_id)
+        if rows is None:
+            return None
+        if rows[1] is None:
+            return rows[0]
+        try:
+            return self._log.load(list_id).encode()
+        except BadRow as bad:
+            self.quarantine(bad)
+            return None
+
+    def peek(self, list_id: str) -> Head | None:
+        """The head of the row of a stored list out of the cache without a
+        cold row (what a cold write needs, :mod:`actors.server.cold`); else ``None``."""
+        if list_id in self.entries:
+            return None
+        rows = fetch(self._db, list_id)
+        if rows is None or rows[1] is not None:
+            return None
+        return peek(list_id, rows[0])
 
     def lookup(self, list_id: str) -> Entry | None:
         """The cached list, loaded if need be; the caller then calls :meth:`shrink`."""
         entry = self.hit(list_id)
         if entry is not None:
             return entry
-        blob = self.row(list_id)
-        if blob is None:
+        rows = fetch(self._db, list_id)
+        if rows is None:
             return None
+        row, cold = rows
         try:
-            state = decode_row(list_id, None, blob)
+            state = decode_row(list_id, None, row)
+            if cold is not None:
+                delta = decode_row(list_id, None, cold)
         except BadRow as bad:
             self.quarantine(bad)  # absent here now: a write starts it afresh
             return None
-        entry = self.entries[list_id] = Entry(state, blob)
+        if cold is None:
+            entry = self.entries[list_id] = Entry(state, row)
+            return entry
+        # Joined with its cold row: sized by a bound (the gate asks), not an encoding.
+        bound = join_size_bound(state, len(row)) + join_size_bound(delta, len(cold))
+        state.merge(delta)
+        entry = self.entries[list_id] = Entry(state, None)
+        entry.bound = bound
         return entry
 
     def defer(self, joins: list[Join]) -> None:
@@ -141,11 +175,23 @@ class ListCache:
             raise
 
     def settle(self, list_ids: Iterable[str] | None = None) -> None:
-        """Rewrite the rows of lists that hold deltas: all, or those of ``list_ids``."""
-        held = self._deltas if list_ids is None else [i for i in list_ids if i in self._deltas]
-        flush = set(held)
+        """Rewrite the rows of lists that hold deltas: all, or those of
+        ``list_ids``, which then also fold their cold rows into their rows."""
+        if list_ids is None:
+            flush = set(self._deltas)
+        else:
+            flush = set()
+            for list_id in list_ids:
+                # A list with a cold row is loaded (which joins it) to be flushed.
+                held = list_id in self._deltas
+                if held or (self._has_cold(list_id) and self.lookup(list_id) is not None):
+                    flush.add(list_id)
         if flush:
             self._log.write({}, self.rows(flush), flush, [])
+
+    def _has_cold(self, list_id: str) -> bool:
+        row = self._db.execute("SELECT 1 FROM cold WHERE list_id = ?", (list_id,)).fetchone()
+        return row is not None
 
     def overflow(self) -> set[str]:
         """The coldest cached lists beyond the cache's size that hold deltas."""

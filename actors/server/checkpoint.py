@@ -19,6 +19,16 @@ core. Durability is unchanged: a commit is in the WAL when the store
 returns (synced too with ``durability = "full"``); a checkpoint only moves
 committed pages.
 
+A passive checkpoint lets the WAL start over only once it copied every
+frame, and a writer that commits all the time (a preload, a bench) always
+adds some while it copies: the WAL then grew without end (1.4 GB after
+50,000 new lists), and every page read searched more of its index. So once
+the thread's last checkpoint found more than :data:`RESTART_FRAMES` in the
+WAL, the store's thread, between two writes (its tick), finishes the job
+with one passive checkpoint of its own (:meth:`Checkpointer.catch_up`):
+it copies only what was committed since the thread's checkpoint, and no
+write can come in meanwhile, so its next write starts the WAL over.
+
 If the thread has stopped (it died, or was never started), the store goes
 back to SQLite's own checkpoints (:meth:`Checkpointer.fallback`), so the
 WAL stays bounded whatever happens here.
@@ -33,12 +43,16 @@ from typing import Final
 
 import logs
 
-__all__ = ["AUTOCHECKPOINT_PAGES", "Checkpointer"]
+__all__ = ["AUTOCHECKPOINT_PAGES", "RESTART_FRAMES", "Checkpointer"]
 
 log = logs.get_logger("server")
 
 #: SQLite's own default: what the store goes back to without a checkpointer.
 AUTOCHECKPOINT_PAGES: Final = 1000
+#: WAL frames (4 KiB pages) beyond which the store's thread finishes a
+#: checkpoint itself so that the WAL starts over (see :meth:`Checkpointer.catch_up`):
+#: 32 MiB, a few seconds of a loaded server's commits.
+RESTART_FRAMES: Final = 8192
 
 
 class Checkpointer:
@@ -62,6 +76,10 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         #: checkpoints this thread ran
         self.runs = 0
+        #: the frames in the WAL at this thread's last checkpoint (written
+        #: by this thread, read and reset by the store's: an int, so the
+        #: GIL makes each access whole)
+        self.wal_frames = 0
 
     @property
     def alive(self) -> bool:
@@ -93,6 +111,26 @@ class Checkpointer:
         log.warning("server.checkpointer_gone", db=str(self.path))
         return True
 
+    def catch_up(self, db: sqlite3.Connection) -> bool:
+        """On the store's thread, between writes (no transaction open on
+        ``db``, the store's connection): if the WAL outgrew
+        :data:`RESTART_FRAMES`, one passive checkpoint, so that the next
+        write starts the WAL over. Returns whether it ran one.
+
+        Cheap when it runs: the thread copied all but the last interval's
+        frames. A failure, or the thread's checkpoint holding the lock
+        (SQLite then answers busy), leaves it to the next time the thread
+        finds the WAL long.
+        """
+        if self.wal_frames < RESTART_FRAMES:
+            return False
+        self.wal_frames = 0
+        try:
+            db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:
+            log.warning("server.checkpoint_failed", db=str(self.path), error=repr(exc))
+        return True
+
     def _run(self) -> None:
         try:
             # Its own connection: a connection belongs to one thread. No
@@ -120,4 +158,5 @@ class Checkpointer:
             log.warning("server.checkpoint_failed", db=str(self.path), error=repr(exc))
             return
         if row is not None:
+            self.wal_frames = int(row[1])  # (busy, frames in the WAL, frames copied)
             self.runs += 1

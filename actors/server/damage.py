@@ -196,7 +196,8 @@ def decode_hint(
 
 
 def quarantine_list(db: sqlite3.Connection, bad: BadRow, seqs: list[int]) -> None:
-    """Move every row of ``bad.list_id`` (its list row, its delta rows ``seqs``) to quarantine.
+    """Move every row of ``bad.list_id`` (its list row, its cold row, its
+    delta rows ``seqs``) to quarantine.
 
     The whole list goes, not just the bad row: the list is then absent
     here, which read repair and anti-entropy mend from its replicas, rather
@@ -214,7 +215,10 @@ def quarantine_list(db: sqlite3.Connection, bad: BadRow, seqs: list[int]) -> Non
         db.execute(sql, (now, "lists", None, reason(None), list_id))
         sql = _MOVE.format(table="deltas", key="seq")
         db.executemany(sql, [(now, "deltas", n, reason(n), n) for n in seqs])
+        sql = _MOVE.format(table="cold", key="list_id")
+        db.execute(sql, (now, "cold", None, reason(None), list_id))
         db.execute("DELETE FROM lists WHERE list_id = ?", (list_id,))
+        db.execute("DELETE FROM cold WHERE list_id = ?", (list_id,))
         db.executemany("DELETE FROM deltas WHERE seq = ?", [(n,) for n in seqs])
     log.error(
         "server.row_quarantined",

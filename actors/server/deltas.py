@@ -25,7 +25,7 @@ from actors.server.hints import HintRow
 from actors.server.schema import transaction
 from crdt import ShoppingList
 
-__all__ = ["DeltaLog", "ListRow"]
+__all__ = ["DIGESTS", "ColdRow", "DeltaLog", "ListRow", "fetch"]
 
 #: A row of the lists table: (list id, ring position, state, digest).
 ListRow = tuple[str, bytes, bytes, bytes]
@@ -36,6 +36,29 @@ _UPSERT: Final = (
 )
 _APPEND: Final = "INSERT INTO deltas (seq, list_id, state) VALUES (?, ?, ?)"
 _DROP: Final = "DELETE FROM deltas WHERE seq = ?"
+_COLD: Final = "INSERT INTO cold (list_id, state, digest) VALUES (?, ?, ?)"
+_DROP_COLD: Final = "DELETE FROM cold WHERE list_id = ?"
+#: A list's row and its cold row (:mod:`actors.server.cold`), if any.
+_ROWS: Final = (
+    "SELECT l.state, c.state FROM lists AS l LEFT JOIN cold AS c ON c.list_id = l.list_id "
+    "WHERE l.list_id = ?"
+)
+#: Each list's digest: its cold row's if it has one (of the row joined with it), else its row's.
+DIGESTS: Final = (
+    "SELECT l.list_id, coalesce(c.digest, l.digest) FROM lists AS l "
+    "LEFT JOIN cold AS c ON c.list_id = l.list_id"
+)
+
+#: A cold row: (list id, the delta, the digest of the list with it).
+ColdRow = tuple[str, bytes, bytes]
+
+
+def fetch(db: sqlite3.Connection, list_id: str) -> tuple[bytes, bytes | None] | None:
+    """A list's row and its cold row (``None`` if it has none); ``None`` if no row."""
+    row = db.execute(_ROWS, (list_id,)).fetchone()
+    if row is None:
+        return None
+    return bytes(row[0]), None if row[1] is None else bytes(row[1])
 
 
 class DeltaLog:
@@ -80,7 +103,7 @@ class DeltaLog:
         return joined, bad
 
     def load(self, list_id: str, blobs: Iterable[bytes] | None = None) -> ShoppingList:
-        """A list joined from its row and its delta rows (decoding validates them).
+        """A list joined from its row, its cold row and its delta rows (decoding validates them).
 
         ``blobs`` are the states of the delta rows, when the caller read them already.
 
@@ -88,10 +111,12 @@ class DeltaLog:
             BadRow: a row does not decode, or is of another list, or the
                 list has delta rows but no row (only a damaged file has).
         """
-        row = self._db.execute("SELECT state FROM lists WHERE list_id = ?", (list_id,)).fetchone()
-        if row is None:  # a new list is written whole, so only a damaged file gets here
+        rows = fetch(self._db, list_id)
+        if rows is None:  # a new list is written whole, so only a damaged file gets here
             raise BadRow(list_id, None, "delta rows but no row")
-        state = decode_row(list_id, None, row[0])
+        state = decode_row(list_id, None, rows[0])
+        if rows[1] is not None:
+            state.merge(decode_row(list_id, None, rows[1]))
         seqs = self.seqs.get(list_id, [])
         if blobs is None:
             blobs = [
@@ -108,11 +133,14 @@ class DeltaLog:
         rows: list[ListRow],
         flush: set[str],
         hinted: list[HintRow],
+        cold: list[ColdRow] | None = None,
     ) -> None:
-        """Append delta rows, write the ``rows`` of ``flush``, store hint rows: one transaction.
+        """Append delta rows, write the ``rows`` of ``flush``, store hint rows
+        and ``cold`` rows: one transaction.
 
         ``deltas`` are each list's encoded deltas, in order; those of a list
-        in ``flush`` are left out, since its row holds them. Once this
+        in ``flush`` are left out, since its row holds them, and so is its
+        cold row, which is deleted. Once this
         returned (committed), :attr:`seqs` holds the rows appended, and no
         more rows of ``flush``.
         """
@@ -123,7 +151,7 @@ class DeltaLog:
                 for blob in blobs:
                     appended.append((seq, list_id, blob))
                     seq += 1
-        if not (rows or hinted) and len(appended) == 1:
+        if not (rows or hinted or cold) and len(appended) == 1:
             # One write (the case of requests one at a time): a lone statement
             # is its own transaction, as atomic and as durable; BEGIN
             # IMMEDIATE alone took ~17 µs of a replica's ~200 µs per write.
@@ -139,7 +167,9 @@ class DeltaLog:
                 (_APPEND, appended),
                 (_UPSERT, rows),
                 (_DROP, dropped),
+                (_DROP_COLD, [(i,) for i in flush]),
                 (_HINT, hinted),
+                (_COLD, cold or []),
             )
             if params
         ]

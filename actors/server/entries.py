@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, MutableMapping
 from typing import NamedTuple
 
+from actors.server.cold import Head, changes, digest_with
 from actors.server.hints import Hint
 from crdt import ShoppingList
 from crdt.write_limits import join_size_bound
@@ -88,6 +89,8 @@ class Joined(NamedTuple):
     whole: set[str]
     #: joins into cached copies left until the write is acknowledged
     later: list[Join]
+    #: the cold rows to store: (list id, delta, digest of the list with it)
+    cold: list[tuple[str, bytes, bytes]]
 
 
 def join_lists(
@@ -95,13 +98,17 @@ def join_lists(
     touched: set[str],
     cache: MutableMapping[str, Entry],
     lookup: Callable[[str], Entry | None],
+    peek: Callable[[str], Head | None],
 ) -> Joined:
     """Merge a batch's updates into the cached copies, or leave the merge for later.
 
     ``touched`` collects the batch's lists; ``lookup`` is the store's (the
-    cached list, loaded if need be). A delta bound for a delta row is
-    stored as it came, so its join with the cached copy can wait until the
-    write is acknowledged. Run by :meth:`ListStore.merge_many
+    cached list, loaded if need be), ``peek`` too (the head of a list out of
+    the cache, see :mod:`actors.server.cold`). A delta bound for a delta row
+    is stored as it came, so its join with the cached copy can wait until
+    the write is acknowledged. So is a list's first write out of the cache
+    (without an access list to join), as a cold row, the list left
+    undecoded; a second write of it in the batch writes it whole. Run by :meth:`ListStore.merge_many
     <actors.server.store.ListStore.merge_many>`, on the server's bridge thread.
     """
     changed: set[str] = set()
@@ -112,11 +119,26 @@ def join_lists(
     # loaded: it was decoded anyway, and a cold list is likely to leave
     # the cache before its next write, when a delta row would cost a flush.
     whole: set[str] = set()
+    cold: dict[str, tuple[bytes, bytes, ShoppingList]] = {}
     for list_id, incoming, *raw in updates:
         if list_id not in touched:
             touched.add(list_id)
             if list_id not in cache:
+                head = peek(list_id) if incoming.access is None else None
+                if head is not None:
+                    if changes(head, incoming):
+                        blob = raw[0] if raw else incoming.encode()
+                        cold[list_id] = (blob, digest_with(head, incoming), incoming)
+                        changed.add(list_id)
+                    continue
                 whole.add(list_id)
+        elif list_id in cold:
+            # Its second write in the batch: load it, join the first, write it whole.
+            first = cold.pop(list_id)[2]
+            whole.add(list_id)
+            loaded = lookup(list_id)
+            if loaded is not None:
+                join_all([(list_id, loaded, first, None)])
         entry = lookup(list_id)
         if entry is None:
             cache[list_id] = Entry(incoming.copy(), None)
@@ -132,4 +154,5 @@ def join_lists(
             deltas.setdefault(list_id, []).append(blob)
             later.append((list_id, entry, incoming, len(blob)))
         changed.add(list_id)
-    return Joined(changed, deltas, whole & changed, later)
+    rows = [(list_id, blob, digest) for list_id, (blob, digest, _) in cold.items()]
+    return Joined(changed, deltas, whole & changed, later, rows)

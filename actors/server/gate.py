@@ -6,9 +6,11 @@ server checks it with :func:`crdt.validation.check_write` before merging it
 (``docs/security.md``):
 
 * against the cached copy of the list (loaded if need be, and its committed
-  deltas joined into it), with the join of the states admitted earlier in
-  the same poll as a witness; a hinted write (this server a stand-in) also
-  with the hints held for the list;
+  deltas joined into it; for a list out of the cache, first against its
+  row's causal context and size alone, which is all the common write's
+  check needs, :func:`crdt.validation.own_additions`), with the join of
+  the states admitted earlier in the same poll as a witness; a hinted
+  write (this server a stand-in) also with the hints held for the list;
 * ``may_write`` from the writer's key: it may mint dots only under its own
   replica ids (:func:`crdt.replica_ids.may_write_for`).
 
@@ -39,6 +41,7 @@ from zmq.utils import z85
 from actors.server.damage import StoreFull
 from actors.server.store import ListStore
 from crdt import (
+    DEFAULT_LIMITS,
     Accepted,
     MayWrite,
     Refused,
@@ -48,6 +51,7 @@ from crdt import (
     observed_context,
 )
 from crdt.access import AccessList
+from crdt.validation import own_additions
 from crdt.write_limits import join_size_bound
 from protocol import ProtocolError, Store
 from protocol.limits import MAX_REASON_CHARS
@@ -124,13 +128,22 @@ class WriteGate:
                 self._writers.clear()
             self._writers[msg.writer] = may_write
         hinted = bool(msg.hint) and msg.hint != self.node_id
+        earlier = self._poll.get(msg.list_id)
         try:
+            if not hinted and earlier is None and size is not None:
+                # A list out of the cache: check_write's fast path needs only
+                # the stored copy's context and size, so try it on the row's
+                # head before decoding the list (actors.server.cold).
+                head = self.store.head(msg.list_id)
+                if head is not None and own_additions(
+                    [head.context], state, may_write, DEFAULT_LIMITS, [head.size], size
+                ):
+                    return None
             knowledge = self.store.knowledge(msg.list_id, hinted)
         except (StoreFull, sqlite3.Error) as exc:
             return "unavailable", f"this replica cannot read the list ({type(exc).__name__})"
         witnesses = knowledge.witnesses
         sizes: list[int | None] = [None] * len(witnesses)
-        earlier = self._poll.get(msg.list_id)
         if earlier is not None:
             witnesses.append(earlier.join())
             sizes.append(earlier.bound)

@@ -23,7 +23,10 @@ handed-off list is dropped, and at close). A list's anti-entropy digest
 (:meth:`ShoppingList.digest`, of its causal context) comes from the cached
 state (:meth:`ListStore.digest`), so it never waits for a flush; a row keeps
 the digest as of its last flush. Every list with delta rows is in the
-cache, so a read of a cold list is one row.
+cache, so a read of a list out of the cache is one row, or two: a list's
+first write while out of the cache is kept apart, in a *cold row*, without
+decoding the list (:mod:`actors.server.cold`), and the write gate weighs it
+on the row's causal context alone (:meth:`ListStore.head`).
 Deltas left by a crash are flushed when the store opens.
 
 The store (its cache too) belongs to one thread: the server's bridge
@@ -43,8 +46,9 @@ import logs
 from actors.kernel import Durability
 from actors.server.cache import ListCache
 from actors.server.checkpoint import Checkpointer
+from actors.server.cold import Head
 from actors.server.damage import BadRow, DiskWatch, is_disk_full, open_checked
-from actors.server.deltas import DeltaLog
+from actors.server.deltas import DIGESTS, DeltaLog
 from actors.server.entries import Update, check_ids, join_all, join_lists
 from actors.server.hints import Hint, HintRow, HintTable
 from actors.server.schema import transaction
@@ -211,6 +215,12 @@ class ListStore:
             size = len(entry.blob)
         return Knowledge(entry.state, witnesses, size)
 
+    def head(self, list_id: str) -> Head | None:
+        """The head of a stored list out of the cache without a cold row
+        (its causal context and size, for the write gate's fast path), or
+        ``None`` (not stored, cached, or with a cold row: ask :meth:`knowledge`)."""
+        return self._lists.peek(list_id)
+
     def cached(self) -> set[str]:
         """The ids of the lists held decoded in memory."""
         return set(self._cache)
@@ -261,8 +271,8 @@ class ListStore:
         check_ids(updates, hints)
         touched: set[str] = set()
         try:
-            changed, deltas, flush, later = join_lists(
-                updates, touched, self._cache, self._lists.lookup
+            changed, deltas, flush, later, cold = join_lists(
+                updates, touched, self._cache, self._lists.lookup, self._lists.peek
             )
             hinted = self._hints.join(hints) if hints else []
             if len(self._cache) > self._cache_lists:
@@ -280,7 +290,8 @@ class ListStore:
                 # A list written whole is encoded from its joined state: join it now.
                 join_all([j for j in later if j[0] in flush])
                 later = [j for j in later if j[0] not in flush]
-            self._log.write(deltas, self._lists.rows(flush) if flush else [], flush, hinted)
+            rows = self._lists.rows(flush) if flush else []
+            self._log.write(deltas, rows, flush, hinted, cold)
         except BaseException as exc:
             self._lists.forget(touched)
             self._disk.check(exc, self.path)  # a full disk: StoreFull
@@ -317,10 +328,15 @@ class ListStore:
     def maintain(self) -> None:
         """Between requests (the server's tick): join the deltas waiting, and
         give the WAL's checkpoints back to SQLite if the checkpointing thread
-        stopped, so that the WAL stays bounded."""
+        stopped, or finish one if the WAL grew long
+        (:meth:`~actors.server.checkpoint.Checkpointer.catch_up`), so that
+        the WAL stays bounded."""
         self.join_pending()
-        if self.checkpointer is not None and self.checkpointer.fallback(self._db):
-            self.checkpointer = None
+        if self.checkpointer is not None:
+            if self.checkpointer.fallback(self._db):
+                self.checkpointer = None
+            else:
+                self.checkpointer.catch_up(self._db)
 
     # ----------------------------------------------------------------- hints
 
@@ -378,14 +394,15 @@ class ListStore:
         if entry is not None:
             self.join_pending()
             return entry.state.digest()
-        # Not cached, so no delta rows: the row's digest is the list's.
-        row = self._db.execute("SELECT digest FROM lists WHERE list_id = ?", (list_id,)).fetchone()
-        return bytes(row[0]) if row is not None else None
+        # Not cached, so no delta rows: its cold row's digest is the list's, or its row's.
+        row = self._db.execute(DIGESTS + " WHERE l.list_id = ?", (list_id,)).fetchone()
+        return bytes(row[1]) if row is not None else None
 
     def digests(self) -> Iterator[tuple[str, bytes]]:
         """(list id, state digest) of every stored list, deltas included."""
         self.join_pending()
-        for list_id, digest in self._db.execute("SELECT list_id, digest FROM lists"):
+        for list_id, digest in self._db.execute(DIGESTS):
             entry = self._cache.get(list_id) if list_id in self._deltas else None
-            # A row's digest is as of its last flush; a list with deltas is cached.
+            # A row's digest is as of its last flush (a cold row's, of the
+            # row with it); a list with deltas is cached.
             yield list_id, entry.state.digest() if entry is not None else bytes(digest)

@@ -547,3 +547,21 @@ def test_replica_ids_derive_from_keys() -> None:
             replica_id_for(ALICE, device)
     with pytest.raises(ValueError, match="32 bytes"):
         key_tag(b"short")
+
+
+def test_a_new_lists_own_adds_take_the_fast_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A whole new list of the sender's own adds (nothing stored yet, its size
+    given) is accepted by the fast path, without the per-dot rules."""
+
+    def per_dot(*args: object) -> None:
+        raise AssertionError("the per-dot rules ran")
+
+    monkeypatch.setattr("crdt.validation._check_carried", per_dot)
+    state = ShoppingList(str(uuid.uuid4()), A, "groceries")
+    for i in range(30):
+        state.add(f"item {i}")
+    blob = state.encode()
+    verdict = check_write(
+        None, ShoppingList.decode(blob), may_write_for(ALICE), incoming_size=len(blob)
+    )
+    assert Accepted() == verdict

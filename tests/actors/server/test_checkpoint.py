@@ -4,6 +4,7 @@ dies the store gives checkpoints back to SQLite; closing stops it."""
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from actors.server import ListStore
-from actors.server.checkpoint import AUTOCHECKPOINT_PAGES, Checkpointer
+from actors.server.checkpoint import AUTOCHECKPOINT_PAGES, RESTART_FRAMES, Checkpointer
 from crdt import ShoppingList
 
 
@@ -118,3 +119,40 @@ def test_close_stops_the_thread_and_keeps_the_writes(tmp_path: Path) -> None:
         assert state.encode() == again.get(state.list_id)
     finally:
         again.close()
+
+
+def test_a_long_wal_starts_over_after_the_store_catches_up(tmp_path: Path) -> None:
+    """A writer that never pauses never lets the thread's passive checkpoints
+    finish the WAL; once one found more than RESTART_FRAMES frames, the
+    store's tick copies the rest, and its next write starts the WAL over."""
+    path = tmp_path / "lists.db"
+    # The thread never runs here: the test plays its part, on a connection of its own.
+    store = ListStore(path, checkpoint_interval_s=3600.0)
+    checkpointer = store.checkpointer
+    assert checkpointer is not None
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        _write_lists(store, 50)
+        checkpointer.checkpoint(other)
+        _write_lists(store, 5)  # committed after the thread's checkpoint
+        checkpointer.wal_frames = RESTART_FRAMES  # as if that WAL were long
+        store.maintain()
+        assert 0 == checkpointer.wal_frames
+        _write_lists(store, 1)
+        _, frames, _ = other.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert frames < 20  # one commit's pages: the WAL started over
+    finally:
+        other.close()
+        store.close()
+
+
+def test_a_short_wal_is_left_to_the_thread(tmp_path: Path) -> None:
+    """Below RESTART_FRAMES the store's tick runs no checkpoint of its own."""
+    store = ListStore(tmp_path / "lists.db", checkpoint_interval_s=3600.0)
+    checkpointer = store.checkpointer
+    assert checkpointer is not None
+    try:
+        checkpointer.wal_frames = RESTART_FRAMES - 1
+        assert False is checkpointer.catch_up(store._db)
+    finally:
+        store.close()

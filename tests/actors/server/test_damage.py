@@ -217,7 +217,9 @@ def test_a_corrupt_delta_row_left_by_a_crash_is_quarantined_at_open(db_path: Pat
     try:
         assert store.get(LIST_A) is None  # absent here: repaired from its replicas
         assert 0 == row_count(db_path, "deltas")
-        assert 2 == row_count(db_path, "quarantine")  # its row goes with it
+        # Its row goes with it, and its cold row (bob's write, made while it was out of the cache).
+        assert 3 == row_count(db_path, "quarantine")
+        assert 0 == row_count(db_path, "cold")
         delta = ShoppingList(LIST_A, "dave").add("rice")
         assert {LIST_A} == store.merge_many([(LIST_A, delta)])
     finally:
@@ -311,8 +313,11 @@ def test_a_corrupt_file_and_its_wal_are_set_aside_untouched(tmp_path: Path, db_p
     finally:
         writer.close()
     data = crashed.read_bytes()
-    middle = len(data) // 2
-    bad = data[:middle] + b"\xa5" * 4096 + data[middle + 4096 :]  # the list's pages damaged
+    with sqlite3.connect(db_path) as db:
+        (root,) = db.execute("SELECT rootpage FROM sqlite_master WHERE name = 'lists'").fetchone()
+    db.close()
+    at = (root - 1) * 4096  # the page that holds the list's row
+    bad = data[:at] + b"\xa5" * 4096 + data[at + 4096 :]
     crashed.write_bytes(bad)
     wal = crashed.with_name(crashed.name + "-wal").read_bytes()
     assert wal  # frames a checkpoint would have written into the file

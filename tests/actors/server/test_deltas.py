@@ -81,16 +81,27 @@ def test_a_list_with_deltas_is_rewritten_when_it_leaves_the_cache(db_path: Path)
         store.close()
 
 
-def test_a_write_that_loads_a_cold_list_rewrites_its_row(db_path: Path) -> None:
+def test_a_write_to_a_list_out_of_the_cache_is_a_cold_row_until_the_next(db_path: Path) -> None:
+    """A list's first write while out of the cache is a cold row (the list is
+    neither loaded nor rewritten); its next write loads it, with the cold
+    row joined, and rewrites its row whole, dropping the cold row."""
     alice = ShoppingList(LIST_A, "alice", "x")
     store = ListStore(db_path, cache_lists=1)
     try:
         store.merge_many([(LIST_A, alice.copy())])
+        row = stored_row(db_path)
         store.merge_many([(LIST_B, ShoppingList(LIST_B, "bob", "y"))])
         assert {LIST_B} == store.cached()
-        delta = alice.add("milk")
-        assert {LIST_A} == store.merge_many([(LIST_A, delta)])
-        assert (0, alice.encode()) == (row_count(db_path, "deltas"), stored_row(db_path))
+        assert {LIST_A} == store.merge_many([(LIST_A, alice.add("milk"))])
+        assert {LIST_B} == store.cached()
+        assert (0, 1, row) == (
+            row_count(db_path, "deltas"),
+            row_count(db_path, "cold"),
+            stored_row(db_path),
+        )
+        assert alice.encode() == store.get(LIST_A)
+        assert {LIST_A} == store.merge_many([(LIST_A, alice.add("eggs"))])
+        assert (0, alice.encode()) == (row_count(db_path, "cold"), stored_row(db_path))
     finally:
         store.close()
 
