@@ -79,7 +79,7 @@ class Cluster:
         base: Path,
         durability: str,
         cache_lists: int,
-        cpu_affinity: str = "spread",
+        cpu_affinity: str = "none",
         security: Security = "curve",
     ) -> None:
         self.base = base
@@ -405,7 +405,7 @@ def add_cluster_arguments(p: argparse.ArgumentParser, security_both: bool = Fals
     p.add_argument(
         "--cpu-affinity",
         choices=["none", "spread"],
-        default="spread",
+        default="none",
         help="the cluster's cpu_affinity setting (see docs/performance.md)",
     )
     p.add_argument("--var", default="var/bench", help="folder for the bench cluster's files")

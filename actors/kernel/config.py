@@ -78,16 +78,15 @@ class ClusterConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: ~24 KB, so a full default cache is ~1.5 GB per server: lower it where
     #: memory is short.
     cache_lists: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 65_536
-    #: "spread" (the default): each process is bound to one CPU of its host,
-    #: together with its zmq I/O thread: the two hand every message to each
-    #: other, and on this VM a wake-up across CPUs costs ~50 µs against ~3 µs
-    #: on one. The proxy gets a CPU, the servers the others, and the
-    #: proxy's as low-priority guests when there are more servers than other
-    #: CPUs (:meth:`Topology.cpu_for`). "none": the kernel places every
-    #: thread, at a higher latency; for a machine shared with other work,
-    #: where a bound process cannot move off a busy CPU (docs/performance.md,
-    #: "CPU affinity").
-    cpu_affinity: Literal["none", "spread"] = "spread"
+    #: "none" (the default): the kernel places every thread. "spread": each
+    #: process is bound to one CPU of its host, together with its zmq I/O
+    #: thread (the two hand every message to each other, and on this VM a
+    #: wake-up across CPUs costs ~50 µs against ~3 µs on one); the proxy gets
+    #: a CPU, the servers the others, and the proxy's as low-priority guests
+    #: when there are more servers than other CPUs (:meth:`Topology.cpu_for`).
+    #: On 2 CPUs with five servers, "none" gave more writes/s, a lower p50
+    #: and a lower load p99 (docs/performance.md, "CPU affinity").
+    cpu_affinity: Literal["none", "spread"] = "none"
     data_dir: str = "var/local/data"
     log_dir: str = "var/local/log"
     #: "curve" (the default): CurveZMQ on every socket, servers admitted by
