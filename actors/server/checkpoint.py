@@ -76,6 +76,8 @@ class Checkpointer:
         self._thread: threading.Thread | None = None
         #: checkpoints this thread ran
         self.runs = 0
+        #: whether the last checkpoint copied every frame of the WAL
+        self.complete = False
         #: the frames in the WAL at this thread's last checkpoint (written
         #: by this thread, read and reset by the store's: an int, so the
         #: GIL makes each access whole)
@@ -158,5 +160,7 @@ class Checkpointer:
             log.warning("server.checkpoint_failed", db=str(self.path), error=repr(exc))
             return
         if row is not None:
-            self.wal_frames = int(row[1])  # (busy, frames in the WAL, frames copied)
+            busy, frames, copied = (int(x) for x in row)
+            self.wal_frames = frames
+            self.complete = not busy and frames == copied
             self.runs += 1
