@@ -27,25 +27,12 @@ from typing import Final
 import msgspec
 
 from crdt.context import CausalContext
-from protocol import ProtocolError
+from protocol import NIL, ProtocolError, StateHead
 
 __all__ = ["Head", "dominant", "head_of"]
 
 
-class _Wire(msgspec.Struct, frozen=True, array_like=True):
-    """A :class:`protocol.ListState` with its names and items left as bytes."""
-
-    list_id: str
-    replicas: list[str]
-    vv: list[int]
-    cloud: list[tuple[int, int]]
-    names: msgspec.Raw
-    items: msgspec.Raw
-    #: msgpack nil when the list has no access list (or the blob predates them)
-    access: msgspec.Raw = msgspec.field(default_factory=lambda: msgspec.Raw(b"\xc0"))
-
-
-_DECODER: Final = msgspec.msgpack.Decoder(_Wire)
+_DECODER: Final = msgspec.msgpack.Decoder(StateHead)
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +72,7 @@ def head_of(blob: bytes) -> Head:
     except (msgspec.DecodeError, ValueError, IndexError) as exc:
         raise ProtocolError(f"not a list state: {exc}", fault="bad_state") from None
     access = bytes(wire.access)
-    return Head(wire.list_id, ctx, b"" if access == b"\xc0" else access)
+    return Head(wire.list_id, ctx, b"" if access == bytes(NIL) else access)
 
 
 def dominant(blobs: Sequence[bytes]) -> bytes | None:

@@ -20,21 +20,12 @@ import msgspec
 
 from crdt.context import CausalContext
 from crdt.shopping_list import ShoppingList
-from protocol import ListState, ProtocolError, encode_state
+from protocol import ListState, ProtocolError, StateHead, encode_state
 
 __all__ = ["observed_blob", "observed_context", "peek_context"]
 
 
-class _Head(msgspec.Struct, frozen=True, array_like=True):
-    """The leading fields of a :class:`protocol.ListState`; the rest is skipped."""
-
-    list_id: str
-    replicas: list[str]
-    vv: list[int]
-    cloud: list[tuple[int, int]]
-
-
-_HEAD: Final = msgspec.msgpack.Decoder(_Head)
+_HEAD: Final = msgspec.msgpack.Decoder(StateHead)
 
 
 def peek_context(blob: bytes) -> CausalContext:

@@ -65,9 +65,10 @@ from protocol.messages import (
     next_envelope,
     reply_envelope,
 )
-from protocol.state import ItemState, ListState, RawListState
+from protocol.state import NIL, ItemState, ListState, RawListState, StateHead
 
 __all__ = [
+    "NIL",
     "PROTOCOL_VERSION",
     "AccessReply",
     "AccessState",
@@ -111,6 +112,7 @@ __all__ = [
     "SReach",
     "Saved",
     "Share",
+    "StateHead",
     "StatusReply",
     "StatusRequest",
     "Store",

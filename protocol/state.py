@@ -19,7 +19,7 @@ from protocol.access import AccessState
 from protocol.limits import MAX_DOTS, MAX_ITEMS, MAX_REPLICAS
 from protocol.types import Count, Id, ItemName, ListId, ListName, Quantity
 
-__all__ = ["ItemState", "ListState", "RawListState"]
+__all__ = ["NIL", "ItemState", "ListState", "RawListState", "StateHead"]
 
 ReplicaIndex = Annotated[int, msgspec.Meta(ge=0, lt=MAX_REPLICAS)]
 Counter = Annotated[int, msgspec.Meta(ge=1, le=2**62)]
@@ -81,3 +81,22 @@ class RawListState(msgspec.Struct, frozen=True, array_like=True, omit_defaults=T
     names: list[tuple[int, int, str]]
     items: list[msgspec.Raw] | msgspec.Raw
     access: AccessState | None = None
+
+
+#: msgpack's nil, as a :class:`StateHead` holds a missing access list
+NIL = msgspec.Raw(b"\xc0")
+
+
+class StateHead(msgspec.Struct, frozen=True, array_like=True):
+    """A :class:`ListState` read for its causal context only: its names, items
+    and access list are left encoded (skipped over, not decoded). Nothing of
+    it is checked beyond the shape; decoding only."""
+
+    list_id: str
+    replicas: list[str]
+    vv: list[int]
+    cloud: list[tuple[int, int]]
+    names: msgspec.Raw
+    items: msgspec.Raw
+    #: :data:`NIL` when the state has no access list (or predates them)
+    access: msgspec.Raw = NIL

@@ -32,24 +32,13 @@ from typing import Final, NamedTuple
 import msgspec
 
 from crdt import CausalContext, ShoppingList
-from protocol import AccessState, ListState
+from protocol import AccessState, ListState, StateHead
 
 __all__ = ["Head", "changes", "digest_with", "peek"]
 
 
-class _Row(msgspec.Struct, frozen=True, array_like=True):
-    """A stored :class:`protocol.ListState` with its names and items left undecoded."""
-
-    list_id: str
-    replicas: list[str]
-    vv: list[int]
-    cloud: list[tuple[int, int]]
-    names: msgspec.Raw
-    items: msgspec.Raw
-    access: AccessState | None = None
-
-
-_ROW: Final = msgspec.msgpack.Decoder(_Row)
+_ROW: Final = msgspec.msgpack.Decoder(StateHead)
+_ACCESS: Final = msgspec.msgpack.Decoder(AccessState | None)
 
 
 class Head(NamedTuple):
@@ -79,7 +68,7 @@ def peek(list_id: str, blob: bytes) -> Head | None:
         if row.list_id != list_id:
             return None
         bare = ShoppingList.from_state(
-            ListState(list_id, row.replicas, row.vv, row.cloud, [], [], row.access)
+            ListState(list_id, row.replicas, row.vv, row.cloud, [], [], _ACCESS.decode(row.access))
         )
     except (msgspec.DecodeError, ValueError):  # ProtocolError too: a ValueError
         return None
