@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -183,12 +183,17 @@ class Cluster:
                 self.proc.wait()
 
 
-def _pipelined(
-    endpoint: str, requests: list[Any], window: int = 256, *, curve: CurveClient | None
-) -> list[Any]:
-    """Send requests with a window outstanding, over CurveZMQ with ``curve``
-    (``None``: plaintext); returns the answers in request order (``None``
-    where a request got none).
+def _stream(
+    endpoint: str,
+    requests: Iterable[Any],
+    window: int,
+    on_reply: Callable[[Any], None],
+    *,
+    curve: CurveClient | None,
+) -> None:
+    """Send ``requests`` (taken as they go) with ``window`` outstanding, over
+    CurveZMQ with ``curve`` (``None``: plaintext), and hand each answer to
+    ``on_reply``.
 
     Raises:
         RuntimeError: no answer at all for 30 s.
@@ -198,7 +203,6 @@ def _pipelined(
     sock.setsockopt(zmq.LINGER, 0)
     apply_curve(sock, curve)
     sock.connect(endpoint)
-    answers: dict[str, Any] = {}
     pending = 0
     it = iter(requests)
     try:
@@ -211,6 +215,8 @@ def _pipelined(
                     break
                 sock.send(encode(msg))
                 pending += 1
+            if not pending:
+                break
             if not sock.poll(30_000):
                 raise RuntimeError("the cluster stopped answering")
             while True:
@@ -218,13 +224,30 @@ def _pipelined(
                     reply = decode(sock.recv(zmq.NOBLOCK))
                 except zmq.Again:
                     break
-                reply_to = getattr(reply, "reply_to", "")
-                if isinstance(reply_to, str):
-                    answers[reply_to] = reply
                 pending -= 1
+                on_reply(reply)
     finally:
         sock.close(0)
         ctx.term()
+
+
+def _pipelined(
+    endpoint: str, requests: list[Any], window: int = 256, *, curve: CurveClient | None
+) -> list[Any]:
+    """:func:`_stream` ``requests``; the answers in request order (``None``
+    where a request got none).
+
+    Raises:
+        RuntimeError: no answer at all for 30 s.
+    """
+    answers: dict[str, Any] = {}
+
+    def keep(reply: Any) -> None:
+        reply_to = getattr(reply, "reply_to", "")
+        if isinstance(reply_to, str):
+            answers[reply_to] = reply
+
+    _stream(endpoint, requests, window, keep, curve=curve)
     return [answers.get(m.msg_id) for m in requests]
 
 
@@ -289,44 +312,19 @@ def preload(
 def _pipelined_saved(
     endpoint: str, puts: Iterator[Put], window: int, *, curve: CurveClient | None
 ) -> set[str]:
-    """Send ``puts`` (made as they go: a million held at once would take
-    gigabytes) with ``window`` outstanding; the msg ids answered SAVED.
+    """:func:`_stream` ``puts`` (made as they go: a million held at once
+    would take gigabytes); the msg ids answered ``Saved``.
 
     Raises:
         RuntimeError: no answer at all for 30 s.
     """
-    ctx: zmq.Context[Any] = zmq.Context()
-    sock = ctx.socket(zmq.DEALER)
-    sock.setsockopt(zmq.LINGER, 0)
-    apply_curve(sock, curve)
-    sock.connect(endpoint)
     saved: set[str] = set()
-    pending = 0
-    try:
-        exhausted = False
-        while not exhausted or pending:
-            while not exhausted and pending < window:
-                msg = next(puts, None)
-                if msg is None:
-                    exhausted = True
-                    break
-                sock.send(encode(msg))
-                pending += 1
-            if not pending:
-                break
-            if not sock.poll(30_000):
-                raise RuntimeError("the cluster stopped answering")
-            while True:
-                try:
-                    reply = decode(sock.recv(zmq.NOBLOCK))
-                except zmq.Again:
-                    break
-                pending -= 1
-                if isinstance(reply, Saved):
-                    saved.add(reply.reply_to)
-    finally:
-        sock.close(0)
-        ctx.term()
+
+    def keep(reply: Any) -> None:
+        if isinstance(reply, Saved):
+            saved.add(reply.reply_to)
+
+    _stream(endpoint, puts, window, keep, curve=curve)
     return saved
 
 

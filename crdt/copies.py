@@ -22,17 +22,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final
-
-import msgspec
 
 from crdt.context import CausalContext
-from protocol import NIL, ProtocolError, StateHead
+from crdt.observed import peek_head
+from protocol import NIL
 
 __all__ = ["Head", "dominant", "head_of"]
-
-
-_DECODER: Final = msgspec.msgpack.Decoder(StateHead)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,15 +57,7 @@ def head_of(blob: bytes) -> Head:
     Raises:
         ProtocolError: the blob is not shaped like a list state.
     """
-    try:
-        wire = _DECODER.decode(blob)
-        replicas = wire.replicas
-        ctx = CausalContext(
-            {r: n for r, n in zip(replicas, wire.vv, strict=True) if n},
-            [(replicas[i], n) for i, n in wire.cloud],
-        )
-    except (msgspec.DecodeError, ValueError, IndexError) as exc:
-        raise ProtocolError(f"not a list state: {exc}", fault="bad_state") from None
+    wire, ctx = peek_head(blob)
     access = bytes(wire.access)
     return Head(wire.list_id, ctx, b"" if access == bytes(NIL) else access)
 

@@ -22,7 +22,7 @@ from crdt.context import CausalContext
 from crdt.shopping_list import ShoppingList
 from protocol import ListState, ProtocolError, StateHead, encode_state
 
-__all__ = ["observed_blob", "observed_context", "peek_context"]
+__all__ = ["observed_blob", "observed_context", "peek_context", "peek_head"]
 
 
 _HEAD: Final = msgspec.msgpack.Decoder(StateHead)
@@ -30,6 +30,15 @@ _HEAD: Final = msgspec.msgpack.Decoder(StateHead)
 
 def peek_context(blob: bytes) -> CausalContext:
     """The causal context of a state the cluster made.
+
+    Raises:
+        ProtocolError: the blob is not shaped like a state.
+    """
+    return peek_head(blob)[1]
+
+
+def peek_head(blob: bytes) -> tuple[StateHead, CausalContext]:
+    """A state the cluster made, read for its head, and its causal context.
 
     Raises:
         ProtocolError: the blob is not shaped like a state.
@@ -43,8 +52,7 @@ def peek_context(blob: bytes) -> CausalContext:
         )
     except (msgspec.DecodeError, ValueError, IndexError) as exc:
         raise ProtocolError(f"not a list state: {exc}", fault="bad_state") from None
-    ctx.compact()
-    return ctx
+    return head, ctx
 
 
 def observed_blob(list_id: str, ctx: CausalContext) -> bytes:
