@@ -17,24 +17,26 @@ from typing import Any
 
 import zmq
 
-__all__ = ["measure_baseline"]
+__all__ = ["echo_main", "measure_baseline"]
 
 
-def _echo_main(conn: Connection) -> None:
+def echo_main(conn: Connection, frames: int | None = None) -> None:
+    """An echo process: a ROUTER on an ephemeral port (its endpoint sent on
+    ``conn``) that answers each message with the message itself, or with
+    its first ``frames`` frames, until ``conn`` has a message."""
     ctx: zmq.Context[Any] = zmq.Context()
     sock = ctx.socket(zmq.ROUTER)
     sock.setsockopt(zmq.LINGER, 0)
     sock.bind("tcp://127.0.0.1:0")
     conn.send_bytes(sock.getsockopt_string(zmq.LAST_ENDPOINT).encode())
-    poller = zmq.Poller()
-    poller.register(sock, zmq.POLLIN)
     while not conn.poll(0):
-        if poller.poll(100):
+        if sock.poll(100):
             for _ in range(1024):
                 try:
-                    sock.send_multipart(sock.recv_multipart(zmq.NOBLOCK))
+                    parts = sock.recv_multipart(zmq.NOBLOCK)
                 except zmq.Again:
                     break
+                sock.send_multipart(parts if frames is None else parts[:frames])
     sock.close(0)
     ctx.term()
 
@@ -70,7 +72,7 @@ def measure_baseline(
     """Round-trip latency one at a time, and pipelined messages per second."""
     spawn = mp.get_context("spawn")
     echo_conn, echo_child = spawn.Pipe()
-    echo = spawn.Process(target=_echo_main, args=(echo_child,), daemon=True)
+    echo = spawn.Process(target=echo_main, args=(echo_child,), daemon=True)
     echo.start()
     echo_ep = echo_conn.recv_bytes().decode()
     fwd_conn, fwd_child = spawn.Pipe()

@@ -30,6 +30,8 @@ from typing import Any, Final
 
 import zmq
 
+from benchmarks.baseline import echo_main
+
 __all__ = ["make_frames", "measure_quorum_baseline"]
 
 SERVERS: Final = 5
@@ -51,22 +53,9 @@ def make_frames(count: int, frame_bytes: int = FRAME_BYTES) -> list[bytes]:
 
 
 def _echo_main(conn: Connection) -> None:
-    """A server: answers each batch [ids, frame...] with one ack [ids]."""
-    ctx: zmq.Context[Any] = zmq.Context()
-    sock = ctx.socket(zmq.ROUTER)
-    sock.setsockopt(zmq.LINGER, 0)
-    sock.bind("tcp://127.0.0.1:0")
-    conn.send_bytes(sock.getsockopt_string(zmq.LAST_ENDPOINT).encode())
-    while not conn.poll(0):
-        if sock.poll(100):
-            for _ in range(1024):
-                try:
-                    parts = sock.recv_multipart(_NOBLOCK)
-                except zmq.Again:
-                    break
-                sock.send_multipart(parts[:2])  # routing id, packed ids
-    sock.close(0)
-    ctx.term()
+    """A server: answers each batch [ids, frame...] with one ack [ids]
+    (the routing id and the packed ids: the batch's first two frames)."""
+    echo_main(conn, frames=2)
 
 
 def _proxy_main(conn: Connection, backends: list[str]) -> None:

@@ -57,6 +57,24 @@ def _put(store_gate: WriteGate, store: ListStore, writer: str, frames: list[Stor
     store.merge_many(updates)
 
 
+def _timed_poll(
+    store_gate: WriteGate,
+    store: ListStore,
+    writer: str,
+    frames: list[Store],
+    prof: cProfile.Profile | None,
+) -> float:
+    """CPU seconds of one poll (:func:`_put`) and the tick after it, profiled into ``prof``."""
+    t0 = time.process_time()
+    if prof is not None:
+        prof.enable()
+    _put(store_gate, store, writer, frames)
+    store.maintain()  # the server's tick
+    if prof is not None:
+        prof.disable()
+    return time.process_time() - t0
+
+
 def preload(
     store: ListStore,
     gate: WriteGate,
@@ -79,14 +97,7 @@ def preload(
                 for i in range(ITEMS):
                     s.add(f"item-{i:02d}", 2)
                 frames.append(Store(list_id=list_id, state=s.encode(), writer=writer))
-            t0 = time.process_time()
-            if prof is not None:
-                prof.enable()
-            _put(gate, store, writer, frames)
-            store.maintain()  # the server's tick
-            if prof is not None:
-                prof.disable()
-            cpu += time.process_time() - t0
+            cpu += _timed_poll(gate, store, writer, frames, prof)
         us = cpu / len(chunk) * 1e6
         print(f"{start + len(chunk):>9,} {us:>14.1f} {1e6 / us:>14,.0f}", flush=True)
 
@@ -128,15 +139,7 @@ def deltas(
         store.maintain()
     cpu = 0.0
     for _ in range(0, writes, batch):
-        polled = frames(batch)
-        t0 = time.process_time()
-        if prof is not None:
-            prof.enable()
-        _put(gate, store, writer, polled)
-        store.maintain()  # the server's tick
-        if prof is not None:
-            prof.disable()
-        cpu += time.process_time() - t0
+        cpu += _timed_poll(gate, store, writer, frames(batch), prof)
     return cpu / writes * 1e6
 
 
