@@ -34,6 +34,21 @@ KINDS = (
 )
 
 
+def fill(store: ListStore, lists: int, items: int) -> tuple[bytes, list[ShoppingList]]:
+    """Store ``lists`` lists of ``items`` items, each whole, by one writer
+    with a key; returns the key (Z85) and the writer's replicas of them."""
+    public, _ = zmq.curve_keypair()
+    replica = replica_id_for(z85.decode(public), "bench")
+    states = []
+    for k in range(lists):
+        state = ShoppingList(str(uuid.uuid4()), replica, f"list {k}")
+        for i in range(items):
+            state.add(f"item {i}")
+        store.merge_many([(state.list_id, state, state.encode())])
+        states.append(state)
+    return public, states
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lists", type=int, default=200)
@@ -44,15 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         store = ListStore(Path(tmp) / "lists.db")
         gate = WriteGate(store, "s1")
-        public, _ = zmq.curve_keypair()
-        replica = replica_id_for(z85.decode(public), "bench")
-        lists = []
-        for k in range(args.lists):
-            state = ShoppingList(str(uuid.uuid4()), replica, f"list {k}")
-            for i in range(args.items):
-                state.add(f"item {i}")
-            store.merge_many([(state.list_id, state, state.encode())])
-            lists.append(state)
+        public, lists = fill(store, args.lists, args.items)
         rng = random.Random(1)
         totals = {name: [0.0, 0.0, 0] for name, _, _ in KINDS}
         for _ in range(args.rounds):
