@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crdt import ShoppingList
-from crdt.encoding import RAWS_AFTER_ENCODES
+from crdt.encoding import RAWS_AFTER_ENCODES, EncodingCache
 from protocol import ListState, ProtocolError, encode_state
 from protocol.state import ItemState
 from tests.crdt.strategies import LIST_ID, Replicas, replicas, step
@@ -141,3 +141,44 @@ def test_a_decoded_list_encodes_correctly_before_and_after_it_keeps_item_bytes()
         if k == 2:
             copy.remove("item 19")
         assert encode_state(copy.to_state()) == copy.encode()
+
+
+def _fresh_encoding(s: ShoppingList) -> bytes:
+    """The list's bytes from a cache that has seen none of its history."""
+    copy = s.copy()
+    copy._cache = EncodingCache()
+    return encode_state(copy.to_state())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.integers(2, 4), st.lists(step, max_size=40))
+def test_bytes_kept_across_whole_state_merges_equal_a_fresh_encoding(
+    count: int, history: list[tuple[str, int, int, str, int]]
+) -> None:
+    # A join that may remove (a whole state) drops the bytes of only the
+    # items it changes; encoding after every step keeps the per-item bytes
+    # in use, so a stale item would show against a fresh cache.
+    reps = Replicas.new(count)
+    for s in history:
+        reps.apply(s)
+        for replica in reps.lists:
+            assert _fresh_encoding(replica) == replica.encode()
+
+
+def test_a_whole_state_merge_into_a_long_list_re_encodes_as_a_fresh_cache_does() -> None:
+    """Items changed, removed and added by the other copy all show in the bytes."""
+    a = ShoppingList(LIST_ID, "a", "n")
+    for k in range(300):
+        a.add(f"item {k:03d}")
+    b = ShoppingList.decode(a.encode(), "b")
+    b.add("item 000")
+    a.merge(b)  # both replicas in the table, which then stays
+    for _ in range(RAWS_AFTER_ENCODES + 1):
+        a.encode()  # now it keeps each item's bytes
+    b.remove("item 007")
+    b.add("item 100", 4)
+    b.add("item 999")
+    a.add("item 200")
+    a.merge(b)
+    assert _fresh_encoding(a) == a.encode()
+    assert ("item 007" in a, a.needed("item 100"), "item 999" in a) == (False, 5, True)
