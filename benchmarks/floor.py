@@ -41,7 +41,7 @@ from actors.server import ListStore, Update, WriteGate
 from benchmarks.gate_cost import fill
 from benchmarks.quorum_baseline import measure_quorum_baseline
 from crdt import ShoppingList
-from protocol import Put, Store, decode, encode
+from protocol import Store, decode, encode
 
 __all__ = ["decode_us", "main", "server_path_us", "sqlite_append_us"]
 
@@ -50,10 +50,8 @@ _APPEND = "INSERT INTO deltas (seq, list_id, state) VALUES (?, ?, ?)"
 
 def _delta_frame(list_id: str) -> bytes:
     """A Store frame holding a one-item add, as the proxy sends one to a replica."""
-    replica = ShoppingList(list_id, "r-floor")
-    delta = replica.add("item-07", 2)
-    put = Put(msg_id="c.1", sender="c", list_id=list_id, state=delta.encode())
-    return encode(Store(msg_id="p.1", sender="proxy", list_id=list_id, state=put.state))
+    delta = ShoppingList(list_id, "r-floor").add("item-07", 2)
+    return encode(Store(msg_id="p.1", sender="proxy", list_id=list_id, state=delta.encode()))
 
 
 def decode_us(frames: int = 20_000) -> float:
