@@ -10,6 +10,8 @@ after every poll it lets each handle what its inbox holds, then sends what
 they queued. A message therefore crosses no thread between the socket and
 the actor, nor between the actor and the socket.
 
+Each socket is described by a :class:`~actors.kernel.sockets.SocketSpec`,
+whose options :func:`~actors.kernel.sockets.configure` sets as it opens.
 Each socket is reached through its :class:`~actors.kernel.channels.Link`,
 chosen when the socket opens: the plain :class:`~actors.kernel.channels.SocketLink`,
 or a :class:`~actors.kernel.faults.FaultyLink` around it when the bridge has a
@@ -49,15 +51,15 @@ import zmq
 from typing_extensions import override
 from zmq.utils.monitor import recv_monitor_message
 
-from actors.kernel.channels import MAX_BATCH, Link, SocketLink
+from actors.kernel.channels import Link, SocketLink
 from actors.kernel.faults import FaultPolicy, FaultyLink
 from actors.kernel.messages import Channel, Delivery, Inbound, LinkEvent, Tick
 from actors.kernel.outbox import SUBSCRIBE, Outbound, Outbox, Waker
 from actors.kernel.runtime import ActorHost
-from actors.kernel.security import CurveClient, CurveServer, Gatekeeper, apply_curve
+from actors.kernel.security import Gatekeeper
+from actors.kernel.sockets import SocketSpec, configure
 from actors.kernel.subscriptions import Subscriptions
 from protocol import ErrorReply, encode
-from protocol.limits import MAX_FRAME_BYTES
 
 __all__ = ["Bridge", "FaultPolicy", "SocketSpec"]
 
@@ -70,54 +72,10 @@ MAX_BAD_FRAME_LOGS_PER_S: Final = 5
 #: Outbound messages awaiting the bridge; the bound keeps a stuck bridge from
 #: eating the process's memory.
 MAX_OUTBOUND: Final = 200_000
-#: Heartbeats of an authenticated ROUTER (see SocketSpec.peers): a silent
-#: connection is dropped after the timeout, freeing its routing id.
-HEARTBEAT_IVL_MS: Final = 1000
-HEARTBEAT_TIMEOUT_MS: Final = 3000
 
 #: What the loop does with a readable socket (or the waker's descriptor):
 #: appends what it decoded to the poll's batch, or handles it itself.
 _Reader = Callable[[list[Delivery]], None]
-
-
-@dataclass(frozen=True)
-class SocketSpec:
-    """One network socket of the bridge.
-
-    ``kind`` is a zmq socket type (ROUTER, DEALER, PUB, XPUB, SUB). Bind
-    endpoints may use port 0 (``tcp://127.0.0.1:0``); the bound endpoint is
-    then in :attr:`Bridge.endpoints` once :meth:`Bridge.wait_ready` returns.
-    """
-
-    channel: Channel
-    kind: int
-    bind: str | None = None
-    connect: str | None = None
-    identity: bytes | None = None
-    subscribe: tuple[bytes, ...] = ()
-    max_frame_bytes: int = MAX_FRAME_BYTES
-    #: high-water mark in messages, both ways
-    hwm: int = 10_000
-    #: report connect/disconnect to the actor as LinkEvents
-    monitor: bool = False
-    #: queue messages only to completed connections (fail fast when offline)
-    immediate: bool = False
-    #: most frames read from this socket in one poll (a socket of many
-    #: untrusted peers reads fewer, so that answers from the others come first)
-    max_batch: int = MAX_BATCH
-    #: CurveZMQ: this socket's keys, and whom it admits or trusts (None: plaintext)
-    curve: CurveServer | CurveClient | None = None
-    #: a ROUTER of the cluster's own processes: the authenticated name of a
-    #: connection's key (its ZAP User-Id) -> the one routing id it may use.
-    #: A frame from any other pairing is dropped as a bad frame, so a peer
-    #: is who its key says, not who its routing id claims. ROUTER_HANDOVER
-    #: is then off: no connection can take over another's routing id.
-    peers: Mapping[str, bytes] | None = None
-    #: a ROUTER of authenticated clients: each frame's routing id must begin
-    #: with its connection's key (see SocketLink); handover is off, as for ``peers``
-    keyed: bool = False
-    #: with ``keyed``: allowed keys that may connect too, name -> public key (Z85)
-    named: Mapping[str, bytes] | None = None
 
 
 @dataclass(order=True)
@@ -271,31 +229,7 @@ class Bridge(threading.Thread):
             self._readers[sock] = link.read
 
     def _configure(self, sock: zmq.Socket[bytes], spec: SocketSpec) -> None:
-        sock.setsockopt(zmq.LINGER, 0)
-        sock.setsockopt(zmq.MAXMSGSIZE, spec.max_frame_bytes)
-        sock.setsockopt(zmq.SNDHWM, spec.hwm)
-        sock.setsockopt(zmq.RCVHWM, spec.hwm)
-        if spec.kind == zmq.ROUTER:
-            # An unroutable reply must be an error, not a silent drop; a peer
-            # that reconnects under the same id (a restarted server) takes over.
-            sock.setsockopt(zmq.ROUTER_MANDATORY, 1)
-            if spec.peers is None and not spec.keyed:
-                sock.setsockopt(zmq.ROUTER_HANDOVER, 1)
-            else:
-                # Without handover a stale connection (a peer gone without a
-                # FIN) would hold its routing id: heartbeats drop it.
-                sock.setsockopt(zmq.HEARTBEAT_IVL, HEARTBEAT_IVL_MS)
-                sock.setsockopt(zmq.HEARTBEAT_TIMEOUT, HEARTBEAT_TIMEOUT_MS)
-        if spec.identity is not None:
-            sock.setsockopt(zmq.ROUTING_ID, spec.identity)
-        apply_curve(sock, spec.curve)
-        if spec.immediate:
-            sock.setsockopt(zmq.IMMEDIATE, 1)
-        if spec.kind in (zmq.DEALER, zmq.SUB):
-            sock.setsockopt(zmq.RECONNECT_IVL, 100)
-            sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        for topic in spec.subscribe:
-            sock.setsockopt(zmq.SUBSCRIBE, topic)
+        configure(sock, spec)
         if spec.monitor:
             # Up only once the ZMTP handshake is done: at EVENT_CONNECTED the
             # TCP link is, but a send with IMMEDIATE can still find no peer.
