@@ -54,7 +54,6 @@ from actors.proxy.verification import Verifier
 from logs import Logger, Tracer
 from protocol import (
     AccessState,
-    ErrorCode,
     ErrorReply,
     Fetch,
     Fetched,
@@ -356,45 +355,22 @@ class Coordinator:
     # ------------------------------------------------------------- settling
 
     def _settle(self, req: Request, now: float) -> None:
-        ok, active = req.ok, req.active
-        need = req.need
         if not req.replied and req.kind != "repair":
-            if req.kind == "get":
-                # Not-found answers count toward R only once no owner is left
-                # to answer (Riak's notfound_ok = false): a list that only
-                # some owners hold yet (a write that W of N acknowledged, or
-                # that stand-ins took for the others) is found as long as
-                # one owner that answers holds it.
-                done = req.found >= need or (active == 0 and ok >= need)
-            else:
-                done = ok >= need
-            if done:
+            outcome = req.outcome()
+            if outcome == "answer":
                 self._replied(req, now, congested=False)
-                self.responder.succeed(req, ok)
-            elif ok + active < need:
-                if req.undecided and not req.escalated:
-                    self.verifier.escalate(req, now)
-                    return
-                if req.checking:
-                    return  # the verification decides
+                self.responder.succeed(req, req.ok)
+            elif outcome == "escalate":
+                self.verifier.escalate(req, now)
+                return
+            elif outcome == "verifying":
+                return  # the verification decides
+            elif outcome == "fail":
                 self._replied(req, now, congested=req.refusals == 0)
-                # When refusals alone leave too few slots, the request is
-                # malformed: the client's to fix, not to retry.
-                malformed = len(req.slots) - req.refusals < need
-                code: ErrorCode = "bad_request" if malformed else "unavailable"
-                reason = (
-                    f"refused by a replica: {req.refused}"
-                    if malformed
-                    else f"only {ok} of the {need} replicas needed answered"
-                )
-                self.responder.error(
-                    req.peer,
-                    req.msg,
-                    code,
-                    reason,
-                    "backend" if req.kind == "handoff" else "frontend",
-                )
-        if active == 0 and req.checking == 0:
+                code, reason = req.failure()
+                channel: Channel = "backend" if req.kind == "handoff" else "frontend"
+                self.responder.error(req.peer, req.msg, code, reason, channel)
+        if req.active == 0 and req.checking == 0:
             self._finished(req)
 
     def _finished(self, req: Request) -> None:

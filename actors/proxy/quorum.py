@@ -12,10 +12,11 @@ from typing import Literal
 
 import tenacity
 
-from protocol import AccessState, Get, Handoff, Put
+from protocol import AccessState, ErrorCode, Get, Handoff, Put
 
 __all__ = [
     "AttemptFailed",
+    "Outcome",
     "QuorumConfig",
     "Request",
     "RequestKind",
@@ -23,6 +24,10 @@ __all__ = [
     "SlotStatus",
     "attempt_policy",
 ]
+
+
+#: What a request's counts decide (see :meth:`Request.outcome`).
+Outcome = Literal["answer", "pending", "escalate", "verifying", "fail"]
 
 
 class AttemptFailed(Exception):
@@ -131,3 +136,35 @@ class Request:
         slot.status = "active"
         self.undecided -= 1
         self.active += 1
+
+    def outcome(self) -> Outcome:
+        """What the counts say of a request not answered yet (not a repair).
+
+        ``answer``: enough replicas answered (a read: R that held a copy, or
+        every owner answered and R did; Riak's notfound_ok = false, so a list
+        only some owners hold yet is found while one that answers holds it).
+        Once too few slots are left to reach it: ``escalate`` when some
+        copies could not decide and they were not verified yet, ``verifying``
+        while the verification runs, else ``fail``. ``pending``: the answers
+        are still coming.
+        """
+        need, ok, active = self.need, self.ok, self.active
+        if self.kind == "get":
+            done = self.found >= need or (active == 0 and ok >= need)
+        else:
+            done = ok >= need
+        if done:
+            return "answer"
+        if ok + active >= need:
+            return "pending"
+        if self.undecided and not self.escalated:
+            return "escalate"
+        return "verifying" if self.checking else "fail"
+
+    def failure(self) -> tuple[ErrorCode, str]:
+        """The error of a request whose outcome is ``fail``: when refusals
+        alone leave too few slots it is malformed (the client's to fix, not
+        to retry), else the replicas were unavailable."""
+        if len(self.slots) - self.refusals < self.need:
+            return "bad_request", f"refused by a replica: {self.refused}"
+        return "unavailable", f"only {self.ok} of the {self.need} replicas needed answered"
