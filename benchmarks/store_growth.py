@@ -17,12 +17,18 @@ What ``run.py bench --lists 1000000`` asks of each of its 5 servers (N=3:
 ``--db`` keeps the filled file: a later run with the same path and
 ``--lists`` skips (a) and times (b) on it (``--fresh`` refills it).
 ``--profile FILE`` writes a cProfile of the phase named by ``--phase``.
+``--gc clock`` (the default) runs the cyclic collector as a cluster
+process does (:mod:`actors.kernel.collector`: automatic collection off,
+one round of the clock every interval, between polls); ``--gc default``
+leaves CPython's thresholds on, which collect far more often here (more
+than half of a delta's CPU at 600,000 lists).
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
 import random
 import shutil
 import tempfile
@@ -33,6 +39,7 @@ from pathlib import Path
 import zmq
 from zmq.utils import z85
 
+from actors.kernel.collector import CollectorClock, take_over
 from actors.server import ListStore, WriteGate
 from crdt import ShoppingList, replica_id_for
 from protocol import Store
@@ -57,6 +64,28 @@ def _put(store_gate: WriteGate, store: ListStore, writer: str, frames: list[Stor
     store.merge_many(updates)
 
 
+class _Clock:
+    """The collector as a cluster process runs it (``--gc clock``): a round
+    whenever its interval passed, after a poll; nothing with ``--gc default``."""
+
+    def __init__(self) -> None:
+        self.clock: CollectorClock | None = None
+        self.due = 0.0
+
+    def start(self, clock: CollectorClock | None) -> None:
+        self.clock = clock
+        self.due = time.monotonic() + (clock.interval_s if clock is not None else 0.0)
+
+    def tick(self) -> None:
+        if self.clock is not None and time.monotonic() >= self.due:
+            self.clock.collect()
+            self.due = time.monotonic() + self.clock.interval_s
+
+
+#: the collector of this run (started by :func:`main`)
+_clock = _Clock()
+
+
 def _timed_poll(
     store_gate: WriteGate,
     store: ListStore,
@@ -64,12 +93,14 @@ def _timed_poll(
     frames: list[Store],
     prof: cProfile.Profile | None,
 ) -> float:
-    """CPU seconds of one poll (:func:`_put`) and the tick after it, profiled into ``prof``."""
+    """CPU seconds of one poll (:func:`_put`), the tick after it and any
+    collection due, profiled into ``prof``."""
     t0 = time.process_time()
     if prof is not None:
         prof.enable()
     _put(store_gate, store, writer, frames)
     store.maintain()  # the server's tick
+    _clock.tick()
     if prof is not None:
         prof.disable()
     return time.process_time() - t0
@@ -137,6 +168,7 @@ def deltas(
     for _ in range(0, warmup, batch):
         _put(gate, store, writer, frames(batch))
         store.maintain()
+        _clock.tick()
     cpu = 0.0
     for _ in range(0, writes, batch):
         cpu += _timed_poll(gate, store, writer, frames(batch), prof)
@@ -155,7 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fresh", action="store_true", help="refill --db")
     p.add_argument("--profile", type=Path)
     p.add_argument("--phase", choices=["preload", "deltas"], default="deltas")
+    p.add_argument("--gc", choices=["clock", "default"], default="clock")
     args = p.parse_args(argv)
+    if args.gc == "clock":
+        take_over()  # as a cluster process does at start, before it loads any list
+        _clock.start(CollectorClock())
+    try:
+        return _main(args)
+    finally:
+        _clock.start(None)
+        gc.unfreeze()
+        gc.enable()
+
+
+def _main(args: argparse.Namespace) -> int:
     tmp = tempfile.mkdtemp()
     path = args.db or Path(tmp) / "lists.db"
     if args.fresh and path.exists():
@@ -195,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
             prof if args.phase == "deltas" else None,
         )
         print(
-            f"deltas to random lists of {args.lists:,} (cache {args.cache_lists:,}): "
+            f"deltas to random lists of {args.lists:,} (cache {args.cache_lists:,}, "
+            f"collector {args.gc}): "
             f"{us:.1f} us/write cpu ({1e6 / us:,.0f}/s)",
             flush=True,
         )
